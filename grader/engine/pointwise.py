@@ -1,0 +1,71 @@
+"""Symbolic judging by values: two expressions agree when they agree at every sample point.
+
+Plain ``simplify(a - b) == 0`` marks correct answers wrong (nested square roots, ``Abs``
+against ``sqrt(g**2)``, unevaluated sums), so answers are compared by their values: at many
+random float points with a relative tolerance, then at a few exact rational points in
+50-digit arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from .expressions import FLOAT, Arithmetic, evaluate
+
+#: Float points: relative tolerance and absolute floor.
+FLOAT_RTOL = 1e-9
+FLOAT_ATOL = 1e-12
+#: 50-digit points: agreement to this relative precision.
+PRECISE_RTOL = 1e-35
+PRECISE_ATOL = 1e-40
+
+
+@dataclass(frozen=True)
+class PointAgreement:
+    """Whether two lists of values agree; where not, the first point that differs."""
+
+    agree: bool
+    index: int = -1
+    got: object = None
+    expected: object = None
+
+    def describe(self, points: Sequence[Mapping[str, object]], names: Sequence[str] | None = None) -> str:
+        """A sentence saying where the values differ ("" when they agree)."""
+        if self.agree:
+            return ""
+        point = points[self.index]
+        shown = ", ".join(f"{name}={_fmt(point[name])}" for name in (names or sorted(point)) if name in point)
+        got = "no finite real value" if self.got is None else _fmt(self.got)
+        return f"at {shown}: expected {_fmt(self.expected)}, got {got}"
+
+
+def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmetic = FLOAT) -> list:
+    """The tree's value at each point (``None`` where it has no finite real value)."""
+    return [evaluate(tree, point, arithmetic) for point in points]
+
+
+def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,
+              atol: float = FLOAT_ATOL) -> PointAgreement:
+    """Compare values point by point: ``|got - expected| <= atol + rtol * |expected|``."""
+    for index, (g, e) in enumerate(zip(got, expected, strict=True)):
+        if not _close(g, e, rtol, atol):
+            return PointAgreement(False, index, g, e)
+    return PointAgreement(True)
+
+
+def _close(got, expected, rtol: float, atol: float) -> bool:
+    if type(expected) is bool or type(got) is bool:
+        return type(got) is type(expected) and got == expected
+    if got is None or expected is None:
+        return got is None and expected is None
+    return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def _fmt(value) -> str:
+    if type(value) is bool:
+        return str(value)
+    try:
+        return f"{float(value):.6g}"
+    except (TypeError, ValueError):
+        return str(value)

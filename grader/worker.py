@@ -1,0 +1,142 @@
+"""The worker: loads one submission and calls its functions on request.
+
+This module runs inside the sandbox, next to student code. It holds no expected value and
+never imports the reference. It answers two requests, over the framed channel of
+:mod:`grader.protocol`:
+
+``{"op": "load", "filename": ..., "source": ...}``
+    writes the source into the (empty, private) working directory and imports it as the
+    module ``adam_vs_momentum``. Answer: ``{"op": "loaded", "ok": true, "functions": [...]}``
+    or ``{"op": "loaded", "ok": false, "error": {...}}``.
+``{"op": "call", "id": n, "function": name, "args": [...]}``
+    calls the function on fresh copies of the arguments and answers
+    ``{"op": "result", "id": n, "ok": true, "value": <wire value>}`` or, when it raised,
+    ``{"op": "result", "id": n, "ok": false, "error": {"type", "message", "where"}}``.
+
+Whatever the student's code does to this process can change only its own answers: the
+grader judges them elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+import types
+from pathlib import Path
+
+import numpy as np
+
+from .engine.symbols import SYMBOL_ASSUMPTIONS, make_symbol
+from .engine.wire import encode_value
+from .protocol import MAX_GRADER_MESSAGE, read_message, write_message
+
+MODULE_NAME = "adam_vs_momentum"
+#: The functions a submission may define (SPEC section 2); only these are ever called.
+FUNCTIONS = (
+    "adam_first_update", "adam_second_update", "momentum_updates", "adam_updates",
+    "momentum_constant_gradient_step", "adam_constant_gradient_step", "momentum_scale_factor",
+    "adam_scale_factor", "adam_scaled_step", "adam_step_bound", "adam_effective_learning_rates",
+    "spike_response", "sparse_feature_boost", "concept_answers",
+)
+
+
+def decode_argument(arg):
+    """A call argument from its plain form: a fresh Symbol, array, float or int."""
+    if type(arg) is not dict or len(arg) != 1:
+        raise ValueError("malformed argument")
+    (kind, value), = arg.items()
+    if kind == "sym" and value in SYMBOL_ASSUMPTIONS:
+        return make_symbol(value)
+    if kind == "array":
+        return np.array(value["data"], dtype=np.float64).reshape(value["shape"])
+    if kind == "float":
+        return float(value)
+    if kind == "int":
+        return int(value)
+    raise ValueError(f"unknown argument kind {kind!r}")
+
+
+def encode_argument(value) -> dict:
+    """The plain form of a call argument (used by the grader and the public checks)."""
+    if isinstance(value, str):
+        return {"sym": value}
+    if isinstance(value, np.ndarray):
+        return {"array": {"shape": list(value.shape), "data": value.reshape(-1).tolist()}}
+    if isinstance(value, (bool, np.bool_)):
+        raise TypeError("booleans are not call arguments")
+    if isinstance(value, (int, np.integer)):
+        return {"int": int(value)}
+    return {"float": float(value)}
+
+
+def describe_exception(exc: BaseException, filename: str) -> dict:
+    """Type, message and the last line of the submission in the traceback."""
+    where = ""
+    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+        if frame.filename == filename:
+            where = f"line {frame.lineno}, in {frame.name}"
+            break
+    try:
+        message = str(exc)
+    except Exception:  # noqa: BLE001 - a student exception whose __str__ raises
+        message = "<unprintable message>"
+    return {"type": type(exc).__name__[:80], "message": message[:500], "where": where}
+
+
+def load_submission(source: str, filename: str, workdir: Path) -> types.ModuleType:
+    """Write the source into ``workdir`` and import it as a fresh module."""
+    path = workdir / filename
+    path.write_text(source, encoding="utf-8")
+    module = types.ModuleType(MODULE_NAME)
+    module.__file__ = str(path)
+    sys.modules[MODULE_NAME] = module
+    code = compile(source, str(path), "exec", dont_inherit=True)
+    exec(code, module.__dict__)  # noqa: S102 - this is the sandboxed worker's one job
+    return module
+
+
+def serve(request_fd: int, response_fd: int, workdir: Path) -> None:
+    """Answer requests until the grader closes the channel or says goodbye."""
+    module = None
+    filename = ""
+    while True:
+        request = read_message(request_fd, max_size=MAX_GRADER_MESSAGE)
+        op = request.get("op")
+        if op == "load":
+            filename = str(workdir / request["filename"])
+            try:
+                module = load_submission(request["source"], request["filename"], workdir)
+                present = [name for name in FUNCTIONS if callable(getattr(module, name, None))]
+                reply = {"op": "loaded", "ok": True, "functions": present}
+            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
+                reply = {"op": "loaded", "ok": False, "error": describe_exception(exc, filename)}
+            write_message(response_fd, reply)
+        elif op == "call":
+            write_message(response_fd, _call(module, request, filename))
+        else:
+            return
+
+
+def _call(module, request: dict, filename: str) -> dict:
+    reply = {"op": "result", "id": request["id"]}
+    name = request["function"]
+    if module is None or name not in FUNCTIONS:
+        return {**reply, "ok": False, "error": {"type": "MissingFunction", "message": name, "where": ""}}
+    try:
+        function = getattr(module, name)
+        args = [decode_argument(a) for a in request["args"]]
+        value = function(*args)
+        encoded = encode_value(value)
+    except BaseException as exc:  # noqa: BLE001
+        return {**reply, "ok": False, "error": describe_exception(exc, filename)}
+    return {**reply, "ok": True, "value": encoded}
+
+
+def main() -> None:  # pragma: no cover - exercised through the sandbox
+    """Entry point for a worker started as a plain process: fds 3 (requests), 4 (answers)."""
+    serve(3, 4, Path(os.getcwd()))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
