@@ -168,25 +168,26 @@ def concept_answers():
 
     "3a_smaller_effective_step": In Adam, which coordinates get the smaller effective
         learning rate alpha / (sqrt(v_hat) + eps)?
-        "consistently_large_gradients" | "small_or_rare_gradients" | "all_coordinates_equal"
+        "all_coordinates_equal" | "consistently_large_gradients" | "small_or_rare_gradients"
     "3a_momentum_per_parameter": Does momentum SGD adapt its step size per parameter to the
         gradient scale?
-        "no_one_global_alpha" | "yes_through_the_velocity_u" | "yes_through_mu"
+        "no_one_global_alpha" | "yes_through_mu" | "yes_through_the_velocity_u"
     "3a_adam_adapts_through": Which quantity gives each Adam parameter its own step size?
-        "second_moment_v_hat" | "first_moment_m_hat" | "the_global_alpha"
+        "first_moment_m_hat" | "second_moment_v_hat" | "the_global_alpha"
     "3a_doubling_all_gradients": All gradients double (eps negligible). What happens to the
         step sizes?
-        "momentum_doubles_adam_unchanged" | "both_double" | "both_unchanged" |
+        "both_double" | "both_unchanged" | "momentum_doubles_adam_unchanged" |
         "momentum_unchanged_adam_doubles"
     "3b_spike_momentum": One gradient is a large noisy outlier. What does momentum SGD's
         step do?
-        "grows_in_proportion_to_the_spike" | "barely_changes" | "becomes_zero"
+        "barely_changes" | "becomes_zero" | "grows_in_proportion_to_the_spike"
     "3b_spike_adam": The same outlier hits Adam. What does Adam's step do?
-        "grows_far_less_than_the_spike" | "grows_in_proportion_to_the_spike" | "becomes_zero"
+        "becomes_zero" | "grows_far_less_than_the_spike" |
+        "grows_in_proportion_to_the_spike"
     "3b_sparse_adam": A rare (sparse) feature finally gets a non-zero gradient. How large is
         its Adam step?
-        "relatively_large_because_v_hat_is_small" | "tiny_because_m_hat_is_small" |
-        "exactly_the_dense_step"
+        "exactly_the_dense_step" | "relatively_large_because_v_hat_is_small" |
+        "tiny_because_m_hat_is_small"
     "3b_sparse_momentum": The same rare feature under momentum SGD: what is its step?
         "about_alpha_times_the_gradient_no_boost" | "boosted_by_a_small_denominator" |
         "exactly_the_dense_step"

@@ -150,8 +150,7 @@ def _gap_cells(lines: Sequence[str], first: int, last: int) -> tuple[list[_Cell]
         else:
             flush()
     flush()
-    prefix = _line_span(lines, loose[0], loose[-1]) if loose else ""
-    return cells, prefix
+    return cells, "\n".join(lines[number - 1] for number in loose)
 
 
 def _with_prefix(prefix: str, code: str) -> str:
@@ -187,6 +186,10 @@ def _plan_cells(source: str) -> list[_Cell]:
     while index < len(body):
         node = body[index]
         start = _first_line(node)
+        if start <= previous_end:  # shares a line with the previous statement (``a; b``)
+            previous_end = max(previous_end, node.end_lineno or start)
+            index += 1
+            continue
         headings, prefix = _gap_cells(lines, previous_end + 1, start - 1)
         cells.extend(headings)
         if isinstance(node, (ast.Import, ast.ImportFrom)):
@@ -389,6 +392,10 @@ def _load(notebook_text: str | bytes) -> NotebookNode:
     except json.JSONDecodeError as exc:
         raise NotebookError(
             f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise NotebookError("not valid JSON for a notebook: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise NotebookError(f"not valid JSON for a notebook: {exc}") from None
     _check_structure(data)
     captured: dict = {}
     with warnings.catch_warnings():
@@ -462,7 +469,7 @@ def _describe_validation_error(error: Exception) -> str:
     return f"{where}: {message}"
 
 
-def notebook_code(notebook_text: str) -> tuple[str, tuple[str, ...]]:
+def notebook_code(notebook_text: str | bytes) -> tuple[str, tuple[str, ...]]:
     """The Python code of a submitted notebook, ready to grade like a ``.py`` file.
 
     Code cells are taken in order and joined with blank lines; markdown and raw cells are
@@ -476,8 +483,9 @@ def notebook_code(notebook_text: str) -> tuple[str, tuple[str, ...]]:
     ``"cell 4, line 2: dropped shell escape `!pip install x`"``. Cells are numbered from 1
     counting every cell of the notebook (markdown included); lines from 1 within the cell.
 
-    Raises :class:`NotebookError` for text that is not JSON, JSON that is not a notebook,
-    any nbformat version but 4, or a notebook that nbformat's schema rejects.
+    ``notebook_text`` may also be UTF-8 ``bytes``. Raises :class:`NotebookError` for text
+    that is not UTF-8 or not JSON, JSON that is not a notebook, any nbformat version but 4,
+    or a notebook that nbformat's schema rejects.
     """
     notebook = _load(notebook_text)
     pieces: list[str] = []

@@ -93,7 +93,8 @@ def _check_grads(grads, *, ndim: int = 2) -> np.ndarray:
         shape = "(T, d)" if ndim == 2 else "(T,)"
         raise ValueError(f"grads must have shape {shape}, got shape {array.shape}")
     if array.shape[0] < 1 or (ndim == 2 and array.shape[1] < 1):
-        raise ValueError(f"grads must hold at least one step and one parameter, got shape {array.shape}")
+        raise ValueError("grads must hold at least one step and one parameter, "
+                         f"got shape {array.shape}")
     if not np.all(np.isfinite(array)):
         raise ValueError("grads must be finite (no NaN or infinity)")
     return array
@@ -335,6 +336,9 @@ def spike_response(grads, t_spike, spike, alpha, mu, beta1, beta2, eps) -> dict:
     for name, steps in (("momentum", momentum_updates(both, alpha, mu)),
                         ("adam", adam_updates(both, alpha, beta1, beta2, eps))):
         plain, spiked_size = _step_size_at(steps, t)
+        if plain == 0:
+            raise ValueError(f"grads: the {name} step at t_spike is zero on the unchanged stream, "
+                             "so the ratio is undefined")
         ratios[name] = float(spiked_size / plain)
     return ratios
 
@@ -377,37 +381,36 @@ CONCEPT_QUESTIONS: Mapping[str, Mapping[str, object]] = MappingProxyType({
     "3a_smaller_effective_step": MappingProxyType({
         "question": "In Adam, which coordinates get the smaller effective learning rate "
                     "alpha / (sqrt(v_hat) + eps)?",
-        "options": ("consistently_large_gradients", "small_or_rare_gradients",
-                    "all_coordinates_equal"),
+        "options": ("all_coordinates_equal", "consistently_large_gradients",
+                    "small_or_rare_gradients"),
     }),
     "3a_momentum_per_parameter": MappingProxyType({
         "question": "Does momentum SGD adapt its step size per parameter to the gradient scale?",
-        "options": ("no_one_global_alpha", "yes_through_the_velocity_u",
-                    "yes_through_mu"),
+        "options": ("no_one_global_alpha", "yes_through_mu", "yes_through_the_velocity_u"),
     }),
     "3a_adam_adapts_through": MappingProxyType({
         "question": "Which quantity gives each Adam parameter its own step size?",
-        "options": ("second_moment_v_hat", "first_moment_m_hat", "the_global_alpha"),
+        "options": ("first_moment_m_hat", "second_moment_v_hat", "the_global_alpha"),
     }),
     "3a_doubling_all_gradients": MappingProxyType({
         "question": "All gradients double (eps negligible). What happens to the step sizes?",
-        "options": ("momentum_doubles_adam_unchanged", "both_double", "both_unchanged",
+        "options": ("both_double", "both_unchanged", "momentum_doubles_adam_unchanged",
                     "momentum_unchanged_adam_doubles"),
     }),
     "3b_spike_momentum": MappingProxyType({
         "question": "One gradient is a large noisy outlier. What does momentum SGD's step do?",
-        "options": ("grows_in_proportion_to_the_spike", "barely_changes", "becomes_zero"),
+        "options": ("barely_changes", "becomes_zero", "grows_in_proportion_to_the_spike"),
     }),
     "3b_spike_adam": MappingProxyType({
         "question": "The same outlier hits Adam. What does Adam's step do?",
-        "options": ("grows_far_less_than_the_spike", "grows_in_proportion_to_the_spike",
-                    "becomes_zero"),
+        "options": ("becomes_zero", "grows_far_less_than_the_spike",
+                    "grows_in_proportion_to_the_spike"),
     }),
     "3b_sparse_adam": MappingProxyType({
         "question": "A rare (sparse) feature finally gets a non-zero gradient. "
                     "How large is its Adam step?",
-        "options": ("relatively_large_because_v_hat_is_small",
-                    "tiny_because_m_hat_is_small", "exactly_the_dense_step"),
+        "options": ("exactly_the_dense_step", "relatively_large_because_v_hat_is_small",
+                    "tiny_because_m_hat_is_small"),
     }),
     "3b_sparse_momentum": MappingProxyType({
         "question": "The same rare feature under momentum SGD: what is its step?",
