@@ -111,7 +111,7 @@ class SymbolicJudge:
         """Points for comparing against ``expected_tree``: its value is finite at each one."""
         key = (canonical_key(expected_tree), tuple(sorted(names)))
         if key not in self._points:
-            seed = "|".join(key)
+            seed = key[0] + "|" + ",".join(key[1])
             candidates = draw_points(names, 4 * self.float_points, 4 * self.exact_points, seed=seed)
             floats = [p for p, v in zip(candidates.floats, values_at(expected_tree, candidates.floats))
                       if v is not None][: self.float_points]

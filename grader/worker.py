@@ -73,12 +73,14 @@ def encode_argument(value) -> dict:
 def describe_exception(exc: BaseException, filename: str) -> dict:
     """Type, message and the last line of the submission in the traceback."""
     where = ""
-    for frame in reversed(traceback.extract_tb(exc.__traceback__)):
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        where = f"line {exc.lineno}"
+    for frame in reversed(traceback.extract_tb(exc.__traceback__) if not where else []):
         if frame.filename == filename:
             where = f"line {frame.lineno}, in {frame.name}"
             break
     try:
-        message = str(exc)
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
     except Exception:  # noqa: BLE001 - a student exception whose __str__ raises
         message = "<unprintable message>"
     return {"type": type(exc).__name__[:80], "message": message[:500], "where": where}

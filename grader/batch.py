@@ -1,0 +1,188 @@
+"""Grading a batch: discover, grade in parallel sandboxed workers, write every output.
+
+Reports are written one by one as they are finished (atomically), so an interrupted batch
+resumes where it stopped: a report whose submission digest, grader version and rubric
+digest still match is kept as it is. Class-level files are rebuilt from all the reports in
+the output folder at the end.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import queue
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+from . import __version__
+from .errors import GraderError
+from .grading import grade, ungradable
+from .items import Judging
+from .reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
+                      write_atomic)
+from .results import Report
+from .rubric import DEFAULT_RUBRIC, Rubric, load_rubric
+from .sandbox import LAYER_PURPOSES, Isolation, Sandbox
+from .submissions import Submission, discover
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """How to run a batch."""
+
+    out: Path
+    workers: int = 2
+    rubric_path: Path = DEFAULT_RUBRIC
+    only: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+    progress: bool = True
+    namespaces: bool = True
+    #: Extra exports: name -> options (see :mod:`grader.exporters`).
+    exports: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    """What a batch did."""
+
+    reports: tuple[Report, ...]
+    graded: int
+    reused: int
+    seconds: float
+    isolation: Isolation
+
+
+def rubric_digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def select_shard(submissions: Sequence[Submission], shard: tuple[int, int] | None) -> list[Submission]:
+    """The deterministic slice ``i/n`` of a batch (by sorted student id), 1-based ``i``."""
+    ordered = sorted(submissions, key=lambda s: s.student)
+    if shard is None:
+        return ordered
+    index, count = shard
+    return [s for k, s in enumerate(ordered) if k % count == index - 1]
+
+
+def _reusable(path: Path, submission: Submission, digest: str) -> Report | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if (data.get("sha256") != submission.sha256 or data.get("grader_version") != __version__
+            or data.get("rubric_sha256") != digest or data.get("submission") != submission.origin):
+        return None
+    try:
+        report = report_from_dict(data)
+    except (ValueError, KeyError, TypeError):
+        return None
+    return None if report.ungradable else report
+
+
+def warn_isolation(isolation: Isolation, stream=sys.stderr) -> None:
+    """Say loudly, once, which isolation layers are missing."""
+    if isolation.complete:
+        return
+    lines = ["", "!" * 78, "WARNING: the sandbox runs WITHOUT these isolation layers:"]
+    lines += [f"  - {layer}: {LAYER_PURPOSES[layer]}" for layer in isolation.missing]
+    lines += [f"  ({w})" for w in isolation.warnings]
+    lines += ["Grades are still computed the same way; student code is less contained.", "!" * 78, ""]
+    print("\n".join(lines), file=stream)
+
+
+def grade_batch(paths: Sequence[Path], options: BatchOptions,
+                on_report: Callable[[Report], None] | None = None) -> BatchResult:
+    """Grade every submission under ``paths`` into ``options.out``."""
+    started = time.monotonic()
+    rubric = load_rubric(options.rubric_path)
+    digest = rubric_digest(options.rubric_path)
+    out = Path(options.out)
+    reports_dir = out / "reports"
+    submissions = select_shard(discover(paths), options.shard)
+    if options.only:
+        wanted = set(options.only)
+        submissions = [s for s in submissions if s.student in wanted]
+        missing = wanted - {s.student for s in submissions}
+        if missing:
+            raise GraderError(f"no submission for --only {', '.join(sorted(missing))}")
+    done: list[Report] = []
+    todo: list[Submission] = []
+    for sub in submissions:
+        old = None if options.only else _reusable(reports_dir / f"{sub.student}.json", sub, digest)
+        (done.append(old) if old else todo.append(sub))
+    reused = len(done)
+    hide = {str(out.resolve())} | {str(Path(p).resolve().parent if Path(p).is_file() else Path(p).resolve())
+                                   for p in paths}
+    isolation = Isolation((), ())
+    if todo:
+        judging = Judging.create(rubric)
+        with Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide) as sandbox:
+            isolation = sandbox.isolation
+            warn_isolation(isolation)
+            done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
+    all_reports = {r.student: r for r in load_reports(reports_dir)}
+    all_reports.update({r.student: r for r in done})
+    write_class_files(out, list(all_reports.values()), rubric, options)
+    return BatchResult(tuple(sorted(done, key=lambda r: r.student)), len(done) - reused, reused,
+                       time.monotonic() - started, isolation)
+
+
+def _grade_all(judging: Judging, sandbox: Sandbox, todo: list[Submission], options: BatchOptions,
+               reports_dir: Path, digest: str, on_report) -> list[Report]:
+    slots: queue.Queue[int] = queue.Queue()
+    for slot in range(max(1, options.workers)):
+        slots.put(slot)
+
+    def one(sub: Submission) -> Report:
+        slot = slots.get()
+        try:
+            report = grade(judging, sandbox, slot, sub)
+        except Exception as exc:  # noqa: BLE001 - a grader bug costs one report, not the batch
+            report = ungradable(judging.rubric, sub, f"{type(exc).__name__}: {exc}",
+                                sandbox.isolation.layers)
+        finally:
+            slots.put(slot)
+        write_report(reports_dir, report, digest)
+        if on_report:
+            on_report(report)
+        return report
+
+    progress = _progress(len(todo), options.progress)
+    results = []
+    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
+        for report in pool.map(one, todo):
+            results.append(report)
+            progress.update(1)
+    progress.close()
+    return results
+
+
+def _progress(total: int, enabled: bool):
+    from tqdm import tqdm
+
+    return tqdm(total=total, unit="submission", desc="Grading", disable=not enabled,
+                file=sys.stderr, dynamic_ncols=True)
+
+
+def write_report(reports_dir: Path, report: Report, digest: str) -> None:
+    """The student's JSON and Markdown reports."""
+    write_atomic(reports_dir / f"{report.student}.json", report_json(report, rubric_sha256=digest))
+    write_atomic(reports_dir / f"{report.student}.md", report_markdown(report))
+
+
+def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions) -> None:
+    """grades.csv, the summary and the LMS exports, from every report of the batch."""
+    write_atomic(out / "grades.csv", grades_csv(reports, rubric))
+    from .exporters import write_exports
+
+    write_exports(out, reports, rubric, options.exports)
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)

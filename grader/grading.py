@@ -1,0 +1,167 @@
+"""Grading one submission: run its calls in a sandboxed worker, then judge the answers.
+
+:func:`run_calls` is the only place that talks to student code (through a worker); it maps
+whatever happens there (answers, exceptions, timeouts, crashes, garbage) to
+:class:`CallOutcome` values. :func:`grade` judges them into a :class:`Report`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Mapping, Sequence
+
+from . import __version__
+from .engine.wire import WireError, decode_value
+from .errors import ProtocolError, SandboxError
+from .inputs import draw_inputs, submission_seed
+from .items import Call, Judging, judge_items, plan_calls
+from .protocol import Closed, Timeout
+from .results import CallOutcome, ItemResult, PartResult, Report
+from .rubric import Limits, Rubric
+from .sandbox import Sandbox, Worker
+from .submissions import Submission
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Outcomes of every planned call, by call key, and notes about the run."""
+
+    outcomes: Mapping[str, CallOutcome]
+    notes: tuple[str, ...] = ()
+
+
+def _describe_error(error: Mapping) -> str:
+    kind = str(error.get("type", "Exception"))[:80]
+    message = str(error.get("message", ""))[:300]
+    where = str(error.get("where", ""))[:80]
+    return f"{kind}: {message}" + (f" ({where})" if where else "")
+
+
+def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
+    """A worker with the submission imported: ``(worker, functions)`` or ``(None, why)``."""
+    worker = sandbox.spawn(slot)
+    try:
+        worker.send({"op": "load", "filename": submission.filename, "source": submission.source})
+        reply = worker.receive(seconds)
+    except Timeout:
+        worker.close()
+        return None, f"importing the submission took longer than {seconds:g} s"
+    except Closed:
+        status = worker.exit_status()
+        worker.close()
+        return None, f"the submission ended the worker process while being imported ({status})"
+    except ProtocolError as exc:
+        worker.close()
+        return None, f"invalid output while importing the submission: {exc}"
+    if reply.get("op") != "loaded" or type(reply.get("ok")) is not bool:
+        worker.close()
+        return None, "invalid output while importing the submission"
+    if not reply["ok"]:
+        worker.close()
+        return None, "importing the submission failed: " + _describe_error(reply.get("error") or {})
+    functions = reply.get("functions")
+    if type(functions) is not list or not all(type(f) is str for f in functions):
+        worker.close()
+        return None, "invalid output while importing the submission"
+    return worker, frozenset(functions)
+
+
+def _answer(worker: Worker, call: Call, call_id: int, seconds: float) -> tuple[CallOutcome, bool]:
+    """Run one call; returns the outcome and whether the worker is still usable."""
+    try:
+        worker.send({"op": "call", "id": call_id, "function": call.function, "args": list(call.args)})
+        reply = worker.receive(seconds)
+    except Timeout:
+        return CallOutcome("timeout", detail=f"{call.function} did not finish within {seconds:g} s"), False
+    except Closed:
+        status = worker.exit_status()
+        return CallOutcome("crashed", detail=f"{call.function} ended the worker process ({status})"), False
+    except ProtocolError as exc:
+        return CallOutcome("invalid", detail=f"{call.function} gave invalid output ({exc})"), False
+    if reply.get("op") != "result" or reply.get("id") != call_id or type(reply.get("ok")) is not bool:
+        return CallOutcome("invalid", detail=f"{call.function} gave invalid output"), False
+    if not reply["ok"]:
+        error = reply.get("error") if type(reply.get("error")) is dict else {}
+        if error.get("type") == "NotImplementedError":
+            return CallOutcome("not_implemented"), True
+        return CallOutcome("raised", detail=f"{call.function} raised {_describe_error(error)}"), True
+    try:
+        return CallOutcome("value", value=decode_value(reply.get("value"))), True
+    except WireError as exc:
+        return CallOutcome("invalid", detail=f"{call.function} gave invalid output: {exc}"), True
+
+
+def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequence[Call],
+              limits: Limits) -> RunResult:
+    """Answer every call with the submission's code, one fresh worker after any failure."""
+    outcomes: dict[str, CallOutcome] = {}
+    if submission.source is None:
+        outcome = CallOutcome("not_loaded", detail=submission.error or "the submission cannot be read")
+        return RunResult({call.key: outcome for call in calls})
+    deadline = time.monotonic() + limits.submission_seconds
+    worker, functions = None, frozenset()
+    try:
+        for call_id, call in enumerate(calls):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                outcomes[call.key] = CallOutcome(
+                    "timeout", detail=f"the submission used up its {limits.submission_seconds:g} s in all")
+                continue
+            if worker is None:
+                try:
+                    worker, functions = _start(sandbox, slot, submission, min(limits.import_seconds, left))
+                except SandboxError as exc:
+                    for rest in calls[call_id:]:
+                        outcomes[rest.key] = CallOutcome("ungradable", detail=f"grader problem: {exc}")
+                    break
+                if worker is None:  # the import itself failed: every call shares the reason
+                    for rest in calls[call_id:]:
+                        outcomes[rest.key] = CallOutcome("not_loaded", detail=functions)
+                    break
+            if call.function not in functions:
+                outcomes[call.key] = CallOutcome("missing")
+                continue
+            outcome, usable = _answer(worker, call, call_id, min(limits.call_seconds, max(left, 0.01)))
+            outcomes[call.key] = outcome
+            if not usable:
+                worker.close()
+                worker = None
+    finally:
+        if worker is not None:
+            worker.close()
+    return RunResult(outcomes)
+
+
+def parts_of(rubric: Rubric, items: Sequence[ItemResult]) -> tuple[PartResult, ...]:
+    """Part totals derived from item results."""
+    return tuple(
+        PartResult(part.id, part.title,
+                   round(sum(i.points for i in items if i.part == part.id), 6), part.points)
+        for part in rubric.parts)
+
+
+def grade(judging: Judging, sandbox: Sandbox, slot: int, submission: Submission) -> Report:
+    """Grade one submission into its report."""
+    inputs = draw_inputs(submission_seed(submission.content))
+    calls = plan_calls(inputs)
+    run = run_calls(sandbox, slot, submission, calls, judging.rubric.limits)
+    items = judge_items(judging, inputs, run.outcomes)
+    notes = submission.notes + run.notes
+    if submission.error:
+        notes = (f"This submission could not be run: {submission.error}",) + notes
+    return Report(
+        student=submission.student, submission=submission.origin, sha256=submission.sha256,
+        items=items, parts=parts_of(judging.rubric, items), grader_version=__version__,
+        isolation=sandbox.isolation.layers, notes=notes)
+
+
+def ungradable(rubric: Rubric, submission: Submission, reason: str, isolation: tuple[str, ...]) -> Report:
+    """The report of a submission the grader itself failed on: every item ungradable, never 0."""
+    items = tuple(ItemResult(i.id, i.part, i.title, 0.0, i.points, "ungradable",
+                             (f"The grader failed on this submission ({reason}); it will be "
+                              "regraded, this is not your grade.",))
+                  for i in rubric.items)
+    return Report(student=submission.student, submission=submission.origin, sha256=submission.sha256,
+                  items=items, parts=parts_of(rubric, items), grader_version=__version__,
+                  isolation=isolation, notes=(f"ungradable: {reason}",))

@@ -1,0 +1,167 @@
+"""Inputs for the numeric items, and the expected values that the trusted side computes.
+
+Hidden inputs are drawn for each submission from a seed derived from its content (the same
+file always meets the same inputs, so its report is reproducible; a file that hard-codes
+the public answers meets other inputs). The student bundle's public checks use the same
+generator with the fixed seed ``"public"``.
+
+Gradient scales and eps are chosen so that a misplaced eps changes the answer visibly,
+plus one case at realistic scales (eps = 1e-8, betas 0.9 / 0.999).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Mapping
+
+import numpy as np
+
+from reference import adam_vs_momentum as reference
+
+PUBLIC_SEED = "public"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One call of a numeric function: its arguments and the reference's answer."""
+
+    function: str
+    args: tuple
+    expected: object
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A call whose answer is judged by a property, not against an expected value."""
+
+    name: str
+    function: str
+    args: tuple
+
+
+@dataclass(frozen=True)
+class HiddenInputs:
+    """Every numeric case and property probe of one submission, by rubric item."""
+
+    seed: str
+    cases: Mapping[str, tuple[Case, ...]]
+    probes: Mapping[str, tuple[Probe, ...]]
+    scale_factors: tuple[float, ...]
+
+
+def submission_seed(content: bytes) -> str:
+    """The seed of a submission's hidden inputs: a digest of its bytes."""
+    return hashlib.sha256(b"adam-vs-momentum hidden inputs\0" + content).hexdigest()
+
+
+def _rng(seed: str, label: str) -> np.random.Generator:
+    digest = hashlib.sha256(f"{seed}|{label}".encode()).digest()
+    return np.random.default_rng(int.from_bytes(digest[:8], "big"))
+
+
+def _stream(rng: np.random.Generator, *, steps: tuple[int, int], dims: tuple[int, int],
+            scale: tuple[float, float], zeros: bool = True) -> np.ndarray:
+    """A (T, d) gradient stream with a different scale per coordinate and a few zeros."""
+    T = int(rng.integers(*steps, endpoint=True))
+    d = int(rng.integers(*dims, endpoint=True))
+    scales = np.exp(rng.uniform(np.log(scale[0]), np.log(scale[1]), size=d))
+    grads = rng.normal(size=(T, d)) * scales + 0.3 * scales * rng.choice((-1, 1), size=d)
+    if zeros:
+        grads[rng.random(size=(T, d)) < 0.1] = 0.0
+    return grads
+
+
+def _adam_hyper(rng: np.random.Generator) -> dict:
+    return {"alpha": float(rng.uniform(0.05, 0.5)), "beta1": float(rng.uniform(0.5, 0.95)),
+            "beta2": float(rng.uniform(0.6, 0.99)), "eps": float(rng.uniform(0.05, 0.5))}
+
+
+def _adam_cases(function: str, fn, rng: np.random.Generator) -> tuple[Case, ...]:
+    cases = []
+    for scale in ((0.1, 2.0), (0.3, 1.0)):
+        grads = _stream(rng, steps=(6, 12), dims=(2, 5), scale=scale)
+        h = _adam_hyper(rng)
+        args = (grads, h["alpha"], h["beta1"], h["beta2"], h["eps"])
+        cases.append(Case(function, args, fn(*args)))
+    grads = _stream(rng, steps=(10, 20), dims=(2, 4), scale=(1e-4, 1e-2))
+    args = (grads, 1e-3, 0.9, 0.999, 1e-8)
+    cases.append(Case(function, args, fn(*args)))
+    return tuple(cases)
+
+
+def _momentum_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    cases = []
+    for scale in ((0.01, 100.0), (0.5, 2.0)):
+        grads = _stream(rng, steps=(6, 12), dims=(2, 5), scale=scale)
+        args = (grads, float(rng.uniform(0.01, 0.5)), float(rng.uniform(0.5, 0.95)))
+        cases.append(Case("momentum_updates", args, reference.momentum_updates(*args)))
+    return tuple(cases)
+
+
+def _spike_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    cases = []
+    for _ in range(2):
+        T = int(rng.integers(6, 12, endpoint=True))
+        grads = rng.uniform(0.3, 1.0, size=T) * rng.choice((-1, 1))
+        t_spike = int(rng.integers(3, T, endpoint=True))
+        spike = float(rng.uniform(20, 60) * rng.choice((-1, 1)))
+        args = (grads, t_spike, spike, float(rng.uniform(0.01, 0.3)), float(rng.uniform(0.5, 0.95)),
+                float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.9, 0.999)), float(rng.uniform(1e-4, 1e-2)))
+        cases.append(Case("spike_response", args, reference.spike_response(*args)))
+    return tuple(cases)
+
+
+def _sparse_cases(rng: np.random.Generator) -> tuple[Case, ...]:
+    cases = []
+    for _ in range(2):
+        k = int(rng.integers(3, 6, endpoint=True))
+        T = k * int(rng.integers(2, 4, endpoint=True))
+        g = float(rng.uniform(0.5, 2.0) * rng.choice((-1, 1)))
+        args = (T, k, g, float(rng.uniform(0.01, 0.3)), float(rng.uniform(0.5, 0.95)),
+                float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.9, 0.999)), float(rng.uniform(1e-4, 1e-2)))
+        cases.append(Case("sparse_feature_boost", args, reference.sparse_feature_boost(*args)))
+    return tuple(cases)
+
+
+def _scaling_probes(rng: np.random.Generator) -> tuple[tuple[Probe, ...], tuple[float, ...]]:
+    grads = _stream(rng, steps=(6, 10), dims=(2, 4), scale=(0.2, 2.0), zeros=False)
+    alpha, mu = float(rng.uniform(0.05, 0.5)), float(rng.uniform(0.5, 0.95))
+    beta1, beta2 = float(rng.uniform(0.5, 0.95)), float(rng.uniform(0.6, 0.99))
+    factors = (-float(rng.uniform(1.5, 4.0)), float(rng.uniform(0.25, 0.75)))
+    probes = [Probe("momentum", "momentum_updates", (grads, alpha, mu)),
+              Probe("adam", "adam_updates", (grads, alpha, beta1, beta2, 0.0))]
+    for index, c in enumerate(factors):
+        probes.append(Probe(f"momentum*{index}", "momentum_updates", (c * grads, alpha, mu)))
+        probes.append(Probe(f"adam*{index}", "adam_updates", (c * grads, alpha, beta1, beta2, 0.0)))
+    return tuple(probes), factors
+
+
+def _safety_probes(rng: np.random.Generator) -> tuple[Probe, ...]:
+    T, d = int(rng.integers(4, 8, endpoint=True)), int(rng.integers(2, 4, endpoint=True))
+    tiny = rng.normal(size=(T, d)) * 1e-12
+    tiny[0, 0] = 0.0
+    hyper = (1e-3, 0.9, 0.999, 1e-8)
+    return (Probe("zeros", "adam_updates", (np.zeros((T, d)), *hyper)),
+            Probe("tiny", "adam_updates", (tiny, *hyper)))
+
+
+def draw_inputs(seed: str) -> HiddenInputs:
+    """All numeric cases and probes for one seed, with the reference's answers."""
+    cases = {
+        "2.1.momentum_updates": _momentum_cases(_rng(seed, "momentum")),
+        "2.1.adam_updates": _adam_cases("adam_updates", reference.adam_updates, _rng(seed, "adam")),
+        "3a.adam_effective_learning_rates": _adam_cases(
+            "adam_effective_learning_rates", reference.adam_effective_learning_rates, _rng(seed, "rates")),
+        "3b.spike_response": _spike_cases(_rng(seed, "spike")),
+        "3b.sparse_feature_boost": _sparse_cases(_rng(seed, "sparse")),
+    }
+    scaling, factors = _scaling_probes(_rng(seed, "scaling"))
+    probes = {"2.2.scaling_property": scaling, "2.3.numerical_safety": _safety_probes(_rng(seed, "safety"))}
+    return HiddenInputs(seed=seed, cases=cases, probes=probes, scale_factors=factors)
+
+
+def adam_step_bounds(grads: np.ndarray, alpha: float, beta1: float, beta2: float, eps: float) -> np.ndarray:
+    """The reference bound ``alpha |m_hat_t| / eps`` for every step of a stream."""
+    m_hats, _ = reference.adam_moment_history(grads, beta1, beta2)
+    return reference.adam_step_bound(m_hats, alpha, eps)

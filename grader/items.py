@@ -1,0 +1,470 @@
+"""How each rubric item is judged: the calls it needs and the points its answers earn.
+
+:func:`plan_calls` lists every call a submission must answer (deduplicated, in a fixed
+order); :func:`judge_items` turns the outcomes of those calls into one :class:`ItemResult`
+per rubric item. Judging is pure: the same outcomes always give the same results.
+Expected values come from the reference, in this trusted process only.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import sympy
+
+from reference import adam_vs_momentum as reference
+
+from .engine.expressions import encode_sympy, substitute
+from .engine.numeric import check_array
+from .engine.symbols import make_symbols
+from .engine.wire import ArrayValue
+from .inputs import Case, HiddenInputs, Probe, adam_step_bounds
+from .misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
+                             symbolic_templates, template_id)
+from .results import CallOutcome, ItemResult, item_status
+from .rubric import Item, Rubric
+from .symbolic import SymbolicJudge, as_tree
+from .worker import encode_argument
+
+#: Symbolic functions and the symbols they receive, in parameter order.
+SYMBOLIC_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
+    "adam_first_update": ("w1", "g1", "alpha", "beta1", "beta2", "eps"),
+    "adam_second_update": ("w1", "g1", "g2", "alpha", "beta1", "beta2", "eps"),
+    "momentum_constant_gradient_step": ("g", "t", "alpha", "mu"),
+    "adam_constant_gradient_step": ("g", "t", "alpha", "beta1", "beta2", "eps"),
+    "momentum_scale_factor": ("c",),
+    "adam_scale_factor": ("c",),
+    "adam_scaled_step": ("c", "m_hat", "v_hat", "alpha", "eps"),
+    "adam_step_bound": ("m_hat", "alpha", "eps"),
+}
+#: Part 1 items: (function, keys) each.
+PART1_KEYS: Mapping[str, tuple[str, tuple[str, ...]]] = {
+    "1a": ("adam_first_update", ("m1", "v1")),
+    "1b": ("adam_first_update", ("m_hat1", "v_hat1")),
+    "1c": ("adam_first_update", ("w2",)),
+    "1d": ("adam_second_update", ("m2", "v2")),
+    "1e": ("adam_second_update", ("m_hat2", "v_hat2")),
+    "1f": ("adam_second_update", ("w3",)),
+}
+#: Part 2 items answered by one symbolic expression.
+SYMBOLIC_ITEMS: Mapping[str, str] = {
+    "2.1.momentum_constant_gradient_step": "momentum_constant_gradient_step",
+    "2.1.adam_constant_gradient_step": "adam_constant_gradient_step",
+    "2.2.momentum_scale_factor": "momentum_scale_factor",
+    "2.2.adam_scale_factor": "adam_scale_factor",
+    "2.2.adam_scaled_step": "adam_scaled_step",
+    "2.3.adam_step_bound": "adam_step_bound",
+}
+ARRAY_ITEMS = ("2.1.momentum_updates", "2.1.adam_updates", "3a.adam_effective_learning_rates")
+RATIO_ITEMS = ("3b.spike_response", "3b.sparse_feature_boost")
+CONCEPT_ITEMS = {"3a.concepts": "3a_", "3b.concepts": "3b_"}
+RATIO_KEYS = ("momentum", "adam")
+
+
+@dataclass(frozen=True)
+class Call:
+    """One call of a student function with plain arguments."""
+
+    function: str
+    args: tuple
+
+    @property
+    def key(self) -> str:
+        return json.dumps([self.function, list(self.args)], separators=(",", ":"))
+
+
+def symbolic_call(function: str) -> Call:
+    return Call(function, tuple({"sym": name} for name in SYMBOLIC_FUNCTIONS[function]))
+
+
+def value_call(function: str, args: Sequence) -> Call:
+    return Call(function, tuple(encode_argument(a) for a in args))
+
+
+def plan_calls(inputs: HiddenInputs) -> tuple[Call, ...]:
+    """Every call a submission must answer, once each, in a fixed order."""
+    calls = [symbolic_call(f) for f in SYMBOLIC_FUNCTIONS]
+    for item_id in ARRAY_ITEMS + RATIO_ITEMS:
+        calls += [value_call(case.function, case.args) for case in inputs.cases[item_id]]
+    for probes in inputs.probes.values():
+        calls += [value_call(p.function, p.args) for p in probes]
+    calls.append(Call("concept_answers", ()))
+    unique = {call.key: call for call in calls}
+    return tuple(unique.values())
+
+
+# ---------------------------------------------------------------------------
+# Reference answers for the symbolic functions
+# ---------------------------------------------------------------------------
+
+def reference_trees() -> dict[tuple[str, str | None], list]:
+    """(function, key or None) -> the reference answer's tree."""
+    out = {}
+    for function, names in SYMBOLIC_FUNCTIONS.items():
+        answer = getattr(reference, function)(*make_symbols(names).values())
+        if isinstance(answer, dict):
+            for key, expr in answer.items():
+                out[(function, key)] = encode_sympy(sympy.sympify(expr))
+        else:
+            out[(function, None)] = encode_sympy(sympy.sympify(answer))
+    return out
+
+
+def follow_through_templates() -> dict[str, list]:
+    """Trees of the update rule applied to placeholders W (previous w), M (m_hat), V (v_hat)."""
+    S = make_symbols(["w1", "alpha", "eps"])
+    W, M, V = (sympy.Symbol(n, real=True) for n in ("W_", "M_", "V_"))
+    return {
+        "w2": encode_sympy(S["w1"] + reference.adam_step(M, V, S["alpha"], S["eps"])),
+        "w3": encode_sympy(W + reference.adam_step(M, V, S["alpha"], S["eps"])),
+    }
+
+
+# ---------------------------------------------------------------------------
+# Judging
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Judging:
+    """What judging needs besides the outcomes: the rubric, the judge and the references."""
+
+    rubric: Rubric
+    judge: SymbolicJudge
+    references: Mapping[tuple[str, str | None], list]
+    follow_through: Mapping[str, list]
+
+    @classmethod
+    def create(cls, rubric: Rubric) -> "Judging":
+        tol = rubric.tolerances
+        judge = SymbolicJudge(float_points=tol.symbolic_points, exact_points=tol.exact_points,
+                              rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)
+        return cls(rubric, judge, reference_trees(), follow_through_templates())
+
+
+@dataclass
+class _Finding:
+    """Points and words gathered while judging one item (local to one item's judging)."""
+
+    points: float = 0.0
+    feedback: list = None
+    misconceptions: list = None
+    kinds: set = None
+
+    def __post_init__(self):
+        self.feedback, self.misconceptions, self.kinds = [], [], set()
+
+    def name(self, idents: Sequence[str]) -> None:
+        for ident in idents:
+            ident = template_id(ident)
+            if ident not in self.misconceptions:
+                self.misconceptions.append(ident)
+                entry = CATALOGUE[ident]
+                self.feedback.append(f"Likely misconception: {entry.title}. {entry.explanation}")
+
+    def result(self, item: Item) -> ItemResult:
+        points = round(min(max(self.points, 0.0), item.points), 6)
+        return ItemResult(item.id, item.part, item.title, points, item.points,
+                          item_status(points, item.points, self.kinds), tuple(self.feedback),
+                          tuple(self.misconceptions))
+
+
+def _unusable(outcome: CallOutcome, function: str) -> str | None:
+    """Why an outcome has no answer to judge (None when it has one)."""
+    if outcome.kind == "value":
+        return None
+    if outcome.kind == "not_implemented":
+        return f"{function} is not implemented yet (it raises NotImplementedError)"
+    if outcome.kind == "missing":
+        return f"{function} is not defined in the submission"
+    if outcome.kind in ("not_loaded", "ungradable"):
+        return outcome.detail
+    return outcome.detail or f"{function} gave no answer ({outcome.kind})"
+
+
+def judge_items(judging: Judging, inputs: HiddenInputs,
+                outcomes: Mapping[str, CallOutcome]) -> tuple[ItemResult, ...]:
+    """One result per rubric item, in rubric order."""
+    results = []
+    for item in judging.rubric.items:
+        finding = _Finding()
+        if item.id in PART1_KEYS:
+            _judge_part1(judging, item, outcomes, finding)
+        elif item.id in SYMBOLIC_ITEMS:
+            _judge_symbolic(judging, item, outcomes, finding)
+        elif item.id in ARRAY_ITEMS:
+            _judge_arrays(judging, item, inputs.cases[item.id], outcomes, finding)
+        elif item.id in RATIO_ITEMS:
+            _judge_ratios(judging, item, inputs.cases[item.id], outcomes, finding)
+        elif item.id == "2.2.scaling_property":
+            _judge_scaling(judging, item, inputs, outcomes, finding)
+        elif item.id == "2.3.numerical_safety":
+            _judge_safety(item, inputs.probes[item.id], outcomes, finding)
+        elif item.id in CONCEPT_ITEMS:
+            _judge_concepts(item, CONCEPT_ITEMS[item.id], outcomes, finding)
+        results.append(finding.result(item))
+    return tuple(results)
+
+
+def _outcome(outcomes: Mapping[str, CallOutcome], call: Call, finding: _Finding):
+    """The answer of a call, or None after noting why there is none."""
+    outcome = outcomes.get(call.key, CallOutcome("ungradable", detail="the call was never made"))
+    finding.kinds.add(outcome.kind)
+    why = _unusable(outcome, call.function)
+    if why is not None:
+        if why not in finding.feedback:
+            finding.feedback.append(why)
+        return None
+    return outcome.value
+
+
+def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> None:
+    function, keys = PART1_KEYS[item.id]
+    answer = _outcome(outcomes, symbolic_call(function), finding)
+    if answer is None:
+        return
+    if not isinstance(answer, dict):
+        finding.feedback.append(f"{function} must return a dict with the keys "
+                                f"{', '.join(PART1_KEYS_ALL[function])}; it returned {_kind(answer)}")
+        return
+    share = item.points / len(keys)
+    allowed = SYMBOLIC_FUNCTIONS[function]
+    for key in keys:
+        if key not in answer:
+            finding.feedback.append(f"the returned dict has no key {key!r}")
+            continue
+        verdict = judging.judge.judge(answer[key], judging.references[(function, key)], allowed,
+                                      what=key, templates=symbolic_templates(function, key))
+        finding.feedback.append(verdict.message)
+        finding.name(verdict.misconceptions)
+        if verdict.correct:
+            finding.points += share
+        elif key in judging.follow_through and item.follow_through > 0:
+            if _follows_through(judging, key, answer, outcomes):
+                finding.points += item.points * item.follow_through
+                finding.feedback.append(
+                    f"Follow-through credit: your {key} applies the update rule correctly to your "
+                    f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
+
+
+PART1_KEYS_ALL = {
+    "adam_first_update": ("m1", "v1", "m_hat1", "v_hat1", "w2"),
+    "adam_second_update": ("m2", "v2", "m_hat2", "v_hat2", "w3"),
+}
+
+
+def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool:
+    """Is a wrong w2 / w3 the update rule applied to the student's own (wrong) moments?"""
+    judge, refs = judging.judge, judging.references
+    if key == "w2":
+        function, parts = "adam_first_update", {"M_": "m_hat1", "V_": "v_hat1"}
+        own = answer
+    else:
+        function, parts = "adam_second_update", {"M_": "m_hat2", "V_": "v_hat2"}
+        first = outcomes.get(symbolic_call("adam_first_update").key)
+        if first is None or first.kind != "value" or not isinstance(first.value, dict):
+            return False
+        own = {**answer, "w2": first.value.get("w2")}
+        parts = {**parts, "W_": "w2"}
+    allowed = SYMBOLIC_FUNCTIONS[function]
+    trees = {}
+    any_wrong = False
+    for placeholder, name in parts.items():
+        tree = as_tree(own.get(name))
+        if tree is None:
+            return False
+        ref_function = "adam_first_update" if name == "w2" else function
+        verdict = judge.judge(own[name], refs[(ref_function, name)], SYMBOLIC_FUNCTIONS[ref_function],
+                              what=name)
+        if verdict.outcome == "unknown_symbols":
+            return False
+        any_wrong |= not verdict.correct
+        trees[placeholder] = tree
+    if not any_wrong:
+        return False
+    template = substitute(judging.follow_through[key], trees)
+    try:
+        points = judge.points(template, allowed)
+    except ValueError:
+        return False
+    own_tree = as_tree(answer[key])
+    return own_tree is not None and judge.agree(own_tree, template, points).agree
+
+
+def _judge_symbolic(judging: Judging, item: Item, outcomes, finding: _Finding) -> None:
+    function = SYMBOLIC_ITEMS[item.id]
+    answer = _outcome(outcomes, symbolic_call(function), finding)
+    if answer is None:
+        return
+    verdict = judging.judge.judge(answer, judging.references[(function, None)],
+                                  SYMBOLIC_FUNCTIONS[function], what=f"the answer of {function}",
+                                  templates=symbolic_templates(function))
+    finding.feedback.append(verdict.message)
+    finding.name(verdict.misconceptions)
+    if verdict.correct:
+        finding.points = item.points
+
+
+def _check(judging: Judging, value, expected, what: str):
+    tol = judging.rubric.tolerances
+    return check_array(value, expected, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale, what=what)
+
+
+def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], outcomes, finding: _Finding) -> None:
+    for number, case in enumerate(cases, start=1):
+        value = _outcome(outcomes, value_call(case.function, case.args), finding)
+        if value is None:
+            return
+        verdict = _check(judging, value, case.expected, f"the result on hidden input {number}")
+        if not verdict.ok:
+            finding.feedback.append(verdict.message)
+            if verdict.outcome == "mismatch":
+                finding.name([ident for ident, template in numeric_templates(case.function).items()
+                              if _matches(judging, value, template, case.args)])
+            return
+    finding.points = item.points
+    finding.feedback.append(f"{cases[0].function} matches the reference on all {len(cases)} hidden inputs")
+
+
+def _matches(judging: Judging, value, template: Callable, args) -> bool:
+    try:
+        expected = template(*args)
+    except (ArithmeticError, ValueError):
+        return False
+    if not np.all(np.isfinite(expected)):
+        return False
+    return _check(judging, value, expected, "").ok
+
+
+def _judge_ratios(judging: Judging, item: Item, cases: Sequence[Case], outcomes, finding: _Finding) -> None:
+    share = item.points / len(RATIO_KEYS)
+    good = {key: True for key in RATIO_KEYS}
+    for number, case in enumerate(cases, start=1):
+        value = _outcome(outcomes, value_call(case.function, case.args), finding)
+        if value is None:
+            return
+        if not isinstance(value, dict):
+            finding.feedback.append(f"{case.function} must return a dict with keys 'momentum' and "
+                                    f"'adam'; it returned {_kind(value)}")
+            return
+        for key in RATIO_KEYS:
+            if not good[key]:
+                continue
+            if key not in value:
+                finding.feedback.append(f"the returned dict has no key {key!r}")
+                good[key] = False
+                continue
+            verdict = _check(judging, value[key], case.expected[key], f"{key!r} on hidden input {number}")
+            if not verdict.ok:
+                finding.feedback.append(verdict.message)
+                good[key] = False
+    for key in RATIO_KEYS:
+        if good[key]:
+            finding.points += share
+            finding.feedback.append(f"{key!r} matches the reference on every hidden input")
+
+
+def _array_of(value) -> np.ndarray | None:
+    return value.data if isinstance(value, ArrayValue) and value.nonfinite == 0 else None
+
+
+def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, outcomes, finding: _Finding) -> None:
+    probes = {p.name: p for p in inputs.probes[item.id]}
+    answers = {}
+    for name, probe in probes.items():
+        value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
+        if value is None:
+            return
+        array = _array_of(value)
+        if array is None:
+            finding.feedback.append(f"{probe.function} must return a finite float array (probe {name})")
+            return
+        answers[name] = array
+    share = item.points / 2
+    for optimizer, factor_of, rule in (("momentum", lambda c: c, "by c"),
+                                       ("adam", lambda c: float(np.sign(c)), "by sign(c) when eps = 0")):
+        base = answers[optimizer]
+        if not np.any(base):
+            finding.feedback.append(f"your {optimizer} steps are all zero, so their scaling shows nothing")
+            continue
+        ok = True
+        for index, c in enumerate(inputs.scale_factors):
+            scaled = answers[f"{optimizer}*{index}"]
+            verdict = _check(judging, ArrayValue(scaled, 0), factor_of(c) * base,
+                             f"your {optimizer} steps with every gradient multiplied by {c:.3g}")
+            if not verdict.ok:
+                ok = False
+                finding.feedback.append(f"{verdict.message}; they should scale {rule}")
+                break
+        if ok:
+            finding.points += share
+            finding.feedback.append(f"your {optimizer}_updates steps scale {rule}")
+
+
+def _judge_safety(item: Item, probes: Sequence[Probe], outcomes, finding: _Finding) -> None:
+    share = item.points / len(probes)
+    for probe in probes:
+        value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
+        if value is None:
+            continue
+        grads, alpha, beta1, beta2, eps = probe.args
+        got = value.data if isinstance(value, ArrayValue) else None
+        if got is None or got.shape != grads.shape:
+            finding.feedback.append(f"adam_updates on {probe.name} gradients must return a "
+                                    f"{grads.shape} float array")
+            continue
+        if value.nonfinite:
+            finding.feedback.append(f"adam_updates gives NaN or infinite steps on {probe.name} gradients "
+                                    "(eps = 1e-8): the denominator sqrt(v_hat) + eps must never be 0")
+            continue
+        if probe.name == "zeros":
+            if np.any(np.abs(got) > 0):
+                finding.feedback.append("adam_updates on all-zero gradients must give zero steps")
+                continue
+        else:
+            bound = adam_step_bounds(grads, alpha, beta1, beta2, eps)
+            if np.any(np.abs(got) > bound * (1 + 1e-6) + 1e-300):
+                finding.feedback.append("adam_updates on tiny gradients takes steps larger than "
+                                        "alpha |m_hat| / eps, which no correct Adam step can exceed")
+                continue
+        finding.points += share
+        finding.feedback.append(f"adam_updates stays finite and bounded on {probe.name} gradients")
+
+
+def _judge_concepts(item: Item, prefix: str, outcomes, finding: _Finding) -> None:
+    answers = _outcome(outcomes, Call("concept_answers", ()), finding)
+    if answers is None:
+        return
+    if not isinstance(answers, dict):
+        finding.feedback.append(f"concept_answers must return a dict; it returned {_kind(answers)}")
+        return
+    correct = reference.concept_answers()
+    keys = sorted(k for k in reference.CONCEPT_QUESTIONS if k.startswith(prefix))
+    share = item.points / len(keys)
+    for key in keys:
+        options = reference.CONCEPT_QUESTIONS[key]["options"]
+        chosen = answers.get(key)
+        if chosen is None:
+            finding.feedback.append(f"{key}: no answer")
+        elif type(chosen) is not str or chosen not in options:
+            finding.feedback.append(f"{key}: {_kind(chosen)} is not one of the options ({', '.join(options)})")
+        elif chosen == correct[key]:
+            finding.points += share
+            finding.feedback.append(f"{key}: correct")
+        else:
+            finding.feedback.append(f"{key}: {chosen!r} is not the best answer")
+            ident = CONCEPT_MISCONCEPTIONS.get((key, chosen))
+            if ident:
+                finding.name([ident])
+
+
+def _kind(value) -> str:
+    if type(value) is str:
+        return repr(value[:60])
+    if isinstance(value, ArrayValue):
+        return f"an array of shape {value.shape}"
+    if value is None:
+        return "None"
+    return f"a {type(value).__name__}"

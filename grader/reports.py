@@ -1,0 +1,170 @@
+"""Reports as files: JSON and Markdown per student, the class CSV; atomic writes.
+
+Turning results into text happens here, outside the result models. The JSON form is the
+contract of SPEC section 5; :func:`report_from_dict` reads it back (for resuming a batch and
+merging shards), so a report survives a round trip unchanged.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from .misconceptions import CATALOGUE
+from .results import ItemResult, PartResult, Report
+from .rubric import Rubric
+
+SCHEMA = "adam-vs-momentum-report/1"
+STATUS_MARK = {"passed": "✅", "partial": "🟡", "failed": "❌", "not_attempted": "⬜",
+               "error": "💥", "timeout": "⏱️", "ungradable": "⚠️"}
+
+
+def write_atomic(path: Path, data: str | bytes) -> None:
+    """Write a file so that readers see the old content or the new one, never a mix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _points(value: float) -> float | int:
+    return int(value) if float(value).is_integer() else round(value, 4)
+
+
+def report_to_dict(report: Report, *, rubric_sha256: str = "") -> dict:
+    """The JSON form of a report (SPEC section 5)."""
+    return {
+        "schema": SCHEMA,
+        "student": report.student,
+        "submission": report.submission,
+        "sha256": report.sha256,
+        "total": _points(report.total),
+        "max_total": _points(report.max_total),
+        "parts": [{"id": p.id, "title": p.title, "points": _points(p.points),
+                   "max_points": _points(p.max_points)} for p in report.parts],
+        "items": [{"id": i.id, "part": i.part, "title": i.title, "points": _points(i.points),
+                   "max_points": _points(i.max_points), "status": i.status,
+                   "feedback": list(i.feedback), "misconceptions": list(i.misconceptions)}
+                  for i in report.items],
+        "grader_version": report.grader_version,
+        "rubric_sha256": rubric_sha256,
+        "isolation": list(report.isolation),
+        "notes": list(report.notes),
+    }
+
+
+def report_from_dict(data: dict) -> Report:
+    """Read a report back from its JSON form."""
+    if data.get("schema") != SCHEMA:
+        raise ValueError(f"not a report of schema {SCHEMA}")
+    items = tuple(ItemResult(i["id"], i["part"], i["title"], float(i["points"]), float(i["max_points"]),
+                             i["status"], tuple(i["feedback"]), tuple(i["misconceptions"]))
+                  for i in data["items"])
+    parts = tuple(PartResult(p["id"], p["title"], float(p["points"]), float(p["max_points"]))
+                  for p in data["parts"])
+    return Report(data["student"], data["submission"], data["sha256"], items, parts,
+                  data["grader_version"], tuple(data["isolation"]), tuple(data["notes"]))
+
+
+def report_json(report: Report, *, rubric_sha256: str = "") -> str:
+    return json.dumps(report_to_dict(report, rubric_sha256=rubric_sha256), indent=2, ensure_ascii=False) + "\n"
+
+
+def item_markdown(item: ItemResult) -> str:
+    """One item's feedback as Markdown (also the Gradescope test output)."""
+    lines = [f"- {line}" for line in item.feedback]
+    if item.misconceptions:
+        names = ", ".join(CATALOGUE[m].title for m in item.misconceptions if m in CATALOGUE)
+        lines.append(f"- **Misconceptions recognised:** {names}")
+    return "\n".join(lines)
+
+
+def report_markdown(report: Report) -> str:
+    """The report for the student, in Markdown."""
+    out = [f"# Adam vs. SGD with momentum: report for {report.student}", "",
+           f"**Total: {_points(report.total)} / {_points(report.max_total)}**", "",
+           f"Submission: `{report.submission}` (sha256 `{report.sha256[:12]}`)", ""]
+    if report.notes:
+        out += ["## Notes", ""] + [f"- {note}" for note in report.notes] + [""]
+    out += ["| Part | Points |", "|---|---|"]
+    out += [f"| {p.id}. {p.title} | {_points(p.points)} / {_points(p.max_points)} |" for p in report.parts]
+    out.append("")
+    for part in report.parts:
+        out += [f"## Part {part.id}: {part.title}", ""]
+        for item in report.items:
+            if item.part != part.id:
+                continue
+            mark = STATUS_MARK.get(item.status, "")
+            out += [f"### {mark} {item.id}: {item.title} ({_points(item.points)} / "
+                    f"{_points(item.max_points)}, {item.status.replace('_', ' ')})", ""]
+            body = item_markdown(item)
+            if body:
+                out += [body, ""]
+    out += ["---", f"Graded by adam-vs-momentum grader {report.grader_version}. "
+            "Isolation layers: " + (", ".join(report.isolation) or "none") + "."]
+    return "\n".join(out) + "\n"
+
+
+def csv_columns(rubric: Rubric) -> list[str]:
+    """Columns of grades.csv: ids, totals, parts, items, then status and misconceptions."""
+    return (["student", "submission", "sha256", "total", "max_total"]
+            + [f"part_{p.id}" for p in rubric.parts] + [i.id for i in rubric.items]
+            + ["status", "misconceptions"])
+
+
+def grades_csv(reports: Iterable[Report], rubric: Rubric) -> str:
+    """The class CSV, one row per submission, sorted by student id."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(csv_columns(rubric))
+    for report in sorted(reports, key=lambda r: r.student):
+        parts = {p.id: p.points for p in report.parts}
+        items = {i.id: i.points for i in report.items}
+        misconceptions = sorted({m for i in report.items for m in i.misconceptions})
+        writer.writerow([report.student, report.submission, report.sha256, _points(report.total),
+                         _points(report.max_total)]
+                        + [_points(parts.get(p.id, 0.0)) for p in rubric.parts]
+                        + [_points(items.get(i.id, 0.0)) for i in rubric.items]
+                        + [overall_status(report), ";".join(misconceptions)])
+    return buffer.getvalue()
+
+
+def overall_status(report: Report) -> str:
+    """One word for a submission: graded, ungradable, or unreadable."""
+    if report.ungradable:
+        return "ungradable"
+    if report.notes and report.notes[0].startswith("This submission could not be run"):
+        return "unreadable"
+    return "graded"
+
+
+def load_reports(folder: Path) -> list[Report]:
+    """Every report JSON in ``folder`` (ignores other files)."""
+    reports = []
+    for path in sorted(Path(folder).glob("*.json")):
+        try:
+            reports.append(report_from_dict(json.loads(path.read_text(encoding="utf-8"))))
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return reports
+
+
+def reports_by_student(reports: Sequence[Report]) -> dict[str, Report]:
+    return {r.student: r for r in reports}
