@@ -1,0 +1,170 @@
+"""The public checks' data: values of the reference at fixed public inputs, never formulas.
+
+``python -m grader.public`` writes ``assignment/public_checks.json``; ``--check`` exits 1
+when the committed file is stale (a test runs it). The file holds, per rubric item, the
+public inputs, the reference's values there, and the values of every misconception
+template there (so the student's checks can name misconceptions without holding any
+formula), plus the concept keys and options, and nothing about the hidden inputs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from .engine.pointwise import values_at
+from .inputs import PUBLIC_SEED, adam_step_bounds, draw_inputs
+from .items import (ARRAY_ITEMS, CONCEPT_ITEMS, PART1_KEYS, RATIO_ITEMS, SYMBOLIC_FUNCTIONS,
+                    SYMBOLIC_ITEMS, reference_trees)
+from .misconceptions import CATALOGUE, numeric_templates, symbolic_templates, template_id
+from .rubric import Rubric, load_rubric
+from .symbolic import draw_points
+
+PUBLIC_POINTS = 6
+SCHEMA = "adam-vs-momentum-public-checks/1"
+
+
+def _array(value) -> dict:
+    array = np.asarray(value, dtype=np.float64)
+    return {"shape": list(array.shape), "data": [float(x) for x in array.reshape(-1)]}
+
+
+def _arg(value):
+    if isinstance(value, np.ndarray):
+        return {"array": _array(value)}
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return {"int": int(value)}
+    return {"float": float(value)}
+
+
+def _symbolic_entry(function: str, key: str | None, expected_tree, points: list) -> dict:
+    expected = values_at(expected_tree, points)
+    if any(v is None for v in expected):
+        raise ValueError(f"reference {function}/{key} is not finite at a public point")
+    templates = {}
+    for label, tree in symbolic_templates(function, key).items():
+        values = values_at(tree, points)
+        if all(v is not None and type(v) is not bool for v in values):
+            templates.setdefault(template_id(label), values)
+    return {"expected": expected, "misconceptions": templates}
+
+
+def build_public_data(rubric: Rubric) -> dict:
+    """Everything the student's public checks need, as plain JSON data."""
+    refs = reference_trees()
+    symbolic = {}
+    for function, names in SYMBOLIC_FUNCTIONS.items():
+        points = list(draw_points(names, PUBLIC_POINTS, 0, seed=f"{PUBLIC_SEED}|{function}").floats)
+        keys = [key for (f, key) in refs if f == function]
+        symbolic[function] = {
+            "symbols": list(names),
+            "points": points,
+            "answers": {("" if key is None else key): _symbolic_entry(function, key, refs[(function, key)], points)
+                        for key in keys},
+        }
+    inputs = draw_inputs(PUBLIC_SEED)
+    numeric = {}
+    for item_id in ARRAY_ITEMS + RATIO_ITEMS:
+        cases = []
+        for case in inputs.cases[item_id][:2]:
+            entry = {"args": [_arg(a) for a in case.args]}
+            if isinstance(case.expected, dict):
+                entry["expected"] = {k: float(v) for k, v in case.expected.items()}
+            else:
+                entry["expected"] = _array(case.expected)
+                templates = {}
+                for ident, template in numeric_templates(case.function).items():
+                    with np.errstate(all="ignore"):
+                        value = np.asarray(template(*case.args), dtype=np.float64)
+                    if np.all(np.isfinite(value)):
+                        templates[ident] = _array(value)
+                entry["misconceptions"] = templates
+            cases.append(entry)
+        numeric[item_id] = {"function": inputs.cases[item_id][0].function, "cases": cases}
+    scaling = inputs.probes["2.2.scaling_property"]
+    safety = inputs.probes["2.3.numerical_safety"]
+    tiny = next(p for p in safety if p.name == "tiny")
+    properties = {
+        "2.2.scaling_property": {
+            "factors": list(inputs.scale_factors),
+            "probes": [{"name": p.name, "function": p.function, "args": [_arg(a) for a in p.args]}
+                       for p in scaling],
+        },
+        "2.3.numerical_safety": {
+            "probes": [{"name": p.name, "function": p.function, "args": [_arg(a) for a in p.args]}
+                       for p in safety],
+            "tiny_bound": _array(adam_step_bounds(*tiny.args)),
+        },
+    }
+    from reference.adam_vs_momentum import CONCEPT_QUESTIONS
+
+    concepts = {key: {"question": q["question"], "options": list(q["options"])}
+                for key, q in CONCEPT_QUESTIONS.items()}
+    items = []
+    for item in rubric.items:
+        entry = {"id": item.id, "part": item.part, "title": item.title, "points": item.points}
+        if item.id in PART1_KEYS:
+            entry.update(kind="symbolic_keys", function=PART1_KEYS[item.id][0], keys=list(PART1_KEYS[item.id][1]))
+        elif item.id in SYMBOLIC_ITEMS:
+            entry.update(kind="symbolic", function=SYMBOLIC_ITEMS[item.id])
+        elif item.id in ARRAY_ITEMS:
+            entry.update(kind="array", function=numeric[item.id]["function"])
+        elif item.id in RATIO_ITEMS:
+            entry.update(kind="ratios", function=numeric[item.id]["function"])
+        elif item.id in CONCEPT_ITEMS:
+            entry.update(kind="concepts", function="concept_answers", prefix=CONCEPT_ITEMS[item.id])
+        else:
+            entry.update(kind="property", function="adam_updates")
+        items.append(entry)
+    tol = rubric.tolerances
+    return {
+        "schema": SCHEMA,
+        "note": "Generated by `python -m grader.public` from the reference. Values at public points only.",
+        "parts": [{"id": p.id, "title": p.title, "points": p.points} for p in rubric.parts],
+        "items": items,
+        "tolerances": {"symbolic_rtol": tol.symbolic_rtol, "symbolic_atol": tol.symbolic_atol,
+                       "numeric_rtol": tol.numeric_rtol, "numeric_atol_scale": tol.numeric_atol_scale},
+        "symbolic": symbolic,
+        "numeric": numeric,
+        "properties": properties,
+        "concepts": concepts,
+        "misconceptions": {m.id: {"title": m.title, "explanation": m.explanation}
+                           for m in CATALOGUE.values()},
+    }
+
+
+def public_json(rubric: Rubric) -> str:
+    return json.dumps(build_public_data(rubric), indent=1, sort_keys=True) + "\n"
+
+
+def default_path() -> Path:
+    spec = importlib.util.find_spec("assignment")
+    return Path(list(spec.submodule_search_locations)[0]) / "public_checks.json"
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m grader.public", description=__doc__.splitlines()[0])
+    parser.add_argument("path", nargs="?", type=Path, default=None)
+    parser.add_argument("--check", action="store_true", help="exit 1 if the file is stale")
+    args = parser.parse_args(argv)
+    path = args.path or default_path()
+    text = public_json(load_rubric())
+    if args.check:
+        current = path.read_text(encoding="utf-8") if path.exists() else ""
+        if current != text:
+            print(f"{path} is stale: run `python -m grader.public`", file=sys.stderr)
+            return 1
+        print(f"{path} is up to date")
+        return 0
+    path.write_text(text, encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
