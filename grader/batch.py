@@ -44,6 +44,8 @@ class BatchOptions:
     namespaces: bool = True
     #: Extra exports: name -> options (see :mod:`grader.exporters`).
     exports: dict = field(default_factory=dict)
+    #: Where to write per-submission grading times (CSV), for benchmarks; None: nowhere.
+    timings: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -139,8 +141,11 @@ def _grade_all(judging: Judging, sandbox: Sandbox, todo: list[Submission], optio
     for slot in range(max(1, options.workers)):
         slots.put(slot)
 
+    times: dict[str, float] = {}
+
     def one(sub: Submission) -> Report:
         slot = slots.get()
+        started = time.monotonic()
         try:
             report = grade(judging, sandbox, slot, sub)
         except Exception as exc:  # noqa: BLE001 - a grader bug costs one report, not the batch
@@ -149,6 +154,7 @@ def _grade_all(judging: Judging, sandbox: Sandbox, todo: list[Submission], optio
         finally:
             slots.put(slot)
         write_report(reports_dir, report, digest)
+        times[sub.student] = time.monotonic() - started
         if on_report:
             on_report(report)
         return report
@@ -160,6 +166,9 @@ def _grade_all(judging: Judging, sandbox: Sandbox, todo: list[Submission], optio
             results.append(report)
             progress.update(1)
     progress.close()
+    if options.timings:
+        write_atomic(Path(options.timings), "student,seconds\n" + "".join(
+            f"{student},{seconds:.6f}\n" for student, seconds in sorted(times.items())))
     return results
 
 
@@ -182,6 +191,33 @@ def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options:
     from .exporters import write_exports
 
     write_exports(out, reports, rubric, options.exports)
+
+
+def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> list[Report]:
+    """Combine the output folders of ``grade --shard`` runs into ``options.out``.
+
+    Copies every shard's reports (byte for byte) and rebuilds the class files from all of
+    them, so the result is the same as one run over the whole batch would have written.
+    """
+    rubric = load_rubric(options.rubric_path)
+    out = Path(options.out)
+    merged: dict[str, tuple[Report, Path]] = {}
+    for shard in shards:
+        folder = Path(shard) / "reports"
+        if not folder.is_dir():
+            raise GraderError(f"{shard} has no reports/ folder: is it a grading output folder?")
+        for report in load_reports(folder):
+            if report.student in merged and merged[report.student][0].sha256 != report.sha256:
+                raise GraderError(f"student {report.student!r} appears in {merged[report.student][1]} and "
+                                  f"{shard} with different submissions")
+            merged[report.student] = (report, Path(shard))
+    for student, (_, shard) in sorted(merged.items()):
+        for suffix in (".json", ".md"):
+            source = Path(shard) / "reports" / f"{student}{suffix}"
+            write_atomic(out / "reports" / source.name, source.read_bytes())
+    reports = [report for report, _ in merged.values()]
+    write_class_files(out, reports, rubric, options)
+    return sorted(reports, key=lambda r: r.student)
 
 
 def default_workers() -> int:

@@ -39,31 +39,32 @@ def _describe_error(error: Mapping) -> str:
 
 
 def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
-    """A worker with the submission imported: ``(worker, functions)`` or ``(None, why)``."""
+    """A worker with the submission imported: ``(worker, functions)``, or ``(None, outcome)``
+    whose outcome every remaining call shares (the import timed out or failed)."""
     worker = sandbox.spawn(slot)
+
+    def failed(kind: str, detail: str):
+        worker.close()
+        return None, CallOutcome(kind, detail=detail)
+
     try:
         worker.send({"op": "load", "filename": submission.filename, "source": submission.source})
         reply = worker.receive(seconds)
     except Timeout:
-        worker.close()
-        return None, f"importing the submission took longer than {seconds:g} s"
+        return failed("timeout", f"importing the submission took longer than {seconds:g} s")
     except Closed:
         status = worker.exit_status()
-        worker.close()
-        return None, f"the submission ended the worker process while being imported ({status})"
+        return failed("not_loaded", f"the submission ended the worker process while being imported ({status})")
     except ProtocolError as exc:
-        worker.close()
-        return None, f"invalid output while importing the submission: {exc}"
+        return failed("not_loaded", f"invalid output while importing the submission: {exc}")
     if reply.get("op") != "loaded" or type(reply.get("ok")) is not bool:
-        worker.close()
-        return None, "invalid output while importing the submission"
+        return failed("not_loaded", "invalid output while importing the submission")
     if not reply["ok"]:
-        worker.close()
-        return None, "importing the submission failed: " + _describe_error(reply.get("error") or {})
+        return failed("not_loaded", "importing the submission failed: " + _describe_error(
+            reply.get("error") if type(reply.get("error")) is dict else {}))
     functions = reply.get("functions")
     if type(functions) is not list or not all(type(f) is str for f in functions):
-        worker.close()
-        return None, "invalid output while importing the submission"
+        return failed("not_loaded", "invalid output while importing the submission")
     return worker, frozenset(functions)
 
 
@@ -117,7 +118,7 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
                     break
                 if worker is None:  # the import itself failed: every call shares the reason
                     for rest in calls[call_id:]:
-                        outcomes[rest.key] = CallOutcome("not_loaded", detail=functions)
+                        outcomes[rest.key] = functions
                     break
             if call.function not in functions:
                 outcomes[call.key] = CallOutcome("missing")

@@ -1,7 +1,9 @@
 """Low-level isolation primitives for the sandbox: namespaces, mounts, limits, privileges.
 
 Linux system calls are made through ``ctypes`` (Python 3.11 has no ``os.unshare``). Every
-function either succeeds or raises ``OSError``; the caller records which layers it got.
+function either succeeds or raises ``OSError``; the caller records which layers it got. On
+other systems (macOS, the BSDs) the Linux-only calls raise ``OSError`` as well, so the
+sandbox runs there with fewer layers instead of crashing.
 """
 
 from __future__ import annotations
@@ -9,12 +11,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
-import resource
+import signal
 import stat
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
+
+try:
+    import resource
+except ImportError:  # pragma: no cover - Windows
+    resource = None
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWIPC = 0x08000000
@@ -33,23 +41,33 @@ MS_PRIVATE = 1 << 18
 
 PR_SET_PDEATHSIG = 1
 PR_SET_DUMPABLE = 4
+PR_SET_CHILD_SUBREAPER = 36
 PR_SET_NO_NEW_PRIVS = 38
 
 #: Every isolation layer the sandbox knows, in the order reports list them.
 ALL_LAYERS = (
     "separate_process", "clean_environment", "private_workdir", "stdin_devnull",
-    "resource_limits", "unprivileged_uid", "no_network", "pid_namespace", "private_mounts",
-    "no_new_privileges",
+    "resource_limits", "unprivileged_uid", "no_capabilities", "no_network", "pid_namespace",
+    "private_mounts", "no_new_privileges", "landlock",
 )
 
 
 def _libc():
     if not sys.platform.startswith("linux"):
         return None
-    return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+    except OSError:  # pragma: no cover - a Linux without a loadable C library
+        return None
 
 
 _LIBC = _libc()
+
+
+def _linux(what: str):
+    if _LIBC is None:
+        raise OSError(f"{what} needs Linux")
+    return _LIBC
 
 
 def _check(result: int, what: str) -> None:
@@ -60,26 +78,21 @@ def _check(result: int, what: str) -> None:
 
 def unshare(flags: int) -> None:
     """Move this process into new namespaces (``unshare(2)``)."""
-    if _LIBC is None:
-        raise OSError("namespaces need Linux")
-    _check(_LIBC.unshare(ctypes.c_int(flags)), "unshare")
+    _check(_linux("namespaces").unshare(ctypes.c_int(flags)), "unshare")
 
 
 def mount(source: str, target: str, fstype: str | None, flags: int, data: str | None = None) -> None:
     """``mount(2)``."""
-    if _LIBC is None:
-        raise OSError("mounts need Linux")
+    libc = _linux("mounts")
     enc = (lambda s: None if s is None else s.encode())
-    _check(_LIBC.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
+    _check(libc.mount(enc(source), enc(target), enc(fstype), ctypes.c_ulong(flags), enc(data)),
            f"mount {target}")
 
 
 def prctl(option: int, value: int) -> None:
     """``prctl(2)`` with one argument."""
-    if _LIBC is None:
-        raise OSError("prctl needs Linux")
-    _check(_LIBC.prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
-                       ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
+    _check(_linux("prctl").prctl(ctypes.c_int(option), ctypes.c_ulong(value), ctypes.c_ulong(0),
+                                 ctypes.c_ulong(0), ctypes.c_ulong(0)), "prctl")
 
 
 def enter_user_namespace() -> None:
@@ -89,6 +102,56 @@ def enter_user_namespace() -> None:
     Path("/proc/self/setgroups").write_text("deny")
     Path("/proc/self/uid_map").write_text(f"0 {uid} 1")
     Path("/proc/self/gid_map").write_text(f"0 {gid} 1")
+
+
+def leave_root_of_user_namespace(inside_uid: int) -> None:
+    """Give up root of a user namespace: become ``inside_uid`` of a nested one, with no capabilities.
+
+    Root of a user namespace holds every capability over the namespaces that namespace owns:
+    it could unmount the covers over hidden paths, or the worker's own ``/proc``. A nested
+    user namespace owns none of them, and the capabilities it grants are dropped at once.
+    """
+    uid, gid = os.geteuid(), os.getegid()
+    prctl(PR_SET_DUMPABLE, 1)  # /proc/self/uid_map must be ours to write
+    unshare(CLONE_NEWUSER)
+    Path("/proc/self/setgroups").write_text("deny")
+    Path("/proc/self/uid_map").write_text(f"{inside_uid} {uid} 1")
+    Path("/proc/self/gid_map").write_text(f"{inside_uid} {gid} 1")
+    drop_capabilities()
+
+
+class _CapHeader(ctypes.Structure):
+    _fields_ = [("version", ctypes.c_uint32), ("pid", ctypes.c_int)]
+
+
+class _CapData(ctypes.Structure):
+    _fields_ = [("effective", ctypes.c_uint32), ("permitted", ctypes.c_uint32),
+                ("inheritable", ctypes.c_uint32)]
+
+
+_CAPABILITY_VERSION_3 = 0x20080522
+
+
+def drop_capabilities() -> None:
+    """Empty the effective, permitted and inheritable capability sets (``capset(2)``)."""
+    libc = _linux("capabilities")
+    header = _CapHeader(_CAPABILITY_VERSION_3, 0)
+    data = (_CapData * 2)()
+    _check(libc.capset(ctypes.byref(header), data), "capset")
+    if capabilities() != 0:
+        raise OSError("capabilities are still held after capset")
+
+
+def capabilities() -> int:
+    """The effective capability set of this process, as a bit mask (Linux)."""
+    try:
+        with open("/proc/self/status") as handle:
+            for line in handle:
+                if line.startswith("CapEff:"):
+                    return int(line.split()[1], 16)
+    except (OSError, ValueError, IndexError):
+        pass
+    raise OSError("cannot read the capability set")
 
 
 def make_mounts_private() -> None:
@@ -137,36 +200,186 @@ def paths_to_hide(root: str, keep: Iterable[str]) -> list[str]:
     return out
 
 
+def make_reachable(keep: Iterable[str]) -> list[str]:
+    """Let every user reach the ``keep`` paths that sit inside folders only their owner may enter.
+
+    A Python installed under ``/root`` (mode 0700) is invisible to an unprivileged worker,
+    which then cannot import a module the zygote did not import in advance. Each topmost
+    such folder is covered by a read-only tmpfs (mode 0755) holding bind mounts of the kept
+    paths inside it, and nothing else. Returns the folders covered. Needs a private mount
+    namespace.
+    """
+    keep = sorted({os.path.realpath(k) for k in keep if os.path.exists(k)})
+    closed = set()
+    for path in keep:
+        parts = Path(path).parts
+        for depth in range(2, len(parts)):
+            folder = os.path.join(*parts[:depth])
+            if not os.stat(folder).st_mode & stat.S_IXOTH:
+                closed.add(folder)
+    tops = sorted(f for f in closed if not any(f.startswith(other + "/") for other in closed))
+    for top in tops:
+        inside = [k for k in keep if k.startswith(top + "/")]
+        inside = [k for k in inside if not any(k.startswith(other + "/") for other in inside)]
+        handles = {k: os.open(k, os.O_PATH | os.O_CLOEXEC) for k in inside}
+        try:
+            mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+            for k, fd in handles.items():
+                os.makedirs(k, 0o755, exist_ok=True)
+                mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
+            mount("tmpfs", top, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
+        finally:
+            for fd in handles.values():
+                os.close(fd)
+    return tops
+
+
+# ---------------------------------------------------------------------------
+# Landlock: an unprivileged allow-list of files, and scoping of signals and sockets
+# ---------------------------------------------------------------------------
+
+_SYS_LANDLOCK_CREATE_RULESET = 444  # the same number on every Linux architecture
+_SYS_LANDLOCK_ADD_RULE = 445
+_SYS_LANDLOCK_RESTRICT_SELF = 446
+_LANDLOCK_CREATE_RULESET_VERSION = 1
+_LANDLOCK_RULE_PATH_BENEATH = 1
+
+FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
+FS_TRUNCATE, FS_IOCTL_DEV = 1 << 14, 1 << 15
+_FS_ALL_BY_ABI = {1: (1 << 13) - 1, 2: (1 << 14) - 1, 3: (1 << 15) - 1, 4: (1 << 15) - 1,
+                  5: (1 << 16) - 1}
+_FS_FILE_ONLY = FS_EXECUTE | FS_WRITE_FILE | FS_READ_FILE | FS_TRUNCATE | FS_IOCTL_DEV
+_NET_BIND_TCP, _NET_CONNECT_TCP = 1 << 0, 1 << 1
+_SCOPE_ABSTRACT_UNIX_SOCKET, _SCOPE_SIGNAL = 1 << 0, 1 << 1
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [("handled_access_fs", ctypes.c_uint64), ("handled_access_net", ctypes.c_uint64),
+                ("scoped", ctypes.c_uint64)]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _syscall(number: int, *args) -> int:
+    libc = _linux("landlock")
+    libc.syscall.restype = ctypes.c_long
+    result = libc.syscall(ctypes.c_long(number), *args)
+    if result < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"landlock: {os.strerror(errno)}")
+    return result
+
+
+def landlock_abi() -> int:
+    """The Landlock ABI version the kernel offers (0 when there is no Landlock)."""
+    try:
+        return int(_syscall(_SYS_LANDLOCK_CREATE_RULESET, None, ctypes.c_size_t(0),
+                            ctypes.c_uint32(_LANDLOCK_CREATE_RULESET_VERSION)))
+    except OSError:
+        return 0
+
+
+def landlock_restrict(read: Iterable[str], write: Iterable[str], devices: Iterable[str], abi: int) -> None:
+    """Allow-list the filesystem for this process and its future children, for good.
+
+    ``read`` paths may be read and executed, ``write`` folders read and changed, ``devices``
+    read and written. Everything else is denied, whatever the file permissions say. With
+    ABI 4 or later no TCP socket may bind or connect; with ABI 6 or later the process may
+    neither signal nor reach through abstract unix sockets any process outside its domain.
+    Landlock also forbids ptrace (and so ``/proc/PID/mem`` and ``environ``) of processes
+    outside the domain.
+    """
+    if abi < 1:
+        raise OSError("Landlock is not available")
+    handled = _FS_ALL_BY_ABI[min(abi, 5)]
+    attr = _RulesetAttr(handled, _NET_BIND_TCP | _NET_CONNECT_TCP if abi >= 4 else 0,
+                        _SCOPE_ABSTRACT_UNIX_SOCKET | _SCOPE_SIGNAL if abi >= 6 else 0)
+    size = 8 if abi < 4 else (16 if abi < 6 else 24)
+    ruleset = _syscall(_SYS_LANDLOCK_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size),
+                       ctypes.c_uint32(0))
+    try:
+        rules = [(p, FS_EXECUTE | FS_READ_FILE | FS_READ_DIR) for p in read]
+        rules += [(p, handled) for p in write]
+        rules += [(p, FS_READ_FILE | FS_WRITE_FILE) for p in devices]
+        for path, access in rules:
+            try:
+                fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+            except OSError:
+                continue  # a path that does not exist here needs no rule
+            try:
+                if not stat.S_ISDIR(os.fstat(fd).st_mode):
+                    access &= _FS_FILE_ONLY
+                rule = _PathBeneathAttr(access & handled, fd)
+                _syscall(_SYS_LANDLOCK_ADD_RULE, ctypes.c_int(ruleset),
+                         ctypes.c_int(_LANDLOCK_RULE_PATH_BENEATH), ctypes.byref(rule), ctypes.c_uint32(0))
+            finally:
+                os.close(fd)
+        _syscall(_SYS_LANDLOCK_RESTRICT_SELF, ctypes.c_int(ruleset), ctypes.c_uint32(0))
+    finally:
+        os.close(ruleset)
+
+
+# ---------------------------------------------------------------------------
+# Limits, privileges, descriptors, leftovers
+# ---------------------------------------------------------------------------
+
 @dataclass(frozen=True)
 class ResourceLimits:
     """Limits applied to a worker with ``setrlimit``."""
 
     cpu_seconds: int
     memory_bytes: int
-    processes: int = 64
+    processes: int = 16
     file_bytes: int = 16 * 1024 * 1024
     open_files: int = 64
 
     def apply(self) -> None:
-        """Set every limit (soft = hard, so the worker cannot raise them again)."""
+        """Set every limit (soft = hard, so the worker cannot raise them again).
+
+        Raises ``OSError`` naming the limits the system refused (all the others are set).
+        """
+        if resource is None:
+            raise OSError("no resource limits on this system")
         pairs = [
-            (resource.RLIMIT_CPU, self.cpu_seconds),
-            (resource.RLIMIT_AS, self.memory_bytes),
-            (resource.RLIMIT_FSIZE, self.file_bytes),
-            (resource.RLIMIT_NOFILE, self.open_files),
-            (resource.RLIMIT_CORE, 0),
+            ("RLIMIT_CPU", self.cpu_seconds),
+            ("RLIMIT_AS", self.memory_bytes),
+            ("RLIMIT_FSIZE", self.file_bytes),
+            ("RLIMIT_NOFILE", self.open_files),
+            ("RLIMIT_CORE", 0),
+            ("RLIMIT_NPROC", self.processes),
         ]
-        if hasattr(resource, "RLIMIT_NPROC"):
-            pairs.append((resource.RLIMIT_NPROC, self.processes))
-        for which, value in pairs:
-            resource.setrlimit(which, (value, value))
+        refused = []
+        for name, value in pairs:
+            which = getattr(resource, name, None)
+            if which is None:
+                refused.append(name)
+                continue
+            try:
+                resource.setrlimit(which, (value, value))
+            except (OSError, ValueError):
+                refused.append(name)
+        if refused:
+            raise OSError(f"limits refused: {', '.join(refused)}")
 
 
 def drop_privileges(uid: int) -> None:
     """Become ``uid`` (and group ``uid``) with no supplementary groups."""
     os.setgroups([])
-    os.setresgid(uid, uid, uid)
-    os.setresuid(uid, uid, uid)
+    if hasattr(os, "setresgid"):
+        os.setresgid(uid, uid, uid)
+        os.setresuid(uid, uid, uid)
+    else:  # pragma: no cover - macOS: setuid as root sets all three ids
+        os.setgid(uid)
+        os.setuid(uid)
+
+
+def set_oom_score_adj(value: int) -> None:
+    """Make the kernel's out-of-memory killer pick this process (and its children) first."""
+    with open("/proc/self/oom_score_adj", "w") as handle:
+        handle.write(str(value))
 
 
 def close_fds_except(keep: Iterable[int]) -> None:
@@ -177,3 +390,62 @@ def close_fds_except(keep: Iterable[int]) -> None:
         if fd > low:
             os.closerange(low, fd)
         low = fd + 1
+
+
+def child_pids(pid: int) -> set[int]:
+    """The children of process ``pid`` (Linux ``/proc``; empty elsewhere)."""
+    children: set[int] = set()
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/children") as handle:
+                children.update(int(x) for x in handle.read().split())
+        return children
+    except (OSError, ValueError):
+        pass
+    try:  # kernels without CONFIG_PROC_CHILDREN: scan every process's parent
+        entries = os.listdir("/proc")
+    except OSError:
+        return children
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+            if int(fields[1]) == pid:
+                children.add(int(entry))
+        except (OSError, ValueError, IndexError):
+            continue
+    return children
+
+
+def kill_descendants(seconds: float = 3.0) -> int:
+    """Kill every child of this process until none is left; returns how many were killed.
+
+    Meant for a child subreaper (``PR_SET_CHILD_SUBREAPER``): orphaned descendants, double-
+    forked daemons included, are reparented to it, so repeating kill-and-reap until no
+    child is left reaches all of them.
+    """
+    killed = 0
+    deadline = time.monotonic() + seconds
+    me = os.getpid()
+    while time.monotonic() < deadline:
+        children = child_pids(me)
+        for pid in children:
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        reaped = False
+        while True:
+            try:
+                pid, _ = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return killed
+            if pid == 0:
+                break
+            reaped = True
+        if not children and not reaped:
+            time.sleep(0.01)
+    return killed

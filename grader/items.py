@@ -20,7 +20,7 @@ from reference import adam_vs_momentum as reference
 from .engine.expressions import encode_sympy, substitute
 from .engine.numeric import check_array
 from .engine.symbols import make_symbols
-from .engine.wire import ArrayValue
+from .engine.wire import ArrayValue, ExprValue, OtherValue
 from .inputs import Case, HiddenInputs, Probe, adam_step_bounds
 from .misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
                              symbolic_templates, template_id)
@@ -208,22 +208,26 @@ def judge_items(judging: Judging, inputs: HiddenInputs,
     return tuple(results)
 
 
+#: What :func:`_outcome` gives for a call without an answer (a function may return None).
+NO_ANSWER = object()
+
+
 def _outcome(outcomes: Mapping[str, CallOutcome], call: Call, finding: _Finding):
-    """The answer of a call, or None after noting why there is none."""
+    """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
     outcome = outcomes.get(call.key, CallOutcome("ungradable", detail="the call was never made"))
     finding.kinds.add(outcome.kind)
     why = _unusable(outcome, call.function)
     if why is not None:
         if why not in finding.feedback:
             finding.feedback.append(why)
-        return None
+        return NO_ANSWER
     return outcome.value
 
 
 def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> None:
     function, keys = PART1_KEYS[item.id]
     answer = _outcome(outcomes, symbolic_call(function), finding)
-    if answer is None:
+    if answer is NO_ANSWER:
         return
     if not isinstance(answer, dict):
         finding.feedback.append(f"{function} must return a dict with the keys "
@@ -231,6 +235,8 @@ def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> N
         return
     share = item.points / len(keys)
     allowed = SYMBOLIC_FUNCTIONS[function]
+    matched: dict[str, tuple[str, ...]] = {}
+    correct_keys = set()
     for key in keys:
         if key not in answer:
             finding.feedback.append(f"the returned dict has no key {key!r}")
@@ -238,8 +244,9 @@ def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> N
         verdict = judging.judge.judge(answer[key], judging.references[(function, key)], allowed,
                                       what=key, templates=symbolic_templates(function, key))
         finding.feedback.append(verdict.message)
-        finding.name(verdict.misconceptions)
+        matched[key] = tuple(template_id(label) for label in verdict.misconceptions)
         if verdict.correct:
+            correct_keys.add(key)
             finding.points += share
         elif key in judging.follow_through and item.follow_through > 0:
             if _follows_through(judging, key, answer, outcomes):
@@ -247,6 +254,33 @@ def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> N
                 finding.feedback.append(
                     f"Follow-through credit: your {key} applies the update rule correctly to your "
                     f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
+    finding.name(consistent_misconceptions(function, keys, matched, correct_keys))
+
+
+def consistent_misconceptions(function: str, keys: Sequence[str], matched: Mapping[str, Sequence[str]],
+                              correct_keys: set) -> list[str]:
+    """The misconceptions that explain an item's keys together, in order of first match.
+
+    Each key is matched on its own, so a wrong ``m_hat1`` alone fits "no bias correction"
+    and "only v corrected" alike. Across the item's keys, a misconception is dropped when it
+    predicts a key wrong that the student has right, or when another matched one explains
+    every key it explains and more (a student with no bias correction at all is not also
+    told that only one moment was corrected).
+    """
+    explains: dict[str, set] = {}
+    for key in keys:
+        for ident in matched.get(key, ()):
+            explains.setdefault(ident, set()).add(key)
+    predicted_wrong = {key: {template_id(label) for label in symbolic_templates(function, key)}
+                       for key in keys}
+    kept = []
+    for ident, explained in explains.items():
+        if any(ident in predicted_wrong[key] for key in correct_keys):
+            continue
+        if any(explained < other for name, other in explains.items() if name != ident):
+            continue
+        kept.append(ident)
+    return kept
 
 
 PART1_KEYS_ALL = {
@@ -296,7 +330,7 @@ def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool
 def _judge_symbolic(judging: Judging, item: Item, outcomes, finding: _Finding) -> None:
     function = SYMBOLIC_ITEMS[item.id]
     answer = _outcome(outcomes, symbolic_call(function), finding)
-    if answer is None:
+    if answer is NO_ANSWER:
         return
     verdict = judging.judge.judge(answer, judging.references[(function, None)],
                                   SYMBOLIC_FUNCTIONS[function], what=f"the answer of {function}",
@@ -315,7 +349,7 @@ def _check(judging: Judging, value, expected, what: str):
 def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], outcomes, finding: _Finding) -> None:
     for number, case in enumerate(cases, start=1):
         value = _outcome(outcomes, value_call(case.function, case.args), finding)
-        if value is None:
+        if value is NO_ANSWER:
             return
         verdict = _check(judging, value, case.expected, f"the result on hidden input {number}")
         if not verdict.ok:
@@ -343,7 +377,7 @@ def _judge_ratios(judging: Judging, item: Item, cases: Sequence[Case], outcomes,
     good = {key: True for key in RATIO_KEYS}
     for number, case in enumerate(cases, start=1):
         value = _outcome(outcomes, value_call(case.function, case.args), finding)
-        if value is None:
+        if value is NO_ANSWER:
             return
         if not isinstance(value, dict):
             finding.feedback.append(f"{case.function} must return a dict with keys 'momentum' and "
@@ -375,16 +409,16 @@ def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, outcomes,
     answers = {}
     for name, probe in probes.items():
         value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
-        if value is None:
-            return
-        array = _array_of(value)
-        if array is None:
-            finding.feedback.append(f"{probe.function} must return a finite float array (probe {name})")
-            return
+        array = None if value is NO_ANSWER else _array_of(value)
+        if value is not NO_ANSWER and array is None:
+            finding.feedback.append(f"{probe.function} must return a finite float array (probe {name}: "
+                                    f"it returned {_kind(value)})")
         answers[name] = array
     share = item.points / 2
     for optimizer, factor_of, rule in (("momentum", lambda c: c, "by c"),
                                        ("adam", lambda c: float(np.sign(c)), "by sign(c) when eps = 0")):
+        if any(name.split("*")[0] == optimizer and answers[name] is None for name in answers):
+            continue  # already explained: a call gave no finite array
         base = answers[optimizer]
         if not np.any(base):
             finding.feedback.append(f"your {optimizer} steps are all zero, so their scaling shows nothing")
@@ -407,7 +441,7 @@ def _judge_safety(item: Item, probes: Sequence[Probe], outcomes, finding: _Findi
     share = item.points / len(probes)
     for probe in probes:
         value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
-        if value is None:
+        if value is NO_ANSWER:
             continue
         grads, alpha, beta1, beta2, eps = probe.args
         got = value.data if isinstance(value, ArrayValue) else None
@@ -435,7 +469,7 @@ def _judge_safety(item: Item, probes: Sequence[Probe], outcomes, finding: _Findi
 
 def _judge_concepts(item: Item, prefix: str, outcomes, finding: _Finding) -> None:
     answers = _outcome(outcomes, Call("concept_answers", ()), finding)
-    if answers is None:
+    if answers is NO_ANSWER:
         return
     if not isinstance(answers, dict):
         finding.feedback.append(f"concept_answers must return a dict; it returned {_kind(answers)}")
@@ -464,7 +498,13 @@ def _kind(value) -> str:
     if type(value) is str:
         return repr(value[:60])
     if isinstance(value, ArrayValue):
-        return f"an array of shape {value.shape}"
+        return f"an array of shape {value.shape}" + (" with NaN or infinite values" if value.nonfinite else "")
+    if isinstance(value, OtherValue):
+        if value.type_name in ("tuple", "list"):
+            return f"a {value.type_name}"  # why it has no wire form is beside the point here
+        return f"a {value.type_name} ({value.why})"
+    if isinstance(value, ExprValue):
+        return "a sympy expression"
     if value is None:
         return "None"
     return f"a {type(value).__name__}"

@@ -50,8 +50,11 @@ _ENTRIES = (
     Misconception("eps_inside_sqrt", "eps inside the square root",
                   "In Kingma & Ba's Adam, eps is added after the square root: sqrt(v_hat) + eps."),
     Misconception("eps_hat_tensorflow", "TensorFlow/Keras epsilon placement",
-                  "TensorFlow adds its epsilon to sqrt(v) before bias correction, which amounts to "
-                  "eps * sqrt(1 - beta2**t) here; this homework uses Kingma & Ba's placement."),
+                  "TensorFlow folds the bias correction into the step size "
+                  "alpha * sqrt(1 - beta2**t) / (1 - beta1**t) and adds its epsilon to sqrt(v) "
+                  "before correction; with the plain eps that amounts to eps / sqrt(1 - beta2**t) "
+                  "next to sqrt(v_hat). It equals this homework's Adam only with "
+                  "eps_hat = eps * sqrt(1 - beta2**t) in that form (and plain eps in Kingma & Ba's form)."),
     Misconception("sqrt_of_square_as_identity", "sqrt(g**2) written as g",
                   "For a real g, sqrt(g**2) is |g|, not g: the two differ when g < 0."),
     Misconception("eps_dropped", "eps dropped",
@@ -122,7 +125,9 @@ class AdamVariant:
     v_from_g: bool = False
     correct_m: str = "divide"        # divide | none | multiply | power_t_minus_1 | one_minus_beta_power
     correct_v: str = "divide"
-    denominator: str = "standard"    # standard | eps_inside | eps_hat | no_eps | abs_dropped | sqrt_split
+    #: standard | eps_inside | eps_tf (TensorFlow's form with the plain eps) |
+    #: eps_hat_kb (TensorFlow's eps_hat in Kingma & Ba's form) | no_eps | abs_dropped | sqrt_split
+    denominator: str = "standard"
     ascent: bool = False
     stale_second_step: bool = False
 
@@ -148,8 +153,27 @@ def _sqrt(x, how: str):
     if how == "abs_dropped":
         return root.replace(sympy.Abs, lambda arg: arg)
     if how == "sqrt_split":
-        return sympy.Add(*[sympy.sqrt(term) for term in sympy.Add.make_args(sympy.expand(x))])
+        return _split_sqrt(x)
     return root
+
+
+def _split_sqrt(x):
+    """sqrt(x) split over the sum of squared gradients, as students do it.
+
+    ``v_hat2 = (1 - beta2)(beta2 g1**2 + g2**2) / (1 - beta2**2)`` becomes
+    ``sqrt(1 - beta2) (sqrt(beta2 g1**2) + sqrt(g2**2)) / sqrt(1 - beta2**2)``: the root
+    is split over each factor of the numerator that sums gradient terms, and nothing else
+    (splitting ``1 - beta2`` would take roots of negative numbers).
+    """
+    numerator, denominator = sympy.fraction(sympy.together(x))
+    gradients = {s for s in x.free_symbols if s.name in ("g", "g1", "g2")}
+    root = sympy.Integer(1)
+    for factor in sympy.Mul.make_args(numerator):
+        if isinstance(factor, sympy.Add) and factor.free_symbols & gradients:
+            root *= sympy.Add(*[sympy.sqrt(term) for term in sympy.Add.make_args(factor)])
+        else:
+            root *= sympy.sqrt(factor)
+    return root / sympy.sqrt(denominator)
 
 
 def variant_moments(variant: AdamVariant, m_prev, v_prev, g, t, beta1, beta2):
@@ -170,7 +194,9 @@ def variant_step(variant: AdamVariant, m_hat, v_hat, alpha, eps, t, beta2):
     how = variant.denominator
     if how == "eps_inside":
         denominator = _sqrt(v_hat + eps, how)
-    elif how == "eps_hat":
+    elif how == "eps_tf":  # alpha_t m / (sqrt(v) + eps) with the plain eps
+        denominator = _sqrt(v_hat, how) + eps / _sqrt(1 - beta2**t, how)
+    elif how == "eps_hat_kb":  # eps_hat = eps sqrt(1 - beta2**t) put into Kingma & Ba's form
         denominator = _sqrt(v_hat, how) + eps * _sqrt(1 - beta2**t, how)
     elif how == "no_eps":
         denominator = _sqrt(v_hat, how)
@@ -205,7 +231,9 @@ def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2
         for index, g in enumerate(grads):
             t = index + 1
             m, v, m_hat, v_hats[index] = variant_moments(variant, m, v, g, t, beta1, beta2)
-            steps[index] = variant_step(variant, m_hat, v_hats[index], alpha, eps, t, beta2)
+            step = variant_step(variant, m_hat, v_hats[index], alpha, eps, t, beta2)
+            # the reference's convention: no gradient yet (0 / 0 without eps) is no step
+            steps[index] = np.where((m_hat == 0) & (v_hats[index] == 0), 0.0, step)
     return steps, v_hats
 
 
@@ -238,7 +266,8 @@ ADAM_VARIANTS: Mapping[str, AdamVariant] = MappingProxyType({
     "only_v_corrected": AdamVariant(correct_m="none"),
     "bias_correction_multiplied": AdamVariant(correct_m="multiply", correct_v="multiply"),
     "eps_inside_sqrt": AdamVariant(denominator="eps_inside"),
-    "eps_hat_tensorflow": AdamVariant(denominator="eps_hat"),
+    "eps_hat_tensorflow": AdamVariant(denominator="eps_tf"),
+    "eps_hat_tensorflow#2": AdamVariant(denominator="eps_hat_kb"),
     "sqrt_of_square_as_identity": AdamVariant(denominator="abs_dropped"),
     "eps_dropped": AdamVariant(denominator="no_eps"),
     "ema_weights_swapped": AdamVariant(ema_swapped=True),
@@ -268,8 +297,14 @@ def _explicit_templates() -> dict[str, dict[str, sympy.Expr]]:
         },
         "adam_constant_gradient_step": {
             "no_bias_correction": -a * g * (1 - b1**t) / (sympy.sqrt(1 - b2**t) * sympy.Abs(g) + e),
+            "only_m_corrected": -a * g / (sympy.sqrt(1 - b2**t) * sympy.Abs(g) + e),
+            "only_v_corrected": -a * g * (1 - b1**t) / (sympy.Abs(g) + e),
+            "bias_correction_multiplied": -a * g * (1 - b1**t) ** 2 / ((1 - b2**t) * sympy.Abs(g) + e),
+            "bias_correction_power_t_minus_1": -a * g * (1 - b1**t) / (1 - b1 ** (t - 1))
+            / (sympy.Abs(g) * sympy.sqrt((1 - b2**t) / (1 - b2 ** (t - 1))) + e),
+            "v_from_g_not_g_squared": -a * g / (sympy.sqrt(g) + e),
             "eps_inside_sqrt": -a * g / sympy.sqrt(g**2 + e),
-            "eps_hat_tensorflow": -a * g / (sympy.Abs(g) + e * sympy.sqrt(1 - b2**t)),
+            "eps_hat_tensorflow": -a * g / (sympy.Abs(g) + e / sympy.sqrt(1 - b2**t)),
             "sqrt_of_square_as_identity": -a * g / (g + e),
             "eps_dropped": -a * sympy.sign(g),
             "ascent_sign_error": a * g / (sympy.Abs(g) + e),
@@ -287,6 +322,8 @@ def _explicit_templates() -> dict[str, dict[str, sympy.Expr]]:
             "adam_scales_like_momentum": -a * c * m_hat / (sympy.sqrt(v_hat) + e),
             "sqrt_of_square_as_identity": -a * c * m_hat / (c * sympy.sqrt(v_hat) + e),
             "eps_inside_sqrt": -a * c * m_hat / sympy.sqrt(c**2 * v_hat + e),
+            "eps_dropped": -a * c * m_hat / (sympy.Abs(c) * sympy.sqrt(v_hat)),
+            "ascent_sign_error": a * c * m_hat / (sympy.Abs(c) * sympy.sqrt(v_hat) + e),
         },
         "adam_scaled_step#sign": {  # a second template of the same misconception
             "adam_exactly_scale_invariant": -a * sympy.sign(c) * m_hat / (sympy.sqrt(v_hat) + e),
@@ -296,6 +333,9 @@ def _explicit_templates() -> dict[str, dict[str, sympy.Expr]]:
             "bound_sqrt_eps": a * sympy.Abs(m_hat) / sympy.sqrt(e),
             "bound_uses_raw_m": a * sympy.Abs(m_raw) / e,
             "bound_without_abs": a * m_hat / e,
+        },
+        "adam_constant_gradient_step#hat": {
+            "eps_hat_tensorflow": -a * g / (sympy.Abs(g) + e * sympy.sqrt(1 - b2**t)),
         },
         "adam_step_bound#raw": {
             "bound_uses_raw_m": a * m_raw / e,
@@ -353,10 +393,13 @@ def template_id(label: str) -> str:
 
 NumericTemplate = Callable[..., np.ndarray]
 
+# Numeric templates are keyed by plain catalogue ids (the student bundle looks them up), so
+# each misconception has one numeric form: TensorFlow's placement is the plain-eps one.
+
 _NUMERIC_ADAM = ("no_bias_correction", "bias_correction_one_minus_beta_power", "only_m_corrected",
                  "only_v_corrected", "bias_correction_multiplied", "eps_inside_sqrt",
-                 "eps_hat_tensorflow", "eps_dropped", "ema_weights_swapped", "betas_swapped",
-                 "v_from_g_not_g_squared", "ascent_sign_error")
+                 "eps_hat_tensorflow", "eps_dropped", "ema_weights_swapped",
+                 "betas_swapped", "v_from_g_not_g_squared", "ascent_sign_error")
 
 
 def numeric_templates(function: str) -> dict[str, NumericTemplate]:
@@ -368,7 +411,8 @@ def numeric_templates(function: str) -> dict[str, NumericTemplate]:
     if function == "adam_effective_learning_rates":
         return {ident: (lambda v: lambda grads, alpha, beta1, beta2, eps:
                         variant_effective_rates(v, grads, alpha, beta1, beta2, eps))(ADAM_VARIANTS[ident])
-                for ident in ("no_bias_correction", "only_m_corrected", "eps_inside_sqrt",
+                for ident in ("no_bias_correction", "bias_correction_one_minus_beta_power",
+                              "only_m_corrected", "bias_correction_multiplied", "eps_inside_sqrt",
                               "eps_hat_tensorflow", "eps_dropped", "betas_swapped",
                               "v_from_g_not_g_squared", "ema_weights_swapped")}
     if function == "momentum_updates":

@@ -12,7 +12,6 @@ obtained are recorded in every report, and a missing one is announced once.
 from __future__ import annotations
 
 import importlib.util
-import json
 import os
 import site
 import socket
@@ -23,12 +22,13 @@ import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable
 
-from .errors import SandboxError
+from . import isolation as iso
+from .errors import ProtocolError, SandboxError
 from .isolation import ALL_LAYERS
-from .protocol import MAX_WORKER_MESSAGE, Closed, read_message, write_message
+from .protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
+from .zygote import SPAWN
 from .rubric import Limits
 
 #: What each layer protects against (also printed by ``grader doctor`` and the README).
@@ -41,15 +41,25 @@ LAYER_PURPOSES = {
     "resource_limits": "CPU time, memory, processes, file size and open files are capped; no core dumps",
     "unprivileged_uid": "each concurrent worker runs as its own unprivileged uid, so it cannot touch "
                         "root's files or processes, nor another worker's",
-    "no_network": "no network interface but a loopback that is down: no connection anywhere",
+    "no_capabilities": "the worker holds no capability, so it cannot unmount what covers hidden "
+                       "paths, mount a /proc that shows the grader, or raise its limits",
+    "no_network": "each worker has its own network namespace with a loopback that is down: no "
+                  "connection anywhere, not even to another worker (abstract unix sockets included)",
     "pid_namespace": "the worker is PID 1 of its own PID namespace: it sees no other process, and "
                      "everything it starts dies with it",
     "private_mounts": "the reference, the grader, other submissions, the output folder, home "
                       "folders and /tmp do not exist in the worker's view of the filesystem",
     "no_new_privileges": "setuid programs cannot raise the worker's privileges",
+    "landlock": "the kernel lets the worker read only the system and Python folders and write only "
+                "its working directory, whatever the file permissions; it may not ptrace, signal or "
+                "reach through abstract unix sockets any process outside its sandbox, nor open TCP "
+                "connections",
 }
 
 UID_BASE = 61000
+#: Seconds a worker may take to build its sandbox, and to take a request off its pipe.
+HELLO_SECONDS = 30.0
+SEND_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -94,17 +104,31 @@ SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", 
                 "/dev", "/proc", "/sys")
 
 
-def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = ()) -> dict:
-    """The zygote's configuration: what stays visible, what is covered, the limits."""
+#: Layers a caller may turn off (to show what each one does on its own, or to debug).
+OPTIONAL_LAYERS = ("landlock",)
+
+
+def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
+                   disable: Iterable[str] = ()) -> dict:
+    """The zygote's configuration: what stays visible, what is covered, the limits.
+
+    ``namespaces=False`` runs without Linux namespaces; ``disable`` names layers of
+    :data:`OPTIONAL_LAYERS` not to use.
+    """
+    disable = sorted(set(disable))
+    unknown = [layer for layer in disable if layer not in OPTIONAL_LAYERS]
+    if unknown:
+        raise ValueError(f"cannot disable {unknown}; optional layers are {list(OPTIONAL_LAYERS)}")
     keep = list(SYSTEM_PATHS) + python_paths()
     covered = set(os.path.realpath(p) for p in hide)
     for package in ("reference", "grader", "assignment"):
         location = _package_dir(package)
         if location:
             covered.add(location)
-    covered.update({"/dev/shm", "/dev/mqueue"})
+    covered.update({"/dev/shm", "/dev/mqueue", "/dev/pts"})
     return {
         "namespaces": namespaces,
+        "disable": disable,
         "keep": keep,
         "hide": sorted(covered),
         "python_paths": python_paths(),
@@ -112,69 +136,139 @@ def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[st
         "limits": {
             "cpu_seconds": int(limits.worker_cpu_seconds),
             "memory_bytes": int(limits.worker_memory_mib) * 1024 * 1024,
-            "processes": 64,
+            "processes": 16,
         },
     }
 
 
+def protect_grader_process() -> None:
+    """Make the grader's own process non-dumpable: no process of the same user may ptrace it or
+    read its ``/proc/PID/environ`` and ``/proc/PID/mem``. It matters where workers could see
+    it (no PID namespace) and run as the same user (the grader is not root)."""
+    try:
+        iso.prctl(iso.PR_SET_DUMPABLE, 0)
+    except OSError:
+        pass
+
+
 class Worker:
-    """One sandboxed worker: send requests, receive answers, kill it."""
+    """One sandboxed worker: send requests, receive answers, kill it.
+
+    Every method may be called in any order and more than once: after :meth:`close`,
+    :meth:`exit_status` still answers (with the status recorded while closing).
+    """
 
     def __init__(self, request_fd: int, response_fd: int, control: socket.socket):
         self._request_fd = request_fd
         self._response_fd = response_fd
-        self._control = control
+        self._control: socket.socket | None = control
         self._status: str | None = None
+        #: Set once the channel is out of step (a timeout, a crash, garbage): no goodbye then.
+        self._broken = False
+        os.set_blocking(request_fd, False)  # a worker that stops reading cannot block the grader
 
-    def send(self, message: dict) -> None:
+    def send(self, message: dict, seconds: float = SEND_SECONDS) -> None:
+        """Send one request; raises Closed (worker gone) or Timeout (it does not read)."""
+        if self._request_fd < 0:
+            raise Closed("worker is closed")
         try:
-            write_message(self._request_fd, message)
-        except (BrokenPipeError, OSError) as exc:
+            write_message(self._request_fd, message, deadline=time.monotonic() + seconds)
+        except Timeout:
+            self._broken = True
+            raise
+        except OSError as exc:  # BrokenPipeError and friends
+            self._broken = True
             raise Closed(f"worker is gone ({exc})") from None
 
     def receive(self, seconds: float) -> dict:
         """The next answer, within ``seconds``; raises Timeout, Closed or ProtocolError."""
-        return read_message(self._response_fd, deadline=time.monotonic() + seconds,
-                            max_size=MAX_WORKER_MESSAGE)
+        if self._response_fd < 0:
+            raise Closed("worker is closed")
+        try:
+            return read_message(self._response_fd, deadline=time.monotonic() + seconds,
+                                max_size=MAX_WORKER_MESSAGE)
+        except ProtocolError:
+            self._broken = True
+            raise
 
     def exit_status(self, wait: float = 2.0) -> str:
-        """How the worker ended ('exit 3', 'signal SIGKILL', 'killed'); waits a little."""
-        if self._status is None:
-            self._control.settimeout(wait)
-            try:
-                self._status = self._control.recv(64).decode(errors="replace") or "unknown"
-            except OSError:
-                self._status = "unknown"
-        return self._status
+        """How the worker ended ('exit 3', 'signal SIGKILL', 'killed'); waits up to ``wait`` s.
+
+        The supervisor writes the status once the worker has ended, then closes its end: the
+        status is everything read until end-of-file. 'unknown' when it did not come in time.
+        """
+        if self._status is not None:
+            return self._status
+        if self._control is None:
+            return "unknown"
+        data = b""
+        deadline = time.monotonic() + wait
+        try:
+            while len(data) < 256:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._control.settimeout(left)
+                chunk = self._control.recv(256)
+                if not chunk:
+                    break
+                data += chunk
+        except OSError:  # timeout or reset
+            pass
+        status = data.decode(errors="replace").strip()
+        if status:
+            self._status = status
+        return status or "unknown"
 
     def kill(self) -> None:
         """Kill the worker and everything it started; idempotent."""
-        try:
-            self._control.send(b"k")
-        except OSError:
-            pass
-        self.exit_status()
-
-    def close(self) -> None:
-        """Tell the worker to stop, kill what remains, release file descriptors."""
-        try:
-            self.send({"op": "bye"})
-        except Closed:
-            pass
-        self.kill()
-        for fd in (self._request_fd, self._response_fd):
+        self._broken = True
+        if self._control is not None and self._status is None:
             try:
-                os.close(fd)
+                self._control.send(b"k")
             except OSError:
                 pass
-        self._control.close()
+            self.exit_status()
+
+    def close(self) -> None:
+        """Say goodbye (when the channel is in step), kill what remains, release descriptors."""
+        if self._request_fd >= 0 and not self._broken:
+            try:
+                self.send({"op": "bye"}, seconds=1.0)
+                self._drain(1.0)
+            except ProtocolError:
+                pass
+        self.kill()
+        for fd in (self._request_fd, self._response_fd):
+            if fd >= 0:
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        self._request_fd = self._response_fd = -1
+        if self._control is not None:
+            self._control.close()
+            self._control = None
+
+    def _drain(self, seconds: float) -> None:
+        """Read and drop answers until the worker closes its end (it exited) or time is up."""
+        deadline = time.monotonic() + seconds
+        for _ in range(64):
+            try:
+                read_message(self._response_fd, deadline=deadline, max_size=MAX_WORKER_MESSAGE)
+            except Closed:
+                return
+            except ProtocolError:
+                self._broken = True
+                return
 
 
 class Sandbox:
     """A running zygote. Use as a context manager; thread-safe :meth:`spawn`."""
 
-    def __init__(self, limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = ()):
-        self._config = sandbox_config(limits, namespaces=namespaces, hide=hide)
+    def __init__(self, limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
+                 disable: Iterable[str] = ()):
+        self._config = sandbox_config(limits, namespaces=namespaces, hide=hide, disable=disable)
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._socket: socket.socket | None = None
@@ -190,9 +284,10 @@ class Sandbox:
 
     def start(self) -> Isolation:
         """Start the zygote and wait until it is warm; returns the layers it obtained."""
-        if not hasattr(os, "fork"):
+        if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
             raise SandboxError("the grader's sandbox needs a POSIX system with fork()")
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        protect_grader_process()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
@@ -203,18 +298,17 @@ class Sandbox:
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env,
                 pass_fds=(theirs.fileno(),), cwd="/")
         except OSError as exc:
+            ours.close()
             raise SandboxError(f"cannot start the sandbox: {exc}") from None
-        theirs.close()
-        self._socket = ours
-        ours.sendall(json.dumps(self._config).encode())
-        ours.settimeout(120)
-        try:
-            reply = json.loads(ours.recv(1 << 16) or b"{}")
-        except (OSError, ValueError) as exc:
-            raise SandboxError(f"the sandbox did not start: {exc}; {self._zygote_log()}") from None
         finally:
-            ours.settimeout(None)
-        if not reply.get("ready"):
+            theirs.close()
+        self._socket = ours
+        try:
+            write_message(ours.fileno(), self._config, deadline=time.monotonic() + 30)
+            reply = read_message(ours.fileno(), deadline=time.monotonic() + 120, max_size=1 << 20)
+        except ProtocolError as exc:
+            raise SandboxError(f"the sandbox did not start: {exc}; {self._zygote_log()}") from None
+        if reply.get("ready") is not True:
             raise SandboxError(f"the sandbox did not start: {self._zygote_log()}")
         self.isolation = Isolation(tuple(reply["layers"]), tuple(reply["warnings"]))
         return self.isolation
@@ -226,7 +320,12 @@ class Sandbox:
         return self._log.read()[-2000:].decode(errors="replace")
 
     def spawn(self, slot: int) -> Worker:
-        """A fresh worker in slot ``slot`` (its uid when the grader runs as root)."""
+        """A fresh worker in slot ``slot`` (its uid when the grader runs as root).
+
+        Returns once the worker has finished building its sandbox and said hello: a worker
+        that fails before that is the grader's problem (:class:`SandboxError`), never the
+        submission's, since no student code has run yet.
+        """
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -234,18 +333,32 @@ class Sandbox:
             with self._lock:
                 if self._socket is None or self._process is None or self._process.poll() is not None:
                     raise SandboxError(f"the sandbox is not running; {self._zygote_log()}")
-                socket.send_fds(self._socket, [json.dumps({"slot": slot}).encode()],
-                                [request_r, response_w, theirs.fileno()])
-        except OSError as exc:
+                socket.send_fds(self._socket, [SPAWN.pack(slot)], [request_r, response_w, theirs.fileno()])
+        except (OSError, SandboxError) as exc:
             for fd in (request_r, request_w, response_r, response_w):
                 os.close(fd)
             ours.close()
+            if isinstance(exc, SandboxError):
+                raise
             raise SandboxError(f"cannot start a worker: {exc}") from None
         finally:
             theirs.close()
         os.close(request_r)
         os.close(response_w)
-        return Worker(request_w, response_r, ours)
+        worker = Worker(request_w, response_r, ours)
+        try:
+            hello = worker.receive(HELLO_SECONDS)
+        except ProtocolError as exc:
+            worker.kill()
+            status = worker.exit_status()
+            worker.close()
+            raise SandboxError(f"a worker failed while building its sandbox ({exc}; {status}); "
+                               f"{self._zygote_log()}") from None
+        if hello.get("op") != "hello" or tuple(hello.get("layers") or ()) != self.isolation.layers:
+            worker.kill()
+            worker.close()
+            raise SandboxError(f"a worker did not confirm its isolation layers: {str(hello)[:200]}")
+        return worker
 
     def close(self) -> None:
         """Stop the zygote (workers die with their supervisors)."""

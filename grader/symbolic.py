@@ -35,6 +35,9 @@ DOMAIN: Mapping[str, tuple[float, float, bool, bool]] = {
 }
 #: Domain of a symbol that is not a parameter (only used to recognise misconceptions).
 OTHER_DOMAIN = (0.5, 2.0, True, False)
+#: Candidate points drawn per point needed: first pool, then a larger one for expressions
+#: that are real on a small part of the domain only.
+POOL_FACTORS = (4, 24)
 
 
 @dataclass(frozen=True)
@@ -108,17 +111,27 @@ class SymbolicJudge:
 
     # -- points and values -----------------------------------------------------------
     def points(self, expected_tree, names: Sequence[str]) -> SamplePoints:
-        """Points for comparing against ``expected_tree``: its value is finite at each one."""
+        """Points for comparing against ``expected_tree``: its value is finite at each one.
+
+        The reference is finite on the whole domain; a misconception template may be real on
+        a small part of it only (``sqrt(g1)`` and ``sqrt(beta2 g1 + g2)`` together: about a
+        quarter), so a larger pool of candidates is drawn when the first one falls short.
+        """
         key = (canonical_key(expected_tree), tuple(sorted(names)))
         if key not in self._points:
             seed = key[0] + "|" + ",".join(key[1])
-            candidates = draw_points(names, 4 * self.float_points, 4 * self.exact_points, seed=seed)
-            floats = [p for p, v in zip(candidates.floats, values_at(expected_tree, candidates.floats))
-                      if v is not None][: self.float_points]
-            exact = [p for p, v in zip(candidates.exact, values_at(expected_tree, candidates.exact, PRECISE))
-                     if v is not None][: self.exact_points]
-            if len(floats) < self.float_points or len(exact) < self.exact_points:
-                raise ValueError("the reference has too few finite values on the sampling domain")
+            for factor in POOL_FACTORS:
+                candidates = draw_points(names, factor * self.float_points, factor * self.exact_points,
+                                         seed=seed if factor == POOL_FACTORS[0] else f"{seed}|{factor}")
+                floats = [p for p, v in zip(candidates.floats, values_at(expected_tree, candidates.floats))
+                          if v is not None][: self.float_points]
+                exact = [p for p, v in zip(candidates.exact,
+                                           values_at(expected_tree, candidates.exact, PRECISE))
+                         if v is not None][: self.exact_points]
+                if len(floats) == self.float_points and len(exact) == self.exact_points:
+                    break
+            else:
+                raise ValueError("the expression has too few finite values on the sampling domain")
             self._points[key] = SamplePoints(candidates.names, tuple(floats), tuple(exact))
         return self._points[key]
 

@@ -71,19 +71,44 @@ def encode_argument(value) -> dict:
 
 
 def describe_exception(exc: BaseException, filename: str) -> dict:
-    """Type, message and the last line of the submission in the traceback."""
+    """Type, message and the last line of the submission in the traceback.
+
+    Never raises: an exception whose ``__str__`` or class name misbehaves is described as
+    well as it can be.
+    """
+    try:
+        kind = type.__dict__["__name__"].__get__(type(exc))  # not a metaclass's override
+    except Exception:  # noqa: BLE001
+        kind = "Exception"
     where = ""
-    if isinstance(exc, SyntaxError) and exc.lineno:
-        where = f"line {exc.lineno}"
-    for frame in reversed(traceback.extract_tb(exc.__traceback__) if not where else []):
-        if frame.filename == filename:
-            where = f"line {frame.lineno}, in {frame.name}"
-            break
+    try:
+        if isinstance(exc, SyntaxError) and type(exc.lineno) is int:
+            where = f"line {exc.lineno}"
+        for frame in reversed(traceback.extract_tb(exc.__traceback__) if not where else []):
+            if frame.filename == filename:
+                where = f"line {frame.lineno}, in {frame.name}"
+                break
+    except Exception:  # noqa: BLE001
+        pass
     try:
         message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        if type(message) is not str:
+            raise TypeError
     except Exception:  # noqa: BLE001 - a student exception whose __str__ raises
         message = "<unprintable message>"
-    return {"type": type(exc).__name__[:80], "message": message[:500], "where": where}
+    return {"type": str(kind)[:80], "message": message[:500], "where": where[:200]}
+
+
+def _function(module, name: str):
+    """The submission's function ``name``, looked up without running any of its code.
+
+    A module-level ``__getattr__`` is never consulted: the names are binding, and a lookup
+    must not run student code.
+    """
+    if module is None:
+        return None
+    value = module.__dict__.get(name)
+    return value if callable(value) else None
 
 
 def load_submission(source: str, filename: str, workdir: Path) -> types.ModuleType:
@@ -109,7 +134,7 @@ def serve(request_fd: int, response_fd: int, workdir: Path) -> None:
             filename = str(workdir / request["filename"])
             try:
                 module = load_submission(request["source"], request["filename"], workdir)
-                present = [name for name in FUNCTIONS if callable(getattr(module, name, None))]
+                present = [name for name in FUNCTIONS if _function(module, name) is not None]
                 reply = {"op": "loaded", "ok": True, "functions": present}
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
                 reply = {"op": "loaded", "ok": False, "error": describe_exception(exc, filename)}
@@ -123,10 +148,10 @@ def serve(request_fd: int, response_fd: int, workdir: Path) -> None:
 def _call(module, request: dict, filename: str) -> dict:
     reply = {"op": "result", "id": request["id"]}
     name = request["function"]
-    if module is None or name not in FUNCTIONS:
+    function = _function(module, name) if name in FUNCTIONS else None
+    if function is None:
         return {**reply, "ok": False, "error": {"type": "MissingFunction", "message": name, "where": ""}}
     try:
-        function = getattr(module, name)
         args = [decode_argument(a) for a in request["args"]]
         value = function(*args)
         encoded = encode_value(value)

@@ -1,20 +1,28 @@
 """The zygote: a warm process that forks one sandboxed worker per request.
 
 Started by :class:`grader.sandbox.Sandbox` as ``python -m grader.zygote FD`` with a clean
-environment and a control socket on file descriptor FD. It
+environment and a control socket (a stream) on file descriptor FD. It
 
 1. reads its configuration (what to keep visible, limits, the uid range) from the socket;
 2. enters new mount and network namespaces (as root, or as root of a new user namespace);
 3. imports numpy, sympy and the worker, and warms sympy up, so that forks start warm;
 4. covers every path outside the kept ones (the reference, the grader, other submissions,
    the output folder, home folders, /tmp) with empty read-only mounts;
-5. answers ``ready`` with the isolation layers it obtained, then serves spawn requests.
+5. probes, in throw-away children, which per-worker layers the system grants;
+6. answers ``ready`` with the isolation layers it obtained, then serves spawn requests.
 
-Per spawn request it forks a *supervisor*, which enters new PID, mount and IPC namespaces
-and forks the *worker* (PID 1 of its namespace). The worker mounts a fresh /proc and a
-private /tmp, applies resource limits, drops to an unprivileged uid when it can, and then
-runs :func:`grader.worker.serve`. The supervisor kills the worker, and so its whole PID
-namespace, when the grader asks or goes away, and reports the worker's exit status.
+Messages on the control socket are framed like the worker protocol
+(:mod:`grader.protocol`); a spawn request is 4 bytes (the slot) carrying three file
+descriptors: the worker's request pipe, its answer pipe and the supervisor's control socket.
+
+Per spawn request it forks a *supervisor*, which enters new PID, mount, IPC and network
+namespaces and forks the *worker* (PID 1 of its namespace). The worker mounts a fresh /proc
+and a private /tmp, applies resource limits, gives up every privilege (an unprivileged uid
+as root; a nested user namespace without capabilities otherwise), restricts itself with
+Landlock where the kernel has it, says ``hello`` and then runs :func:`grader.worker.serve`.
+The supervisor kills the worker, and so its whole PID namespace, when the grader asks or
+goes away, and reports the worker's exit status. Without a PID namespace it is a child
+subreaper and kills the worker's process group and every descendant left behind.
 """
 
 from __future__ import annotations
@@ -22,13 +30,46 @@ from __future__ import annotations
 import json
 import os
 import select
+import shutil
 import signal
 import socket
+import struct
 import sys
+import tempfile
+from dataclasses import dataclass
 
 from . import isolation as iso
+from .protocol import read_message, write_message
 
 WORKDIR = "/tmp/work"
+SPAWN = struct.Struct(">I")
+#: Character devices a worker may open for reading and writing (Landlock).
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
+#: Exit codes of a worker whose sandbox could not be completed (never student code's doing:
+#: student code runs only after the worker's ``hello``).
+SETUP_FAILED = 75
+#: Standard-library modules imported before forking (speed, and availability when the worker's
+#: uid cannot read the standard library; see :func:`grader.isolation.make_reachable`).
+WARM_MODULES = ("statistics", "fractions", "decimal", "functools", "itertools", "collections",
+                "random", "copy", "dataclasses", "typing", "json", "csv", "re", "string",
+                "operator", "numbers", "warnings", "enum", "cmath", "math", "heapq", "bisect",
+                "textwrap", "traceback", "inspect", "gc", "threading", "time", "socket",
+                "encodings.idna", "tempfile", "shutil", "io", "pathlib")
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the zygote obtained, and so what each supervisor and worker sets up."""
+
+    layers: tuple[str, ...]
+    #: The zygote is root of its own user namespace (the grader is not root).
+    user_namespace: bool = False
+    #: Each worker gets its own network namespace (else they share the zygote's).
+    worker_network: bool = False
+    landlock_abi: int = 0
+
+    def has(self, layer: str) -> bool:
+        return layer in self.layers
 
 
 def _warm_up() -> None:
@@ -49,64 +90,135 @@ def _warm_up() -> None:
     sp.sign(c).rewrite(sp.Abs)
     wire.encode_value({"a": expr, "b": np.zeros((2, 2))})
     np.linalg.norm(np.ones(3))
+    for name in WARM_MODULES:  # importable even where workers cannot read the standard library
+        try:
+            __import__(name)
+        except Exception:  # noqa: BLE001 - a missing optional module is fine
+            pass
 
 
-def _setup(config: dict) -> tuple[list[str], list[str]]:
-    """Namespaces, warm-up and hiding; returns (layers obtained, warnings)."""
-    layers = ["separate_process", "clean_environment", "private_workdir", "stdin_devnull",
-              "resource_limits"]
+def _probe(action) -> bool:
+    """Run ``action`` in a throw-away child; True when it returned without raising."""
+    try:
+        pid = os.fork()
+    except OSError:
+        return False
+    if pid == 0:
+        try:
+            action()
+            os._exit(0)
+        except BaseException:  # noqa: BLE001 - any failure means "not available"
+            os._exit(1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def _limits(config: dict) -> iso.ResourceLimits:
+    limits = config["limits"]
+    return iso.ResourceLimits(cpu_seconds=limits["cpu_seconds"], memory_bytes=limits["memory_bytes"],
+                              processes=limits["processes"])
+
+
+def _setup(config: dict) -> tuple[Plan, list[str]]:
+    """Namespaces, warm-up, hiding and probes; returns the plan and warnings."""
+    layers = ["separate_process", "clean_environment", "private_workdir", "stdin_devnull"]
     warnings: list[str] = []
-    namespaces = False
+    namespaces = user_namespace = False
     if config["namespaces"]:
         try:
             if os.geteuid() != 0:
                 iso.enter_user_namespace()
+                user_namespace = True
             iso.unshare(iso.CLONE_NEWNS | iso.CLONE_NEWNET)
             iso.make_mounts_private()
             namespaces = True
         except OSError as exc:
             warnings.append(f"Linux namespaces unavailable ({exc})")
+    try:  # other processes of the same user may not read or ptrace the zygote (nor its children)
+        iso.prctl(iso.PR_SET_DUMPABLE, 0)
+    except OSError:
+        pass
     _warm_up()
     if namespaces:
         try:
             for path in iso.paths_to_hide("/", config["keep"]):
                 iso.hide(path)
-            for path in config["hide"]:
-                if os.path.lexists(path):
-                    iso.hide(path)
+            for covered in config["hide"]:
+                if os.path.lexists(covered):  # walk into a hidden folder that holds a kept one
+                    for path in iso.paths_to_hide(covered, config["keep"]):
+                        if os.path.lexists(path):
+                            iso.hide(path)
             iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV, "size=1m,mode=1777")
+            if os.geteuid() == 0 and not user_namespace:  # workers will run as another uid
+                iso.make_reachable(config["keep"])
             layers += ["no_network", "private_mounts"]
         except OSError as exc:
             warnings.append(f"could not build the private mount view ({exc})")
             namespaces = False
+    if _probe(_limits(config).apply):
+        layers.append("resource_limits")
+    else:
+        warnings.append("resource limits could not all be set on this system")
     try:
         iso.prctl(iso.PR_SET_NO_NEW_PRIVS, 1)
         layers.append("no_new_privileges")
     except OSError:
         pass
+    worker_network = False
     if namespaces:
-        try:  # probe: can this zygote give each worker its own PID namespace?
-            probe = os.fork()
-            if probe == 0:
-                try:
-                    iso.unshare(iso.CLONE_NEWPID | iso.CLONE_NEWNS | iso.CLONE_NEWIPC)
-                    os._exit(0)
-                except OSError:
-                    os._exit(1)
-            _, status = os.waitpid(probe, 0)
-            if os.waitstatus_to_exitcode(status) == 0:
-                layers.append("pid_namespace")
-            else:
-                warnings.append("PID namespaces unavailable")
-        except OSError as exc:
-            warnings.append(f"PID namespaces unavailable ({exc})")
-    if config["uid_base"] is not None and os.geteuid() == 0 and _is_real_root():
-        layers.append("unprivileged_uid")
-    return layers, warnings
+        per_worker = iso.CLONE_NEWPID | iso.CLONE_NEWNS | iso.CLONE_NEWIPC
+        if _probe(lambda: iso.unshare(per_worker | iso.CLONE_NEWNET)):
+            layers.append("pid_namespace")
+            worker_network = True
+        elif _probe(lambda: iso.unshare(per_worker)):
+            layers.append("pid_namespace")
+            warnings.append("workers share one network namespace (no per-worker network namespace)")
+        else:
+            warnings.append("PID namespaces unavailable")
+    real_root = os.geteuid() == 0 and _is_real_root()
+    if real_root and config["uid_base"] is not None:
+        uid = config["uid_base"]
+        if _probe(lambda: (iso.drop_privileges(uid), _assert_no_capabilities())):
+            layers += ["unprivileged_uid", "no_capabilities"]
+        else:
+            warnings.append("could not switch workers to an unprivileged uid")
+    elif user_namespace and namespaces:
+        if _probe(lambda: iso.leave_root_of_user_namespace(config["uid_base"] or 1000)):
+            layers.append("no_capabilities")
+        else:
+            warnings.append("workers could not give up root of the user namespace")
+    elif os.geteuid() != 0 and _probe(_assert_no_capabilities):
+        layers.append("no_capabilities")
+    abi = 0 if "landlock" in config.get("disable", ()) else iso.landlock_abi()
+    if "landlock" in config.get("disable", ()):
+        warnings.append("Landlock turned off by the caller")
+    elif abi >= 1:
+        if _probe(lambda: iso.landlock_restrict(config["keep"], ["/tmp"], DEVICES, abi)):
+            layers.append("landlock")
+            if abi < 6:
+                warnings.append(f"Landlock ABI {abi}: signals and abstract unix sockets are not scoped")
+        else:
+            abi = 0
+            warnings.append("Landlock is present but refused the worker's rules")
+    else:
+        warnings.append("Landlock unavailable (Linux 5.13 or later with Landlock enabled)")
+    plan = Plan(tuple(layer for layer in iso.ALL_LAYERS if layer in layers), user_namespace,
+                worker_network, abi if "landlock" in layers else 0)
+    return plan, warnings
+
+
+def _assert_no_capabilities() -> None:
+    if sys.platform.startswith("linux"):
+        if iso.capabilities() != 0:
+            raise OSError("capabilities held")
+    elif os.geteuid() == 0:
+        raise OSError("root")
 
 
 def _is_real_root() -> bool:
     """True when uid 0 here is the host's root (not root of a user namespace)."""
+    if not sys.platform.startswith("linux"):
+        return True  # no user namespaces elsewhere
     try:
         with open("/proc/self/uid_map") as f:
             first = f.read().split()
@@ -115,27 +227,42 @@ def _is_real_root() -> bool:
         return False
 
 
-def _worker(request_fd: int, response_fd: int, config: dict, layers: list[str], slot: int) -> None:
-    """The worker process: finish its sandbox, then serve requests. Never returns."""
+def _worker(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: int,
+            workdir: str | None) -> None:
+    """The worker process: finish its sandbox, say hello, then serve requests. Never returns."""
     try:
-        iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
+        _enter_sandbox(request_fd, response_fd, config, plan, slot, workdir)
+    except BaseException:  # noqa: BLE001 - no student code has run yet: a grader problem
+        import traceback
+        traceback.print_exc()
+        os._exit(SETUP_FAILED)
+    from pathlib import Path
+
+    from .worker import serve
+    try:
+        write_message(4, {"op": "hello", "layers": list(plan.layers)})
+        serve(3, 4, Path(os.getcwd()))
+    finally:
+        os._exit(0)
+
+
+def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: int,
+                   workdir: str | None) -> None:
+    """Every per-worker layer, in an order where each step still has the rights it needs."""
+    try:  # our own /proc files stay ours while we set up (the zygote is not dumpable)
+        iso.prctl(iso.PR_SET_DUMPABLE, 1)
     except OSError:
         pass
-    if "pid_namespace" in layers:
+    if plan.has("pid_namespace"):
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
-    if "private_mounts" in layers:
+    if plan.has("private_mounts"):
         iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV, "size=64m,mode=1777")
         workdir = WORKDIR
         os.mkdir(workdir, 0o755)
-    else:
-        import tempfile
-        workdir = tempfile.mkdtemp(prefix="adam-worker-")
-    uid = None
-    if "unprivileged_uid" in layers:
-        uid = config["uid_base"] + slot
+    uid = config["uid_base"] + slot
+    if plan.has("unprivileged_uid"):
         os.chown(workdir, uid, uid)
-    else:
-        os.setsid()
+    os.setsid()  # its own process group, and no controlling terminal to type into
     os.dup2(request_fd, 3)
     os.dup2(response_fd, 4)
     null = os.open(os.devnull, os.O_RDWR)
@@ -143,49 +270,64 @@ def _worker(request_fd: int, response_fd: int, config: dict, layers: list[str], 
         os.dup2(null, fd)
     iso.close_fds_except([0, 1, 2, 3, 4])
     os.environ.clear()
-    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir,
+    os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
                        "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
     os.chdir(workdir)
-    limits = config["limits"]
-    iso.ResourceLimits(cpu_seconds=limits["cpu_seconds"], memory_bytes=limits["memory_bytes"],
-                       processes=limits["processes"]).apply()
-    if uid is not None:
-        iso.drop_privileges(uid)
     try:
+        iso.set_oom_score_adj(1000)
+    except OSError:
+        pass
+    if plan.has("resource_limits"):
+        _limits(config).apply()
+    if plan.has("unprivileged_uid"):
+        iso.drop_privileges(uid)
+    elif plan.user_namespace and plan.has("no_capabilities"):
+        iso.leave_root_of_user_namespace(uid)
+    if plan.has("no_capabilities"):
+        _assert_no_capabilities()
+    if plan.has("no_new_privileges"):
         iso.prctl(iso.PR_SET_NO_NEW_PRIVS, 1)
+    if plan.has("landlock"):
+        writable = "/tmp" if plan.has("private_mounts") else workdir  # /tmp is private then
+        iso.landlock_restrict(config["keep"] + ["/proc"], [writable], DEVICES, plan.landlock_abi)
+    try:  # credentials changed above, which cleared it
+        iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
+        iso.prctl(iso.PR_SET_DUMPABLE, 0)
     except OSError:
         pass
     sys.path[:] = [workdir] + [p for p in sys.path if p and os.path.realpath(p).startswith(
         tuple(config["python_paths"]))]
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    from pathlib import Path
-
-    from .worker import serve
-    try:
-        serve(3, 4, Path(workdir))
-    finally:
-        os._exit(0)
 
 
 def _supervise(request_fd: int, response_fd: int, control: socket.socket, config: dict,
-               layers: list[str], slot: int) -> None:
+               plan: Plan, slot: int) -> None:
     """The supervisor process: start the worker, then kill or report it. Never returns."""
     code = 0
+    workdir = None
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        if "pid_namespace" in layers:
-            iso.unshare(iso.CLONE_NEWPID | iso.CLONE_NEWNS | iso.CLONE_NEWIPC)
+        if plan.has("pid_namespace"):
+            flags = iso.CLONE_NEWPID | iso.CLONE_NEWNS | iso.CLONE_NEWIPC
+            iso.unshare(flags | (iso.CLONE_NEWNET if plan.worker_network else 0))
+        else:
+            try:  # orphans of the worker come back to us, so none escapes the sweep
+                iso.prctl(iso.PR_SET_CHILD_SUBREAPER, 1)
+            except OSError:
+                pass
+        if not plan.has("private_mounts"):
+            workdir = tempfile.mkdtemp(prefix="adam-worker-")
         pid = os.fork()
         if pid == 0:
             control.close()
             try:
-                _worker(request_fd, response_fd, config, layers, slot)
+                _worker(request_fd, response_fd, config, plan, slot, workdir)
             finally:
-                os._exit(70)
+                os._exit(SETUP_FAILED)
         os.close(request_fd)
         os.close(response_fd)
         status = _watch(pid, control)
-        _sweep(pid, config, layers, slot)
+        _sweep(pid, config, plan, slot)
         try:
             control.sendall(status.encode())
         except OSError:
@@ -194,70 +336,123 @@ def _supervise(request_fd: int, response_fd: int, control: socket.socket, config
         import traceback
         traceback.print_exc()
         code = 71
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
     os._exit(code)
 
 
+def _describe(status: int) -> str:
+    if os.WIFSIGNALED(status):
+        try:
+            return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
+        except ValueError:
+            return f"signal {os.WTERMSIG(status)}"
+    return f"exit {os.waitstatus_to_exitcode(status)}"
+
+
+def _reap(pid: int, block: bool) -> str | None:
+    """The worker's exit status if it has ended (waits for it when ``block``)."""
+    try:
+        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+    except ChildProcessError:
+        return "unknown"
+    return _describe(status) if done else None
+
+
 def _watch(pid: int, control: socket.socket) -> str:
-    """Wait until the worker exits or the grader asks to kill it; returns its exit status."""
-    pidfd = os.pidfd_open(pid)
-    while True:
-        ready, _, _ = select.select([control, pidfd], [], [])
-        if control in ready:
-            try:
-                data = control.recv(16)
-            except OSError:
-                data = b""
-            if not data or b"k" in data:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-                return "killed"
-        if pidfd in ready:
-            _, status = os.waitpid(pid, 0)
-            if os.WIFSIGNALED(status):
-                return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
-            return f"exit {os.waitstatus_to_exitcode(status)}"
+    """Wait until the worker exits or the grader asks to kill it; returns its exit status.
+
+    When asked to kill a worker that has already ended, reports how it ended: the answer
+    does not depend on which of the two events is noticed first.
+    """
+    try:
+        pidfd = os.pidfd_open(pid)
+    except (AttributeError, OSError):  # not Linux, or a kernel older than 5.3: poll instead
+        pidfd = None
+    try:
+        while True:
+            watched = [control] if pidfd is None else [control, pidfd]
+            ready, _, _ = select.select(watched, [], [], None if pidfd is not None else 0.05)
+            if control in ready:
+                try:
+                    data = control.recv(16)
+                except OSError:
+                    data = b""
+                if not data or b"k" in data:
+                    status = _reap(pid, block=False)
+                    if status is None:
+                        os.kill(pid, signal.SIGKILL)
+                        _reap(pid, block=True)
+                        status = "killed"
+                    return status
+            if pidfd is None or pidfd in ready:
+                status = _reap(pid, block=pidfd is not None)
+                if status is not None:
+                    return status
+    finally:
+        if pidfd is not None:
+            os.close(pidfd)
 
 
-def _sweep(pid: int, config: dict, layers: list[str], slot: int) -> None:
+def _sweep(pid: int, config: dict, plan: Plan, slot: int) -> None:
     """Kill anything the worker left behind, where no PID namespace did it already.
 
     With a PID namespace there is nothing to do: when the worker (its PID 1) exits, the
-    kernel kills every process of the namespace, double-forked daemons included.
+    kernel kills every process of the namespace, double-forked daemons included. Without
+    one: the worker's process group, then every descendant (the supervisor is a child
+    subreaper, so orphans are its children), then, as root, every process of the worker's uid.
     """
-    if "pid_namespace" in layers:
+    if plan.has("pid_namespace"):
         return
     try:
         os.killpg(pid, signal.SIGKILL)
     except OSError:
         pass
-    if "unprivileged_uid" in layers:
+    iso.kill_descendants()
+    if plan.has("unprivileged_uid"):
+        uid = config["uid_base"] + slot
         sweeper = os.fork()
         if sweeper == 0:  # a process of the worker's uid may signal all of that uid's processes
             try:
-                os.setresuid(config["uid_base"] + slot, config["uid_base"] + slot, config["uid_base"] + slot)
+                iso.drop_privileges(uid)
                 os.kill(-1, signal.SIGKILL)
             finally:
                 os._exit(0)
         os.waitpid(sweeper, 0)
 
 
-def serve_spawns(control: socket.socket, config: dict, layers: list[str]) -> None:
+def _recv_spawn(control: socket.socket) -> tuple[int, list[int]] | None:
+    """One spawn request: (slot, [request fd, response fd, control fd]); None at the end."""
+    try:
+        data, fds, _, _ = socket.recv_fds(control, SPAWN.size, 3)
+        while data and len(data) < SPAWN.size:
+            more = control.recv(SPAWN.size - len(data))
+            if not more:
+                break
+            data += more
+    except OSError:
+        return None
+    if len(data) < SPAWN.size or len(fds) != 3:
+        for fd in fds:
+            os.close(fd)
+        return None
+    return SPAWN.unpack(data)[0], list(fds)
+
+
+def serve_spawns(control: socket.socket, config: dict, plan: Plan) -> None:
     """Fork a supervisor per request until the grader closes the control socket."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors are reaped automatically
     while True:
-        try:
-            data, fds, _, _ = socket.recv_fds(control, 4096, 3)
-        except OSError:
+        request = _recv_spawn(control)
+        if request is None:
             return
-        if not data:
-            return
-        request = json.loads(data)
-        request_fd, response_fd, control_fd = fds
+        slot, (request_fd, response_fd, control_fd) = request
         child_control = socket.socket(fileno=control_fd)
         pid = os.fork()
         if pid == 0:
             control.close()
-            _supervise(request_fd, response_fd, child_control, config, layers, int(request["slot"]))
+            _supervise(request_fd, response_fd, child_control, config, plan, slot)
         os.close(request_fd)
         os.close(response_fd)
         child_control.close()
@@ -265,11 +460,11 @@ def serve_spawns(control: socket.socket, config: dict, layers: list[str]) -> Non
 
 def main() -> None:
     """Entry point: configure, report readiness, serve."""
-    control = socket.socket(fileno=int(sys.argv[1]))
-    config = json.loads(control.recv(1 << 20))
-    layers, warnings = _setup(config)
-    control.sendall(json.dumps({"ready": True, "layers": layers, "warnings": warnings}).encode())
-    serve_spawns(control, config, layers)
+    fd = int(sys.argv[1])
+    config = read_message(fd, max_size=1 << 24)
+    plan, warnings = _setup(config)
+    write_message(fd, {"ready": True, "layers": list(plan.layers), "warnings": warnings})
+    serve_spawns(socket.socket(fileno=fd), config, plan)
 
 
 if __name__ == "__main__":

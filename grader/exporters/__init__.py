@@ -1,7 +1,18 @@
 """Exporters: small functions that turn the batch's reports into files for other tools.
 
-Each exporter takes the reports, the rubric, the output folder and its own options, and
-writes its files inside the output folder only. Scoring policy never lives here.
+Each exporter takes an :class:`ExportJob` (the output folder, every report, the rubric, its
+own options and the notices of the exporters before it), writes its files inside the output
+folder only, atomically, and returns :class:`Notice` values for the instructor. Scoring
+policy never lives here: exporters copy points from the reports.
+
+========== ============================================================ =================
+name       files (in the output folder)                                  runs
+========== ============================================================ =================
+gradescope ``gradescope/<student>/results.json``                          always
+canvas     ``canvas_import.csv``, ``canvas_unmatched.txt``                with a gradebook
+moodle     ``moodle_import.csv``, ``moodle_unmatched.txt``                always
+summary    ``summary.md``, ``summary.html``, ``charts/*.png``             always, last
+========== ============================================================ =================
 """
 
 from __future__ import annotations
@@ -9,16 +20,63 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
+from ..errors import GraderError
 from ..results import Report
 from ..rubric import Rubric
+from ..summary import write_summary
+from . import canvas, gradescope, moodle
+from .base import ExportJob, Notice, write_file
+from .canvas import canvas_student_of
+from .gradescope import UngradableSubmission, gradescope_results
 
-Exporter = Callable[[Path, Sequence[Report], Rubric, Mapping], None]
+__all__ = ["EXPORTERS", "ExportJob", "Exporter", "Notice", "UngradableSubmission", "canvas_student_of",
+           "gradescope_results", "validate_exports", "write_exports", "write_file"]
 
-#: Exporters that run on every batch, by name.
-EXPORTERS: dict[str, Exporter] = {}
+Exporter = Callable[[ExportJob], Sequence[Notice]]
+
+
+def _summary(job: ExportJob) -> tuple[Notice, ...]:
+    write_summary(job.out, job.reports, job.rubric, job.notices)
+    return ()
+
+
+#: Exporters that run on every batch, by name, in this order (the summary last: it lists
+#: the notices of the others).
+EXPORTERS: dict[str, Exporter] = {
+    "gradescope": gradescope.export,
+    "canvas": canvas.export,
+    "moodle": moodle.export,
+    "summary": _summary,
+}
+
+#: Checks of an exporter's options that can run before grading starts.
+VALIDATORS: dict[str, Callable[[Mapping], None]] = {"canvas": canvas.validate, "moodle": moodle.validate}
+
+
+def validate_exports(options: Mapping) -> None:
+    """Raise a :class:`GraderError` now for export options that would fail after grading."""
+    unknown = set(options) - set(EXPORTERS)
+    if unknown:
+        raise GraderError(f"unknown exporter(s): {', '.join(sorted(unknown))}")
+    for name, check in VALIDATORS.items():
+        check(options.get(name) or {})
 
 
 def write_exports(out: Path, reports: Sequence[Report], rubric: Rubric, options: Mapping) -> None:
-    """Run every exporter; ``options`` maps an exporter's name to its own options."""
+    """Run every exporter; ``options`` maps an exporter's name to its own options.
+
+    An exporter that fails with a :class:`GraderError` does not stop the others: its failure
+    becomes a notice in the summary, and the first failure is raised once all have run.
+    """
+    ordered = tuple(sorted(reports, key=lambda r: r.student))
+    notices: list[Notice] = []
+    failures: list[str] = []
     for name, exporter in EXPORTERS.items():
-        exporter(Path(out), reports, rubric, options.get(name, {}))
+        job = ExportJob(Path(out), ordered, rubric, options.get(name) or {}, tuple(notices))
+        try:
+            notices.extend(exporter(job))
+        except GraderError as exc:
+            failures.append(f"{name} export: {exc}")
+            notices.append(Notice(name, f"The {name} export failed", (str(exc),)))
+    if failures:
+        raise GraderError("; ".join(failures))

@@ -1,0 +1,82 @@
+"""What every exporter shares: the job it is given, the notices it gives back, how it writes.
+
+An exporter is a plain function ``export(job: ExportJob) -> tuple[Notice, ...]``. It writes
+files inside ``job.out`` only, through :func:`write_file`, and returns notices: what the
+instructor should know about the export (students without a submission, identifiers that
+are guesses, ...). The class summary, which runs last, lists every notice.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+from ..reports import write_atomic
+from ..results import Report
+from ..rubric import Rubric
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something an exporter wants the instructor to know (shown in the class summary)."""
+
+    #: Which exporter says it ("canvas", "moodle", ...).
+    source: str
+    #: One line.
+    title: str
+    #: Details, one entry per line (plain text).
+    lines: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ExportJob:
+    """Everything one exporter gets."""
+
+    #: The output folder; an exporter writes inside it only.
+    out: Path
+    #: Every report of the batch, sorted by student id.
+    reports: tuple[Report, ...]
+    rubric: Rubric
+    #: This exporter's own options (from the command line).
+    options: Mapping
+    #: Notices of the exporters that ran before this one.
+    notices: tuple[Notice, ...] = ()
+
+
+def write_file(out: Path, relative: str | Path, data: str | bytes) -> Path:
+    """Write ``out/relative`` atomically, leaving it untouched when it already holds ``data``.
+
+    Leaving identical files alone keeps their modification times, so regrading one student
+    does not look like every export changed. ``relative`` must stay inside ``out``.
+    """
+    out = Path(out)
+    path = out / relative
+    if not path.resolve().is_relative_to(out.resolve()):
+        raise ValueError(f"refusing to write outside the output folder: {relative}")
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    try:
+        if path.is_file() and not path.is_symlink() and path.read_bytes() == payload:
+            return path
+    except OSError:
+        pass
+    write_atomic(path, payload)
+    return path
+
+
+def remove_file(out: Path, relative: str | Path) -> None:
+    """Remove an export of ours that is no longer true (never anything outside ``out``)."""
+    out = Path(out)
+    path = out / relative
+    if not path.resolve().is_relative_to(out.resolve()):
+        raise ValueError(f"refusing to remove outside the output folder: {relative}")
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def points_text(value: float) -> str:
+    """Points as people write them: ``15``, ``12.5``, ``0.25``."""
+    value = round(float(value), 4)
+    return str(int(value)) if value.is_integer() else f"{value:g}"

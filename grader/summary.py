@@ -1,0 +1,443 @@
+"""The class summary: statistics, pass rates, misconceptions and charts, as Markdown and HTML.
+
+:func:`summarize` turns the reports into a :class:`ClassSummary` (pure numbers, no text);
+:func:`summary_blocks` lays it out once as a list of blocks (headings, paragraphs, tables,
+images, lists), which :func:`blocks_markdown` and :func:`blocks_html` render, so both files
+always say the same thing. :func:`chart_pngs` draws the charts with matplotlib's
+object-oriented API on the Agg canvas (no pyplot, no global backend switch), with a fixed size
+and resolution and without the "Software" PNG metadata, so a rerun gives identical bytes.
+
+Ungradable submissions (the grader failed on them) are left out of every statistic and
+listed instead; submissions that could not be read or run count with the points they got.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .misconceptions import CATALOGUE
+from .reports import overall_status
+from .results import Report
+from .rubric import Rubric
+
+if TYPE_CHECKING:
+    from .exporters.base import Notice
+
+#: Item statuses counted per item, in table and chart order.
+ITEM_STATUSES = ("passed", "partial", "failed", "not_attempted", "error", "timeout")
+#: What happened to a submission as a whole, in table order.
+OUTCOMES = ("graded", "not run", "unreadable", "ungradable")
+CHARTS = {"score_histogram": "Score histogram", "item_pass_rates": "Item outcomes",
+          "misconceptions": "Most common misconceptions"}
+CHART_DIR = "charts"
+MAX_MISCONCEPTION_BARS = 12
+_COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828",
+            "not_attempted": "#9e9e9e", "error": "#6a1b9a", "timeout": "#1565c0"}
+_DPI = 100
+
+
+# ---------------------------------------------------------------------------
+# Numbers
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ScoreStats:
+    """Statistics of the totals (population standard deviation); None when there are none."""
+
+    n: int
+    mean: float | None
+    median: float | None
+    minimum: float | None
+    maximum: float | None
+    std: float | None
+
+
+@dataclass(frozen=True)
+class ItemStats:
+    """How one rubric item went across the class."""
+
+    id: str
+    part: str
+    title: str
+    max_points: float
+    #: Count per status, in :data:`ITEM_STATUSES` order.
+    counts: tuple[int, ...]
+    mean_points: float | None
+
+    @property
+    def n(self) -> int:
+        return sum(self.counts)
+
+    def count(self, status: str) -> int:
+        return self.counts[ITEM_STATUSES.index(status)]
+
+    @property
+    def pass_rate(self) -> float | None:
+        return self.count("passed") / self.n if self.n else None
+
+
+@dataclass(frozen=True)
+class PartStats:
+    """Mean points of one part."""
+
+    id: str
+    title: str
+    max_points: float
+    mean: float | None
+
+
+@dataclass(frozen=True)
+class MisconceptionCount:
+    """How many submissions showed one misconception, and in which items."""
+
+    id: str
+    title: str
+    submissions: int
+    items: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A submission that could not be graded normally."""
+
+    student: str
+    outcome: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ClassSummary:
+    """Everything the summary shows, as numbers."""
+
+    title: str
+    max_total: float
+    submissions: int
+    #: Count per outcome, in :data:`OUTCOMES` order.
+    outcomes: tuple[int, ...]
+    scores: ScoreStats
+    #: Totals of the counted (not ungradable) submissions, ascending.
+    totals: tuple[float, ...]
+    parts: tuple[PartStats, ...]
+    items: tuple[ItemStats, ...]
+    #: Most common first.
+    misconceptions: tuple[MisconceptionCount, ...]
+    problems: tuple[Problem, ...]
+    grader_versions: tuple[str, ...]
+
+
+def outcome_of(report: Report) -> str:
+    """graded, not run (every item failed to run), unreadable or ungradable."""
+    status = overall_status(report)
+    if status in ("ungradable", "unreadable"):
+        return status
+    if report.items and all(item.status in ("error", "timeout") for item in report.items):
+        return "not run"
+    return "graded"
+
+
+def _reason(report: Report, outcome: str) -> str:
+    if outcome == "ungradable":
+        notes = [n for n in report.notes if n.startswith("ungradable")]
+        return notes[0] if notes else "the grader failed on this submission"
+    if outcome == "unreadable":
+        return report.notes[0]
+    for item in report.items:
+        if item.feedback:
+            return item.feedback[0]
+    return ""
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return float(np.mean(values)) if values else None
+
+
+def summarize(reports: Iterable[Report], rubric: Rubric) -> ClassSummary:
+    """The class summary of a batch (pure: no files, no text)."""
+    reports = sorted(reports, key=lambda r: r.student)
+    outcomes = {r.student: outcome_of(r) for r in reports}
+    counted = [r for r in reports if outcomes[r.student] != "ungradable"]
+    totals = sorted(float(r.total) for r in counted)
+    scores = ScoreStats(len(totals), _mean(totals),
+                        float(statistics.median(totals)) if totals else None,
+                        min(totals) if totals else None, max(totals) if totals else None,
+                        float(np.std(totals)) if totals else None)
+    parts = tuple(
+        PartStats(part.id, part.title, part.points,
+                  _mean([p.points for r in counted for p in r.parts if p.id == part.id]))
+        for part in rubric.parts)
+    items = []
+    for rubric_item in rubric.items:
+        results = [i for r in counted for i in r.items if i.id == rubric_item.id]
+        counts = tuple(sum(1 for i in results if i.status == status) for status in ITEM_STATUSES)
+        items.append(ItemStats(rubric_item.id, rubric_item.part, rubric_item.title, rubric_item.points,
+                               counts, _mean([i.points for i in results])))
+    seen: dict[str, set[str]] = {}
+    where: dict[str, set[str]] = {}
+    for report in counted:
+        for item in report.items:
+            for mid in item.misconceptions:
+                seen.setdefault(mid, set()).add(report.student)
+                where.setdefault(mid, set()).add(item.id)
+    order = {item.id: n for n, item in enumerate(rubric.items)}
+    misconceptions = tuple(sorted(
+        (MisconceptionCount(mid, CATALOGUE[mid].title if mid in CATALOGUE else mid, len(students),
+                            tuple(sorted(where[mid], key=lambda i: (order.get(i, len(order)), i))))
+         for mid, students in seen.items()),
+        key=lambda m: (-m.submissions, m.title, m.id)))
+    problems = tuple(Problem(r.student, outcomes[r.student], _reason(r, outcomes[r.student]))
+                     for r in reports if outcomes[r.student] != "graded")
+    return ClassSummary(
+        title=rubric.title or "Adam vs. SGD with momentum", max_total=rubric.total_points,
+        submissions=len(reports), outcomes=tuple(sum(1 for o in outcomes.values() if o == name) for name in OUTCOMES),
+        scores=scores, totals=tuple(totals), parts=parts, items=tuple(items),
+        misconceptions=misconceptions, problems=problems,
+        grader_versions=tuple(sorted({r.grader_version for r in reports})))
+
+
+# ---------------------------------------------------------------------------
+# Charts
+# ---------------------------------------------------------------------------
+
+def _figure(width: float, height: float):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(width, height), dpi=_DPI, layout="constrained")
+    FigureCanvasAgg(figure)
+    return figure
+
+
+def _png(figure) -> bytes:
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", dpi=_DPI, metadata={"Software": None})
+    return buffer.getvalue()
+
+
+def _histogram(summary: ClassSummary) -> bytes:
+    from matplotlib.ticker import MaxNLocator
+
+    figure = _figure(8, 4.5)
+    axes = figure.add_subplot()
+    top = summary.max_total
+    edges = np.linspace(0.0, top, int(np.ceil(top)) + 1)
+    counts, _ = np.histogram(np.asarray(summary.totals, dtype=float), bins=edges)
+    axes.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#1565c0", edgecolor="white")
+    axes.set_xlim(0, top)
+    axes.set_xticks(edges)
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.set_xlabel(f"Total points (out of {top:g})")
+    axes.set_ylabel("Submissions")
+    stats = summary.scores
+    detail = f"n = {stats.n}" + (f", mean {stats.mean:.2f}, median {stats.median:g}" if stats.n else "")
+    axes.set_title(f"Score histogram ({detail})")
+    return _png(figure)
+
+
+def _item_rates(summary: ClassSummary) -> bytes:
+    figure = _figure(9, 0.35 * len(summary.items) + 1.8)
+    axes = figure.add_subplot()
+    labels = [item.id for item in summary.items]
+    positions = np.arange(len(labels))
+    left = np.zeros(len(labels))
+    for status in ITEM_STATUSES:
+        share = np.array([item.count(status) / item.n if item.n else 0.0 for item in summary.items])
+        axes.barh(positions, share, left=left, color=_COLOURS[status], label=status.replace("_", " "))
+        left += share
+    axes.set_yticks(positions, labels)
+    axes.invert_yaxis()
+    axes.set_xlim(0, 1)
+    axes.set_xlabel("Share of submissions")
+    axes.set_title(f"Per-item outcomes (pass rate in green; n = {summary.scores.n})")
+    figure.legend(loc="outside lower center", ncols=len(ITEM_STATUSES), frameon=False, fontsize="small")
+    return _png(figure)
+
+
+def _misconception_bars(summary: ClassSummary) -> bytes:
+    from matplotlib.ticker import MaxNLocator
+
+    shown = summary.misconceptions[:MAX_MISCONCEPTION_BARS]
+    figure = _figure(9, 0.4 * max(len(shown), 3) + 1.4)
+    axes = figure.add_subplot()
+    if shown:
+        positions = np.arange(len(shown))
+        axes.barh(positions, [m.submissions for m in shown], color="#c62828")
+        axes.set_yticks(positions, [_shorten(m.title, 50) for m in shown])
+        axes.invert_yaxis()
+        axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axes.set_xlabel("Submissions")
+    else:
+        axes.text(0.5, 0.5, "No misconceptions recognised", ha="center", va="center",
+                  transform=axes.transAxes)
+        axes.set_axis_off()
+    axes.set_title("Most common misconceptions")
+    return _png(figure)
+
+
+def _shorten(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def chart_pngs(summary: ClassSummary) -> dict[str, bytes]:
+    """The charts as PNG bytes, by name (see :data:`CHARTS`)."""
+    return {"score_histogram": _histogram(summary), "item_pass_rates": _item_rates(summary),
+            "misconceptions": _misconception_bars(summary)}
+
+
+# ---------------------------------------------------------------------------
+# Layout, then Markdown and HTML
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Block:
+    """One piece of the summary: ``kind`` is heading, text, table, image or list."""
+
+    kind: str
+    text: str = ""
+    level: int = 2
+    header: tuple[str, ...] = ()
+    rows: tuple[tuple[str, ...], ...] = ()
+    entries: tuple[str, ...] = ()
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    if value is None:
+        return "–"
+    value = round(float(value), digits)
+    return f"{value:g}" if value.is_integer() else f"{value:.{digits}f}"
+
+
+def _percent(value: float | None) -> str:
+    return "–" if value is None else f"{100 * value:.0f}%"
+
+
+def summary_blocks(summary: ClassSummary, notices: Sequence["Notice"] = ()) -> list[Block]:
+    """The summary, laid out once for both renderings."""
+    s = summary.scores
+    blocks = [
+        Block("heading", f"Class summary: {summary.title}", level=1),
+        Block("text", f"{summary.submissions} submission(s); statistics count "
+                      f"{s.n} of them (ungradable ones are left out and listed below). "
+                      f"Grader version {', '.join(summary.grader_versions) or '–'}."),
+        Block("heading", "Scores"),
+        Block("table", header=("n", "mean", "median", "min", "max", "std (population)"),
+              rows=((str(s.n), _num(s.mean), _num(s.median), _num(s.minimum), _num(s.maximum), _num(s.std)),)),
+        Block("table", header=("outcome", "submissions"),
+              rows=tuple((name, str(count)) for name, count in zip(OUTCOMES, summary.outcomes))),
+        Block("image", text=CHARTS["score_histogram"], entries=("score_histogram",)),
+        Block("heading", "Parts"),
+        Block("table", header=("part", "title", "mean", "max", "mean %"),
+              rows=tuple((p.id, p.title, _num(p.mean), _num(p.max_points),
+                          _percent(None if p.mean is None else p.mean / p.max_points)) for p in summary.parts)),
+        Block("heading", "Items"),
+        Block("table", header=("item", "title", "mean points", "max") + tuple(st.replace("_", " ") for st in ITEM_STATUSES)
+              + ("pass rate",),
+              rows=tuple((i.id, i.title, _num(i.mean_points), _num(i.max_points))
+                         + tuple(str(c) for c in i.counts) + (_percent(i.pass_rate),) for i in summary.items)),
+        Block("image", text=CHARTS["item_pass_rates"], entries=("item_pass_rates",)),
+        Block("heading", "Misconceptions"),
+    ]
+    if summary.misconceptions:
+        blocks.append(Block("table", header=("misconception", "id", "submissions", "items"),
+                            rows=tuple((m.title, m.id, str(m.submissions), ", ".join(m.items))
+                                       for m in summary.misconceptions)))
+    else:
+        blocks.append(Block("text", "No misconception was recognised."))
+    blocks += [Block("image", text=CHARTS["misconceptions"], entries=("misconceptions",)),
+               Block("heading", "Submissions that could not be run or were ungradable")]
+    if summary.problems:
+        blocks.append(Block("table", header=("student", "outcome", "reason"),
+                            rows=tuple((p.student, p.outcome, p.reason) for p in summary.problems)))
+    else:
+        blocks.append(Block("text", "None: every submission ran and was graded."))
+    if notices:
+        blocks.append(Block("heading", "LMS exports"))
+        for notice in notices:
+            blocks += [Block("heading", notice.title, level=3), Block("list", entries=tuple(notice.lines))]
+    return blocks
+
+
+def _md_cell(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def blocks_markdown(blocks: Sequence[Block], chart_dir: str = CHART_DIR) -> str:
+    """The blocks as Markdown; images point at ``chart_dir/<name>.png``."""
+    out: list[str] = []
+    for block in blocks:
+        if block.kind == "heading":
+            out += ["#" * block.level + " " + block.text, ""]
+        elif block.kind == "text":
+            out += [block.text, ""]
+        elif block.kind == "table":
+            out.append("| " + " | ".join(_md_cell(h) for h in block.header) + " |")
+            out.append("|" + "---|" * len(block.header))
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+            out.append("")
+        elif block.kind == "image":
+            out += [f"![{block.text}]({chart_dir}/{block.entries[0]}.png)", ""]
+        elif block.kind == "list":
+            out += [f"- {_md_cell(entry)}" for entry in block.entries] + [""]
+    return "\n".join(out).rstrip("\n") + "\n"
+
+
+_STYLE = """
+body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
+table { border-collapse: collapse; margin: 0.5rem 0 1.2rem; }
+th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; }
+img { max-width: 100%; height: auto; margin: 0.5rem 0 1.5rem; }
+"""
+
+
+def blocks_html(blocks: Sequence[Block], images: Mapping[str, bytes]) -> str:
+    """The blocks as one self-contained HTML page: inline style, images as data URIs."""
+    title = next((b.text for b in blocks if b.kind == "heading"), "Class summary")
+    out = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+           f"<title>{html.escape(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>"]
+    for block in blocks:
+        if block.kind == "heading":
+            out.append(f"<h{block.level}>{html.escape(block.text)}</h{block.level}>")
+        elif block.kind == "text":
+            out.append(f"<p>{html.escape(block.text)}</p>")
+        elif block.kind == "table":
+            out.append("<table>")
+            out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in block.header) + "</tr>")
+            out += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+                    for row in block.rows]
+            out.append("</table>")
+        elif block.kind == "image":
+            data = base64.b64encode(images[block.entries[0]]).decode("ascii")
+            out.append(f'<img alt="{html.escape(block.text)}" src="data:image/png;base64,{data}">')
+        elif block.kind == "list":
+            out.append("<ul>" + "".join(f"<li>{html.escape(e)}</li>" for e in block.entries) + "</ul>")
+    out += ["</body>", "</html>"]
+    return "\n".join(out) + "\n"
+
+
+def summary_files(reports: Iterable[Report], rubric: Rubric,
+                  notices: Sequence["Notice"] = ()) -> dict[str, bytes]:
+    """Every summary file, by path relative to the output folder."""
+    summary = summarize(reports, rubric)
+    charts = chart_pngs(summary)
+    blocks = summary_blocks(summary, notices)
+    files = {f"{CHART_DIR}/{name}.png": data for name, data in charts.items()}
+    files["summary.md"] = blocks_markdown(blocks).encode("utf-8")
+    files["summary.html"] = blocks_html(blocks, charts).encode("utf-8")
+    return files
+
+
+def write_summary(out: Path, reports: Iterable[Report], rubric: Rubric,
+                  notices: Sequence["Notice"] = ()) -> None:
+    """``summary.md``, ``summary.html`` and ``charts/*.png`` in ``out`` (atomic writes)."""
+    from .exporters.base import write_file
+
+    for relative, data in summary_files(reports, rubric, notices).items():
+        write_file(Path(out), relative, data)

@@ -1,0 +1,350 @@
+"""LMS exports checked against the documented formats (Gradescope, Canvas, Moodle)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import pytest
+
+from grader.errors import GraderError
+from grader.exporters import EXPORTERS, validate_exports, write_exports
+from grader.exporters.base import write_file
+from grader.exporters.canvas import (CanvasError, canvas_import, canvas_student_of, choose_column,
+                                     parse_gradebook, read_gradebook)
+from grader.exporters.gradescope import UngradableSubmission, gradescope_results
+from grader.exporters.moodle import MoodleError, feedback_text, moodle_import, read_roster
+from grader.grading import parts_of
+from grader.misconceptions import CATALOGUE
+from grader.reports import item_markdown
+from grader.results import ItemResult, Report
+from grader.rubric import load_rubric
+
+LMS = Path(__file__).resolve().parent / "data" / "lms"
+RUBRIC = load_rubric()
+GRADESCOPE_TOP = {"score", "output", "output_format", "visibility", "stdout_visibility", "tests"}
+GRADESCOPE_TEST = {"name", "number", "score", "max_score", "status", "output", "output_format", "visibility"}
+VISIBILITIES = {"hidden", "after_due_date", "after_published", "visible"}
+
+
+def make_report(student: str, *, default: str = "passed", statuses: dict | None = None,
+                misconceptions: dict | None = None, notes: tuple[str, ...] = ()) -> Report:
+    """A report built by hand: passed items get full points, partial ones half, others 0."""
+    statuses = statuses or {}
+    misconceptions = misconceptions or {}
+    items = []
+    for item in RUBRIC.items:
+        status = statuses.get(item.id, default)
+        points = {"passed": item.points, "partial": item.points / 2}.get(status, 0.0)
+        feedback = (f"{item.id} is {status}",) if status != "ungradable" else ("The grader failed.",)
+        items.append(ItemResult(item.id, item.part, item.title, points, item.points, status, feedback,
+                                tuple(misconceptions.get(item.id, ()))))
+    items = tuple(items)
+    if default == "ungradable":
+        notes = ("ungradable: SandboxError: no worker",) + notes
+    return Report(student, f"{student}.py", "ab" * 32, items, parts_of(RUBRIC, items), "1.0.0",
+                  ("separate_process",), notes)
+
+
+@pytest.fixture
+def reports() -> list[Report]:
+    return [
+        make_report("alovelace"),                                    # SIS Login ID
+        make_report("s1002", statuses={"1c": "partial", "1f": "failed"},  # SIS User ID, other case
+                    misconceptions={"1f": ("stale_moments_in_w3",)}),
+        make_report("51236", default="not_attempted", statuses={"1a": "passed"}),  # Canvas ID
+        make_report("nobody", statuses={"1a": "failed"}),            # matches no student
+        make_report("broken", default="ungradable"),                  # the grader failed
+    ]
+
+
+# ---------------------------------------------------------------------------
+# Gradescope
+# ---------------------------------------------------------------------------
+
+def test_gradescope_results_have_the_documented_keys_and_types(reports):
+    report = reports[1]
+    results = gradescope_results(report)
+    json.dumps(results, allow_nan=False)
+    assert GRADESCOPE_TOP <= set(results)
+    assert isinstance(results["score"], float) and results["score"] == report.total
+    assert results["output_format"] == "md" and isinstance(results["output"], str)
+    assert results["visibility"] in VISIBILITIES and results["stdout_visibility"] in VISIBILITIES
+    assert [t["number"] for t in results["tests"]] == [i.id for i in RUBRIC.items]
+    for test, item in zip(results["tests"], report.items):
+        assert GRADESCOPE_TEST <= set(test)
+        assert test["name"] == f"{item.id}: {item.title}"
+        assert isinstance(test["number"], str)
+        assert isinstance(test["score"], float) and isinstance(test["max_score"], float)
+        assert test["max_score"] == item.max_points
+        assert test["output_format"] == "md" and test["visibility"] == "visible"
+        assert item_markdown(item) in test["output"]
+
+
+def test_gradescope_test_scores_sum_to_the_score(reports):
+    for report in reports[:4]:
+        results = gradescope_results(report)
+        assert sum(t["score"] for t in results["tests"]) == pytest.approx(results["score"], abs=1e-9)
+        assert sum(t["max_score"] for t in results["tests"]) == pytest.approx(15.0)
+
+
+def test_gradescope_status_is_passed_only_for_full_marks(reports):
+    tests = {t["number"]: t for t in gradescope_results(reports[1])["tests"]}
+    assert tests["1a"]["status"] == "passed"
+    assert tests["1c"]["status"] == "failed" and tests["1c"]["score"] == 0.5
+    assert tests["1f"]["status"] == "failed" and tests["1f"]["score"] == 0.0
+    assert CATALOGUE["stale_moments_in_w3"].title in tests["1f"]["output"]
+
+
+def test_gradescope_refuses_to_score_an_ungradable_report(reports):
+    with pytest.raises(UngradableSubmission, match="No score is recorded"):
+        gradescope_results(reports[4])
+
+
+def test_gradescope_rejects_unknown_visibility(reports):
+    with pytest.raises(ValueError, match="visibility"):
+        gradescope_results(reports[0], visibility="public")
+
+
+def test_gradescope_export_writes_one_results_file_per_gradable_report(tmp_path, reports):
+    stale = tmp_path / "gradescope" / "broken" / "results.json"
+    write_file(tmp_path, "gradescope/broken/results.json", "{}")
+    write_exports(tmp_path, reports, RUBRIC, {})
+    for report in reports[:4]:
+        data = json.loads((tmp_path / "gradescope" / report.student / "results.json").read_text())
+        assert data == gradescope_results(report)
+    assert not stale.exists()
+    assert "grader failed" in (tmp_path / "gradescope" / "broken" / "UNGRADABLE.txt").read_text()
+
+
+# ---------------------------------------------------------------------------
+# Canvas
+# ---------------------------------------------------------------------------
+
+def _table(text: str, delimiter: str = ",") -> list[list[str]]:
+    return list(csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), delimiter=delimiter))
+
+
+def test_canvas_import_changes_only_the_assignment_column(reports):
+    source = (LMS / "canvas_gradebook.csv").read_text(encoding="utf-8")
+    gradebook = parse_gradebook(source)
+    column = "Adam vs. SGD with momentum (101240)"
+    result = canvas_import(gradebook, reports, column)
+    before, after = _table(source), _table(result.text)
+    assert after[0] == before[0]                       # header, same columns, same order
+    assert after[1] == before[1] and after[1][0].strip() == "Points Possible"
+    assert [row[:2] for row in after] == [row[:2] for row in before]  # same rows, same order
+    target = before[0].index(column)
+    for old, new in zip(before, after):
+        assert old[:target] + old[target + 1:] == new[:target] + new[target + 1:]
+    values = {row[0]: row[target] for row in after[2:]}
+    assert values == {"Hopper, Grace": "1.00",        # matched by Canvas ID 51236
+                      "Lovelace, Ada": "15.00",       # by SIS Login ID
+                      "Noether, Emmy": "",            # no submission: unchanged
+                      "Turing, Alan": "13.50",        # by SIS User ID, case-insensitively
+                      "Student, Test": ""}
+
+
+def test_canvas_lists_students_without_submission_and_unmatched_reports(reports):
+    gradebook = read_gradebook(LMS / "canvas_gradebook.csv")
+    result = canvas_import(gradebook, reports, "Adam vs. SGD with momentum (101240)")
+    assert result.without_submission == ("Noether, Emmy (ID 51237, SIS User ID S1004, SIS Login ID enoether)",)
+    assert result.unmatched_reports == ("nobody",)
+    assert result.ungradable == ("broken",)
+    assert [student for _, student, _ in result.filled] == ["51236", "alovelace", "s1002"]
+
+
+@pytest.mark.parametrize("kind, student", [("SIS Login ID", "ALOVELACE"), ("SIS User ID", "S1001"),
+                                           ("ID", "51234")])
+def test_canvas_matches_each_id_kind(kind, student):
+    gradebook = read_gradebook(LMS / "canvas_gradebook.csv")
+    result = canvas_import(gradebook, [make_report(student)], "Adam vs. SGD with momentum (101240)")
+    assert [(label.split(" (")[0], value) for label, _, value in result.filled] == [("Lovelace, Ada", "15.00")]
+
+
+def test_canvas_two_reports_for_one_student_fill_nothing():
+    gradebook = read_gradebook(LMS / "canvas_gradebook.csv")
+    result = canvas_import(gradebook, [make_report("alovelace"), make_report("51234")],
+                           "Adam vs. SGD with momentum (101240)")
+    assert result.filled == ()
+    assert len(result.ambiguous) == 2
+
+
+def test_canvas_keeps_bom_line_endings_posting_row_and_untouched_rows_byte_for_byte(reports):
+    raw = (LMS / "canvas_gradebook_manual_posting.csv").read_bytes()
+    gradebook = read_gradebook(LMS / "canvas_gradebook_manual_posting.csv")
+    turing = make_report("alan.turing@example.edu", statuses={"1a": "partial"})
+    result = canvas_import(gradebook, [turing], "Adam vs. SGD with momentum (2001)")
+    out = result.text.encode("utf-8")
+    assert out.startswith(b"\xef\xbb\xbf")
+    old_lines, new_lines = raw.split(b"\r\n"), out.split(b"\r\n")
+    assert len(old_lines) == len(new_lines)
+    changed = [n for n, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b]
+    assert changed == [4]                               # only Turing's row
+    assert b"Manual Posting" in new_lines[1] and new_lines[2].startswith(b"    Points Possible")
+    assert _table(result.text)[4][8] == "14.50"
+
+
+def test_canvas_semicolon_gradebook_keeps_its_separator_and_decimal_comma():
+    gradebook = read_gradebook(LMS / "canvas_gradebook_semicolon.csv")
+    result = canvas_import(gradebook, [make_report("cgauss", statuses={"1a": "partial"})],
+                           choose_column(gradebook, None))
+    rows = _table(result.text, ";")
+    assert rows[2][:6] == ["Gauß, Carl Friedrich", "9901", "G-01", "cgauss", "Gruppe 1", "14,50"]
+    assert rows[3][5] == ""
+
+
+def test_canvas_column_by_full_name_id_or_prefix():
+    gradebook = read_gradebook(LMS / "canvas_gradebook_manual_posting.csv")
+    late = "Adam vs. SGD with momentum: late resubmission (2002)"
+    assert choose_column(gradebook, "Adam vs. SGD with momentum (2001)") == "Adam vs. SGD with momentum (2001)"
+    assert choose_column(gradebook, "2002") == late
+    assert choose_column(gradebook, "adam vs. sgd with momentum: late") == late
+
+
+def test_canvas_ambiguous_or_missing_column_fails_listing_candidates():
+    gradebook = read_gradebook(LMS / "canvas_gradebook_manual_posting.csv")
+    with pytest.raises(CanvasError) as error:
+        choose_column(gradebook, None)
+    assert "Adam vs. SGD with momentum (2001)" in str(error.value)
+    assert "late resubmission (2002)" in str(error.value) and "--canvas-column" in str(error.value)
+    with pytest.raises(CanvasError, match=r"Homework 1: Linear regression \(2000\)"):
+        choose_column(gradebook, "Project")
+
+
+def test_canvas_read_only_columns_are_not_candidates():
+    text = (LMS / "canvas_gradebook.csv").read_text(encoding="utf-8")
+    gradebook = parse_gradebook(text.replace("Current Points", "Adam vs. totals (9)"))
+    assert choose_column(gradebook, None) == "Adam vs. SGD with momentum (101240)"
+
+
+def test_canvas_rejects_a_file_that_is_not_a_gradebook(tmp_path):
+    with pytest.raises(CanvasError, match="does not look like a Canvas gradebook"):
+        parse_gradebook("name,score\nada,3\n")
+    (tmp_path / "latin1.csv").write_bytes("Student,ID,SIS Login ID,Section\nGau\xdf,1,g,A\n".encode("latin-1"))
+    with pytest.raises(CanvasError, match="not UTF-8"):
+        read_gradebook(tmp_path / "latin1.csv")
+
+
+def test_canvas_export_writes_import_and_unmatched_files(tmp_path, reports):
+    options = {"canvas": {"gradebook": LMS / "canvas_gradebook.csv", "column": None}}
+    write_exports(tmp_path, reports, RUBRIC, options)
+    imported = _table((tmp_path / "canvas_import.csv").read_text(encoding="utf-8"))
+    assert imported[0] == _table((LMS / "canvas_gradebook.csv").read_text(encoding="utf-8"))[0]
+    unmatched = (tmp_path / "canvas_unmatched.txt").read_text(encoding="utf-8")
+    assert "Noether, Emmy" in unmatched and "nobody" in unmatched and "broken" in unmatched
+    assert "Student, Test" not in unmatched
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "Canvas gradebook import" in summary and "Noether, Emmy" in summary
+
+
+def test_canvas_warns_when_points_possible_differs_from_the_rubric(tmp_path, reports):
+    options = {"canvas": {"gradebook": LMS / "canvas_gradebook.csv", "column": "Homework 1"}}
+    write_exports(tmp_path, reports, RUBRIC, options)
+    assert "WARNING" in (tmp_path / "canvas_unmatched.txt").read_text(encoding="utf-8")
+
+
+def test_no_canvas_files_without_a_gradebook(tmp_path, reports):
+    write_exports(tmp_path, reports, RUBRIC, {})
+    assert not (tmp_path / "canvas_import.csv").exists()
+
+
+@pytest.mark.parametrize("name, user", [
+    ("lastfirst_12345_67890_adam_vs_momentum.py", "12345"),
+    ("lastfirst_LATE_12345_67890_adam_vs_momentum-1.py", "12345"),
+    ("lovelaceada_51234_990011_adam_vs_momentum.ipynb", "51234"),
+    ("submissions/turingalan_51235_990012_adam_vs_momentum.py", "51235"),
+    ("gaußcarlfriedrich_9901_1_adam_vs_momentum.py", "9901"),
+    ("adam_vs_momentum.py", None),
+    ("alice.py", None),
+    ("lastfirst_12345_adam_vs_momentum.py", None),
+    ("anon_x7k2p_67890_adam_vs_momentum.py", None),
+    ("LATE_anon_12345_67890_adam_vs_momentum.py", None),
+])
+def test_canvas_student_of_download_file_names(name, user):
+    assert canvas_student_of(name) == user
+
+
+# ---------------------------------------------------------------------------
+# Moodle
+# ---------------------------------------------------------------------------
+
+def test_moodle_import_keyed_by_roster_identifier(tmp_path, reports):
+    roster = read_roster(LMS / "moodle_roster.csv", "email")
+    result = moodle_import(reports, identifier="email", title=RUBRIC.title, roster=roster)
+    rows = _table(result.text)
+    assert rows[0] == ["Email address", "Adam vs. SGD with momentum", "Feedback: Adam vs. SGD with momentum"]
+    assert all(len(row) == 3 for row in rows)
+    assert [row[:2] for row in rows[1:]] == [["ada.lovelace@example.edu", "15"]]
+    assert result.not_in_roster == ("51236", "nobody", "s1002")
+    assert result.ungradable == ("broken",)
+
+
+def test_moodle_feedback_is_plain_text_with_parts_and_misconceptions(reports):
+    text = feedback_text(reports[1], RUBRIC.title)
+    assert text.startswith("Adam vs. SGD with momentum: 13.5 / 15 points.")
+    assert "Part 1 (The first two Adam updates in closed form): 4.5 / 6 (partial: 1c; failed: 1f)." in text
+    assert "Part 2 (Compared with momentum SGD): 5 / 5." in text
+    assert CATALOGUE["stale_moments_in_w3"].title in text
+    assert not any(mark in text for mark in ("**", "|", "<", "`"))
+    assert "(every item not attempted)" in feedback_text(make_report("x", default="not_attempted"), "T")
+
+
+def test_moodle_without_configuration_uses_student_ids_and_says_so(tmp_path, reports):
+    write_exports(tmp_path, reports, RUBRIC, {})
+    rows = _table((tmp_path / "moodle_import.csv").read_text(encoding="utf-8"))
+    assert rows[0][0] == "Student ID"
+    assert [row[0] for row in rows[1:]] == ["51236", "alovelace", "nobody", "s1002"]
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "holds the grader's student ids" in summary
+    assert "broken" in (tmp_path / "moodle_unmatched.txt").read_text(encoding="utf-8")
+
+
+def test_moodle_identifier_without_roster_says_ids_are_not_moodle_identifiers(tmp_path, reports):
+    write_exports(tmp_path, reports, RUBRIC, {"moodle": {"identifier": "username", "roster": None}})
+    rows = _table((tmp_path / "moodle_import.csv").read_text(encoding="utf-8"))
+    assert rows[0][0] == "Username" and rows[1][0] == "51236"
+    assert "No roster was given" in (tmp_path / "moodle_unmatched.txt").read_text(encoding="utf-8")
+
+
+def test_moodle_roster_problems_are_clear_errors(tmp_path):
+    (tmp_path / "bad.csv").write_text("id,mail\nada,a@example.edu\n")
+    with pytest.raises(MoodleError, match="student_id,email"):
+        read_roster(tmp_path / "bad.csv", "email")
+    with pytest.raises(MoodleError, match="needs an identifier"):
+        validate_exports({"moodle": {"identifier": None, "roster": LMS / "moodle_roster.csv"}})
+
+
+# ---------------------------------------------------------------------------
+# The registry
+# ---------------------------------------------------------------------------
+
+def test_every_exporter_is_registered_and_the_summary_runs_last():
+    assert list(EXPORTERS) == ["gradescope", "canvas", "moodle", "summary"]
+
+
+def test_bad_export_options_fail_before_grading():
+    with pytest.raises(CanvasError, match="2 assignment columns"):
+        validate_exports({"canvas": {"gradebook": LMS / "canvas_gradebook_manual_posting.csv"}})
+    with pytest.raises(CanvasError, match="cannot read"):
+        validate_exports({"canvas": {"gradebook": LMS / "missing.csv"}})
+    validate_exports({"canvas": {"gradebook": LMS / "canvas_gradebook.csv"},
+                      "moodle": {"identifier": "email", "roster": LMS / "moodle_roster.csv"}})
+
+
+def test_a_failing_exporter_does_not_stop_the_others(tmp_path, reports):
+    gradebook = tmp_path / "gradebook.csv"
+    gradebook.write_text("not a gradebook\n")
+    out = tmp_path / "out"
+    with pytest.raises(GraderError, match="canvas export"):
+        write_exports(out, reports, RUBRIC, {"canvas": {"gradebook": gradebook}})
+    assert (out / "moodle_import.csv").exists() and (out / "gradescope" / "alovelace" / "results.json").exists()
+    assert "The canvas export failed" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_exports_never_write_outside_the_output_folder(tmp_path):
+    with pytest.raises(ValueError, match="outside"):
+        write_file(tmp_path / "out", "../escape.txt", "x")
+    assert not (tmp_path / "escape.txt").exists()

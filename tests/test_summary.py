@@ -1,0 +1,161 @@
+"""The class summary: statistics on hand-made reports, deterministic charts, a self-contained page."""
+
+from __future__ import annotations
+
+import base64
+import re
+import statistics
+import struct
+
+import pytest
+
+from grader.exporters.base import Notice
+from grader.grading import parts_of
+from grader.misconceptions import CATALOGUE
+from grader.results import ItemResult, Report
+from grader.rubric import load_rubric
+from grader.summary import ITEM_STATUSES, summarize, write_summary
+
+RUBRIC = load_rubric()
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+CHARTS = ("score_histogram", "item_pass_rates", "misconceptions")
+
+
+def make_report(student: str, *, default: str = "passed", statuses: dict | None = None,
+                misconceptions: dict | None = None, notes: tuple[str, ...] = ()) -> Report:
+    statuses = statuses or {}
+    misconceptions = misconceptions or {}
+    items = []
+    for item in RUBRIC.items:
+        status = statuses.get(item.id, default)
+        points = {"passed": item.points, "partial": item.points / 2}.get(status, 0.0)
+        items.append(ItemResult(item.id, item.part, item.title, points, item.points, status,
+                                (f"{item.id}: {status}",), tuple(misconceptions.get(item.id, ()))))
+    items = tuple(items)
+    return Report(student, f"{student}.py", "0" * 64, items, parts_of(RUBRIC, items), "1.0.0", (), notes)
+
+
+@pytest.fixture
+def reports() -> list[Report]:
+    return [
+        make_report("ada"),                                                       # 15
+        make_report("alan", statuses={"1c": "partial", "1f": "failed"},           # 13.5
+                    misconceptions={"1f": ("stale_moments_in_w3",), "1c": ("eps_inside_sqrt",)}),
+        make_report("emmy", default="failed", statuses={"1a": "passed", "1b": "timeout"},  # 1
+                    misconceptions={"1c": ("eps_inside_sqrt",), "1f": ("eps_inside_sqrt",)}),
+        make_report("grace", default="error"),                                   # 0, could not run
+        make_report("kurt", default="not_attempted",                              # 0, unreadable
+                    notes=("This submission could not be run: the file is empty",)),
+        make_report("zed", default="ungradable", notes=("ungradable: SandboxError: fork failed",)),
+    ]
+
+
+def test_score_statistics_leave_out_ungradable_submissions(reports):
+    summary = summarize(reports, RUBRIC)
+    totals = [15.0, 13.5, 1.0, 0.0, 0.0]
+    assert summary.submissions == 6
+    assert summary.totals == tuple(sorted(totals))
+    s = summary.scores
+    assert s.n == 5
+    assert s.mean == pytest.approx(29.5 / 5)
+    assert s.median == 1.0 and s.minimum == 0.0 and s.maximum == 15.0
+    assert s.std == pytest.approx(statistics.pstdev(totals))
+    assert dict(zip(("graded", "not run", "unreadable", "ungradable"), summary.outcomes)) == {
+        "graded": 3, "not run": 1, "unreadable": 1, "ungradable": 1}
+
+
+def test_item_counts_pass_rates_and_mean_points(reports):
+    items = {i.id: i for i in summarize(reports, RUBRIC).items}
+    one_a = items["1a"]
+    assert dict(zip(ITEM_STATUSES, one_a.counts)) == {"passed": 3, "partial": 0, "failed": 0,
+                                                      "not_attempted": 1, "error": 1, "timeout": 0}
+    assert one_a.pass_rate == pytest.approx(3 / 5) and one_a.mean_points == pytest.approx(3 / 5)
+    one_b = items["1b"]
+    assert one_b.count("timeout") == 1 and one_b.count("passed") == 2
+    one_c = items["1c"]
+    assert (one_c.count("passed"), one_c.count("partial"), one_c.count("failed")) == (1, 1, 1)
+    assert one_c.mean_points == pytest.approx(1.5 / 5)
+    assert all(item.n == 5 for item in items.values())
+
+
+def test_misconceptions_counted_per_submission_most_common_first(reports):
+    found = summarize(reports, RUBRIC).misconceptions
+    assert [(m.id, m.submissions) for m in found] == [("eps_inside_sqrt", 2), ("stale_moments_in_w3", 1)]
+    assert found[0].title == CATALOGUE["eps_inside_sqrt"].title
+    assert found[0].items == ("1c", "1f")
+
+
+def test_part_means(reports):
+    parts = {p.id: p for p in summarize(reports, RUBRIC).parts}
+    assert parts["1"].mean == pytest.approx((6 + 4.5 + 1) / 5)
+    assert parts["2"].mean == pytest.approx((5 + 5) / 5)
+    assert parts["3"].max_points == 4
+
+
+def test_problem_submissions_are_listed_with_reasons(reports):
+    problems = {p.student: p for p in summarize(reports, RUBRIC).problems}
+    assert set(problems) == {"grace", "kurt", "zed"}
+    assert problems["grace"].outcome == "not run" and problems["grace"].reason == "1a: error"
+    assert problems["kurt"].outcome == "unreadable" and "the file is empty" in problems["kurt"].reason
+    assert problems["zed"].outcome == "ungradable" and "fork failed" in problems["zed"].reason
+
+
+def _png_size(data: bytes) -> tuple[int, int]:
+    assert data.startswith(PNG_SIGNATURE)
+    length, kind = struct.unpack(">I4s", data[8:16])
+    assert kind == b"IHDR" and length == 13
+    assert data.endswith(b"IEND\xaeB`\x82")
+    return struct.unpack(">II", data[16:24])
+
+
+def test_charts_are_valid_pngs(tmp_path, reports):
+    from PIL import Image
+
+    write_summary(tmp_path, reports, RUBRIC)
+    for name in CHARTS:
+        path = tmp_path / "charts" / f"{name}.png"
+        width, height = _png_size(path.read_bytes())
+        assert width >= 400 and height >= 200
+        with Image.open(path) as image:
+            image.verify()
+        assert f"charts/{name}.png" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+
+
+def test_html_is_self_contained_with_embedded_images(tmp_path, reports):
+    notices = (Notice("canvas", "Canvas gradebook import", ("Students without a graded submission: Noether, Emmy",)),)
+    write_summary(tmp_path, reports, RUBRIC, notices)
+    page = (tmp_path / "summary.html").read_text(encoding="utf-8")
+    assert not re.search(r"https?://", page)
+    assert not re.search(r"<(script|link|iframe)\b", page)
+    sources = re.findall(r'src="([^"]*)"', page)
+    assert len(sources) == len(CHARTS) and all(s.startswith("data:image/png;base64,") for s in sources)
+    embedded = {base64.b64decode(s.split(",", 1)[1]) for s in sources}
+    assert embedded == {(tmp_path / "charts" / f"{n}.png").read_bytes() for n in CHARTS}
+    markdown = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    for text in ("Noether, Emmy", CATALOGUE["eps_inside_sqrt"].title, "fork failed", "std (population)"):
+        assert text in markdown and text in page
+
+
+def test_two_runs_give_identical_bytes(tmp_path, reports):
+    first, second = tmp_path / "first", tmp_path / "second"
+    write_summary(first, reports, RUBRIC)
+    write_summary(second, list(reversed(reports)), RUBRIC)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert [str(f) for f in files] == ["charts/item_pass_rates.png", "charts/misconceptions.png",
+                                       "charts/score_histogram.png", "summary.html", "summary.md"]
+    for relative in files:
+        assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
+
+
+def test_rerun_leaves_unchanged_files_alone(tmp_path, reports):
+    write_summary(tmp_path, reports, RUBRIC)
+    stamps = {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()}
+    write_summary(tmp_path, reports, RUBRIC)
+    assert {p: p.stat().st_mtime_ns for p in tmp_path.rglob("*") if p.is_file()} == stamps
+
+
+def test_an_empty_class_still_gets_a_summary(tmp_path):
+    write_summary(tmp_path, [], RUBRIC)
+    assert "| 0 | – |" in (tmp_path / "summary.md").read_text(encoding="utf-8")
+    _png_size((tmp_path / "charts" / "score_histogram.png").read_bytes())
+
