@@ -31,6 +31,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
     payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_UMASK)  # what open() would have given, not mkstemp's 0600
         with os.fdopen(fd, "wb") as handle:
             handle.write(payload)
             handle.flush()
@@ -42,6 +43,15 @@ def write_atomic(path: Path, data: str | bytes) -> None:
         except OSError:
             pass
         raise
+
+
+def _read_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()  # read once, at import: os.umask is process-wide and not thread-safe
 
 
 def _points(value: float) -> float | int:
@@ -147,11 +157,18 @@ def grades_csv(reports: Iterable[Report], rubric: Rubric) -> str:
 
 
 def overall_status(report: Report) -> str:
-    """One word for a submission: graded, ungradable, or unreadable."""
+    """One word for a submission: graded, ungradable, unreadable or not_run.
+
+    ``unreadable``: the file itself could not be used (empty, binary, malformed notebook...);
+    ``not_run``: it was read but no item got an answer (every item errored or timed out, as
+    after a syntax error or a crash at import).
+    """
     if report.ungradable:
         return "ungradable"
     if report.notes and report.notes[0].startswith("This submission could not be run"):
         return "unreadable"
+    if report.items and all(item.status in ("error", "timeout") for item in report.items):
+        return "not_run"
     return "graded"
 
 

@@ -171,10 +171,11 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
     lines = [f"{IMPORT_FILE}: {len(result.rows)} row(s). {how}",
              f'Map "{result.header[1]}" to the grade item and "{result.header[2]}" to its feedback.']
     unmatched = [f"Moodle grade import ({IMPORT_FILE}): {len(result.rows)} row(s).", how, ""]
-    for title_, entries in (("Submissions not in the roster (left out: an unknown user aborts Moodle's import)",
-                             result.not_in_roster),
-                            ("Submissions the grader failed on (ungradable; left out, regrade them)",
-                             result.ungradable)):
+    sections = [("Submissions the grader failed on (ungradable; left out, regrade them)", result.ungradable)]
+    if roster is not None:
+        sections.insert(0, ("Submissions not in the roster (left out: an unknown user aborts Moodle's import)",
+                            result.not_in_roster))
+    for title_, entries in sections:
         unmatched.append(f"{title_}: {len(entries)}")
         unmatched += [f"  {entry}" for entry in entries]
         unmatched.append("")
