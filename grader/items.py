@@ -410,7 +410,8 @@ def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, outcomes,
     for name, probe in probes.items():
         value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
         array = None if value is NO_ANSWER else _array_of(value)
-        if value is not NO_ANSWER and array is None:
+        if value is not NO_ANSWER and array is None and not any(
+                answers[other] is None for other in answers if other.split("*")[0] == name.split("*")[0]):
             finding.feedback.append(f"{probe.function} must return a finite float array (probe {name}: "
                                     f"it returned {_kind(value)})")
         answers[name] = array

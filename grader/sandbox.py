@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import random
 import site
 import socket
 import subprocess
@@ -39,8 +40,9 @@ LAYER_PURPOSES = {
     "private_workdir": "the working directory is empty but for a copy of the submission",
     "stdin_devnull": "reading stdin returns end-of-file at once instead of hanging",
     "resource_limits": "CPU time, memory, processes, file size and open files are capped; no core dumps",
-    "unprivileged_uid": "each concurrent worker runs as its own unprivileged uid, so it cannot touch "
-                        "root's files or processes, nor another worker's",
+    "unprivileged_uid": "each concurrent worker runs as its own unprivileged uid (a block drawn per "
+                        "batch), so it cannot touch root's files or processes, nor another worker's, "
+                        "nor another batch's",
     "no_capabilities": "the worker holds no capability, so it cannot unmount what covers hidden "
                        "paths, mount a /proc that shows the grader, or raise its limits",
     "no_network": "each worker has its own network namespace with a loopback that is down: no "
@@ -56,7 +58,11 @@ LAYER_PURPOSES = {
                 "connections",
 }
 
-UID_BASE = 61000
+#: Worker uids (when the grader runs as root): each batch draws its own block of
+#: ``UID_BLOCK`` uids at random from this range, so that two batches on one machine never
+#: share a uid (a worker could signal every process of its uid). No user account has them.
+UID_RANGE = (2_000_000_000, 2_100_000_000)
+UID_BLOCK = 1024
 #: Seconds a worker may take to build its sandbox, and to take a request off its pipe.
 HELLO_SECONDS = 30.0
 SEND_SECONDS = 10.0
@@ -108,6 +114,38 @@ SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", 
 OPTIONAL_LAYERS = ("landlock",)
 
 
+def _uids_in_use() -> set[int]:
+    """Real uids of the running processes (Linux ``/proc``; empty elsewhere)."""
+    uids = set()
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return uids
+    for entry in entries:
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as handle:
+                    for line in handle:
+                        if line.startswith("Uid:"):
+                            uids.add(int(line.split()[1]))
+                            break
+            except (OSError, ValueError, IndexError):
+                continue
+    return uids
+
+
+def pick_uid_base(rng: random.Random | None = None) -> int:
+    """The first of ``UID_BLOCK`` worker uids that no running process uses."""
+    rng = rng or random.SystemRandom()
+    busy = _uids_in_use()
+    blocks = (UID_RANGE[1] - UID_RANGE[0]) // UID_BLOCK
+    for _ in range(100):
+        base = UID_RANGE[0] + rng.randrange(blocks) * UID_BLOCK
+        if not any(base <= uid < base + UID_BLOCK for uid in busy):
+            return base
+    raise SandboxError("no free block of worker uids")
+
+
 def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
                    disable: Iterable[str] = ()) -> dict:
     """The zygote's configuration: what stays visible, what is covered, the limits.
@@ -132,7 +170,7 @@ def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[st
         "keep": keep,
         "hide": sorted(covered),
         "python_paths": python_paths(),
-        "uid_base": UID_BASE,
+        "uid_base": pick_uid_base(),
         "limits": {
             "cpu_seconds": int(limits.worker_cpu_seconds),
             "memory_bytes": int(limits.worker_memory_mib) * 1024 * 1024,
@@ -326,6 +364,8 @@ class Sandbox:
         that fails before that is the grader's problem (:class:`SandboxError`), never the
         submission's, since no student code has run yet.
         """
+        if not 0 <= slot < UID_BLOCK:
+            raise SandboxError(f"worker slot {slot} outside 0..{UID_BLOCK - 1}")
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -131,8 +131,11 @@ class SymbolicJudge:
                 if len(floats) == self.float_points and len(exact) == self.exact_points:
                     break
             else:
-                raise ValueError("the expression has too few finite values on the sampling domain")
-            self._points[key] = SamplePoints(candidates.names, tuple(floats), tuple(exact))
+                floats = exact = None  # remembered, so that the pools are not drawn again
+            self._points[key] = None if floats is None else SamplePoints(candidates.names, tuple(floats),
+                                                                         tuple(exact))
+        if self._points[key] is None:
+            raise ValueError("the expression has too few finite values on the sampling domain")
         return self._points[key]
 
     def _values_of(self, tree, points: SamplePoints) -> tuple[list, list]:
@@ -217,12 +220,22 @@ def as_tree(answer):
     return None
 
 
+#: sympy's non-finite numbers, by class name, as a student would see them printed.
+_NON_FINITE_NODES = {"ComplexInfinity": "zoo", "Infinity": "oo", "NegativeInfinity": "-oo", "NaN": "nan"}
+
+
 def describe_non_expression(answer) -> str:
     """Words for an answer that is not an expression."""
     if answer is None:
         return "None (did the function forget to return?)"
     if isinstance(answer, OtherValue):
-        return f"a {answer.type_name} ({answer.why})"
+        infinite = [name for name in _NON_FINITE_NODES if f"'{name}'" in answer.why]
+        if infinite:
+            name = _NON_FINITE_NODES[infinite[0]]
+            hint = ": a division by zero?" if name in ("zoo", "nan") else ""
+            return f"infinite or undefined (it holds sympy's {name}{hint})"
+        article = "an" if answer.type_name[:1].lower() in "aeiou" else "a"
+        return f"{article} {answer.type_name} ({answer.why})"
     if type(answer) is bool:
         return f"the boolean {answer}"
     if type(answer) is str:

@@ -138,11 +138,22 @@ def serve(request_fd: int, response_fd: int, workdir: Path) -> None:
                 reply = {"op": "loaded", "ok": True, "functions": present}
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
                 reply = {"op": "loaded", "ok": False, "error": describe_exception(exc, filename)}
-            write_message(response_fd, reply)
+            _answer(response_fd, reply)
         elif op == "call":
-            write_message(response_fd, _call(module, request, filename))
+            _answer(response_fd, _call(module, request, filename))
         else:
             return
+
+
+def _answer(response_fd: int, reply: dict) -> None:
+    """Send a reply; one that cannot be encoded (NaN where the student patched the checks,
+    a cycle, an oversized number) becomes an error reply for that request alone."""
+    try:
+        write_message(response_fd, reply)
+    except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+        write_message(response_fd, {key: reply[key] for key in ("op", "id") if key in reply} | {
+            "ok": False, "error": {"type": "InvalidOutput", "message": f"the answer cannot be sent: "
+                                   f"{str(exc)[:200]}", "where": ""}})
 
 
 def _call(module, request: dict, filename: str) -> dict:

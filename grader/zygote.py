@@ -239,11 +239,13 @@ def _worker(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: i
     from pathlib import Path
 
     from .worker import serve
+    code = 1  # the worker's own loop failed (a closed channel, or student code broke it)
     try:
         write_message(4, {"op": "hello", "layers": list(plan.layers)})
         serve(3, 4, Path(os.getcwd()))
+        code = 0
     finally:
-        os._exit(0)
+        os._exit(code)
 
 
 def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: int,
@@ -383,8 +385,9 @@ def _watch(pid: int, control: socket.socket) -> str:
                     status = _reap(pid, block=False)
                     if status is None:
                         os.kill(pid, signal.SIGKILL)
-                        _reap(pid, block=True)
-                        status = "killed"
+                        status = _reap(pid, block=True)
+                        # a worker already on its way out keeps the status it chose
+                        status = "killed" if status == "signal SIGKILL" else status
                     return status
             if pidfd is None or pidfd in ready:
                 status = _reap(pid, block=pidfd is not None)

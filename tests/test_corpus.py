@@ -124,6 +124,14 @@ def test_intended_misconceptions_are_named_on_their_items(graded_corpus, student
     assert not any(missing.values()), {k: v for k, v in missing.items() if v}
 
 
+@pytest.mark.parametrize("student", [s for s in STUDENTS if "not_named" in EXPECTED[s]])
+def test_contradicted_misconceptions_are_not_named(graded_corpus, student):
+    items = _items(_report(graded_corpus, student))
+    wrongly_named = {item_id: sorted(set(names) & set(items[item_id]["misconceptions"]))
+                     for item_id, names in EXPECTED[student]["not_named"].items()}
+    assert not any(wrongly_named.values()), wrongly_named
+
+
 @pytest.mark.parametrize("student", STUDENTS)
 def test_no_misconception_is_named_on_a_fully_correct_item(graded_corpus, student):
     named_on_full_marks = {item["id"]: item["misconceptions"] for item in _report(graded_corpus, student)["items"]

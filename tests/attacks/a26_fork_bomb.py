@@ -1,7 +1,7 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
 Attack: A fork bomb: children and grandchildren fork until the process limit stops them, then stay
-alive; the call itself returns a wrong answer. The process limit bounds it, the PID namespace
+alive (named f-<tag>); the call itself returns a wrong answer. The process limit bounds it, the PID namespace
 (or the sweep) kills them all, and the rest of the batch is unharmed.
 """
 
@@ -136,6 +136,7 @@ def concept_answers():
 
 
 # ---------------------------------------------------------------- the attack
+import ctypes
 import os
 import time
 
@@ -148,6 +149,10 @@ def adam_step_bound(m_hat, alpha, eps):
         except OSError:
             break
         if pid == 0:
+            try:
+                ctypes.CDLL(None).prctl(15, b"f-@@TAG@@", 0, 0, 0)  # PR_SET_NAME, for the test
+            except Exception:
+                pass
             while True:  # the children never come back into the worker's loop
                 try:
                     os.fork()

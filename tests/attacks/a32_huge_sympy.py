@@ -1,7 +1,7 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
 Attack: Huge or deep sympy expressions: nested 10,000 deep, x**(10**10**10) left unevaluated, a
-20,000-term sum, a Piecewise of 10,000 pieces. Refused by the node and depth caps or left
+6,000-term sum, a Piecewise of 3,000 pieces. Refused by the node and depth caps or left
 without a finite value; the grader never hangs on them.
 """
 
@@ -150,9 +150,9 @@ def adam_constant_gradient_step(g, t, alpha, beta1, beta2, eps):
 
 
 def adam_scaled_step(c, m_hat, v_hat, alpha, eps):
-    return sp.Add(*[c * m_hat * sp.Integer(k) for k in range(20_000)], evaluate=False)
+    return sp.Add(*[c * m_hat * sp.Integer(k) for k in range(6_000)], evaluate=False)
 
 
 def adam_step_bound(m_hat, alpha, eps):
-    pieces = [(sp.Integer(k), sp.Eq(m_hat, k)) for k in range(10_000)] + [(alpha / eps, True)]
+    pieces = [(sp.Integer(k), sp.Eq(m_hat, k)) for k in range(3_000)] + [(alpha / eps, True)]
     return sp.Piecewise(*pieces, evaluate=False)

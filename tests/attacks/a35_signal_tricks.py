@@ -1,8 +1,8 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: Signal tricks: SIGTERM, SIGINT, SIGHUP and SIGALRM ignored or redirected at import; one
-function dies of an alarm it set (SIGALRM restored to its default), another blocks every
-signal it can and spins. Both cost only their own item.
+Attack: Signal tricks: SIGTERM, SIGINT, SIGHUP and SIGUSR1 ignored at import; one function sets an
+alarm whose handler raises in the middle of a sleep (an error), another blocks every signal it
+can and spins (a timeout: SIGKILL cannot be blocked). Both cost only their own item.
 """
 
 import numpy as np
@@ -144,7 +144,10 @@ for _sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
 
 
 def adam_step_bound(m_hat, alpha, eps):
-    signal.signal(signal.SIGALRM, signal.SIG_DFL)
+    def ring(signum, frame):
+        raise TimeoutError("my own alarm")
+
+    signal.signal(signal.SIGALRM, ring)
     signal.alarm(1)
     time.sleep(30)
     return alpha * sp.Abs(m_hat) / eps

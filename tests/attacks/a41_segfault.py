@@ -1,7 +1,7 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: Crashing the interpreter: a C-level recursion (repr of a list nested a million deep, with the
-recursion limit lifted) overflows the stack. The worker dies of SIGSEGV; only that item is lost.
+Attack: Crashing the interpreter: reading address 0 through ctypes. The worker dies of SIGSEGV (even
+as PID 1 of its namespace: a fault is not a signal it can ignore); only that item is lost.
 """
 
 import numpy as np
@@ -135,13 +135,9 @@ def concept_answers():
 
 
 # ---------------------------------------------------------------- the attack
-import sys
+import ctypes
 
 
 def adam_constant_gradient_step(g, t, alpha, beta1, beta2, eps):
-    sys.setrecursionlimit(10**7)
-    nested = []
-    for _ in range(2_000_000):
-        nested = [nested]
-    repr(nested)
+    ctypes.string_at(0)
     return sp.Integer(0)
