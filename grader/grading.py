@@ -15,7 +15,7 @@ from . import __version__
 from .engine.wire import WireError, decode_value
 from .errors import ProtocolError, SandboxError
 from .inputs import draw_inputs, submission_seed
-from .items import Call, Judging, judge_items, plan_calls
+from .items import Call, Judging, case_calls, judge_items, plan_calls
 from .protocol import Closed, Timeout
 from .results import CallOutcome, ItemResult, PartResult, Report
 from .rubric import Limits, Rubric
@@ -145,9 +145,10 @@ def parts_of(rubric: Rubric, items: Sequence[ItemResult]) -> tuple[PartResult, .
 def grade(judging: Judging, sandbox: Sandbox, slot: int, submission: Submission) -> Report:
     """Grade one submission into its report."""
     inputs = draw_inputs(submission_seed(submission.content))
-    calls = plan_calls(inputs)
+    index = case_calls(inputs)
+    calls = plan_calls(inputs, index)
     run = run_calls(sandbox, slot, submission, calls, judging.rubric.limits)
-    items = judge_items(judging, inputs, run.outcomes)
+    items = judge_items(judging, inputs, run.outcomes, index)
     notes = submission.notes + run.notes
     if submission.error:
         notes = (f"This submission could not be run: {submission.error}",) + notes

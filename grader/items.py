@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -19,14 +20,15 @@ from reference import adam_vs_momentum as reference
 
 from .engine.expressions import encode_sympy, substitute
 from .engine.numeric import check_array
+from .engine.properties import safety_verdict, scaling_share
 from .engine.symbols import make_symbols
-from .engine.wire import ArrayValue, ExprValue, OtherValue
+from .engine.wire import ArrayValue, ExprValue, OtherValue, expression_tree
 from .inputs import Case, HiddenInputs, Probe, adam_step_bounds
 from .misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
                              symbolic_templates, template_id)
 from .results import CallOutcome, ItemResult, item_status
 from .rubric import Item, Rubric
-from .symbolic import SymbolicJudge, as_tree
+from .symbolic import SymbolicJudge
 from .worker import encode_argument
 
 #: Symbolic functions and the symbols they receive, in parameter order.
@@ -71,8 +73,9 @@ class Call:
     function: str
     args: tuple
 
-    @property
+    @cached_property
     def key(self) -> str:
+        """Canonical text of the call (outcomes are stored under it)."""
         return json.dumps([self.function, list(self.args)], separators=(",", ":"))
 
 
@@ -84,13 +87,20 @@ def value_call(function: str, args: Sequence) -> Call:
     return Call(function, tuple(encode_argument(a) for a in args))
 
 
-def plan_calls(inputs: HiddenInputs) -> tuple[Call, ...]:
-    """Every call a submission must answer, once each, in a fixed order."""
+def case_calls(inputs: HiddenInputs) -> dict[int, Call]:
+    """The call of every numeric case and probe, by ``id()`` of the case (built once)."""
+    everything = [case for item_id in ARRAY_ITEMS + RATIO_ITEMS for case in inputs.cases[item_id]]
+    everything += [probe for probes in inputs.probes.values() for probe in probes]
+    return {id(case): value_call(case.function, case.args) for case in everything}
+
+
+def plan_calls(inputs: HiddenInputs, index: Mapping[int, Call] | None = None) -> tuple[Call, ...]:
+    """Every call a submission must answer, once each, in a fixed order.
+
+    ``index`` is :func:`case_calls` of the same inputs when the caller already has it.
+    """
     calls = [symbolic_call(f) for f in SYMBOLIC_FUNCTIONS]
-    for item_id in ARRAY_ITEMS + RATIO_ITEMS:
-        calls += [value_call(case.function, case.args) for case in inputs.cases[item_id]]
-    for probes in inputs.probes.values():
-        calls += [value_call(p.function, p.args) for p in probes]
+    calls += (case_calls(inputs) if index is None else index).values()
     calls.append(Call("concept_answers", ()))
     unique = {call.key: call for call in calls}
     return tuple(unique.values())
@@ -184,9 +194,10 @@ def _unusable(outcome: CallOutcome, function: str) -> str | None:
     return outcome.detail or f"{function} gave no answer ({outcome.kind})"
 
 
-def judge_items(judging: Judging, inputs: HiddenInputs,
-                outcomes: Mapping[str, CallOutcome]) -> tuple[ItemResult, ...]:
-    """One result per rubric item, in rubric order."""
+def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
+                index: Mapping[int, Call] | None = None) -> tuple[ItemResult, ...]:
+    """One result per rubric item, in rubric order (``index``: as for :func:`plan_calls`)."""
+    calls = case_calls(inputs) if index is None else index
     results = []
     for item in judging.rubric.items:
         finding = _Finding()
@@ -195,13 +206,13 @@ def judge_items(judging: Judging, inputs: HiddenInputs,
         elif item.id in SYMBOLIC_ITEMS:
             _judge_symbolic(judging, item, outcomes, finding)
         elif item.id in ARRAY_ITEMS:
-            _judge_arrays(judging, item, inputs.cases[item.id], outcomes, finding)
+            _judge_arrays(judging, item, inputs.cases[item.id], calls, outcomes, finding)
         elif item.id in RATIO_ITEMS:
-            _judge_ratios(judging, item, inputs.cases[item.id], outcomes, finding)
+            _judge_ratios(judging, item, inputs.cases[item.id], calls, outcomes, finding)
         elif item.id == "2.2.scaling_property":
-            _judge_scaling(judging, item, inputs, outcomes, finding)
+            _judge_scaling(judging, item, inputs, calls, outcomes, finding)
         elif item.id == "2.3.numerical_safety":
-            _judge_safety(item, inputs.probes[item.id], outcomes, finding)
+            _judge_safety(item, inputs.probes[item.id], calls, outcomes, finding)
         elif item.id in CONCEPT_ITEMS:
             _judge_concepts(item, CONCEPT_ITEMS[item.id], outcomes, finding)
         results.append(finding.result(item))
@@ -306,7 +317,7 @@ def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool
     trees = {}
     any_wrong = False
     for placeholder, name in parts.items():
-        tree = as_tree(own.get(name))
+        tree = expression_tree(own.get(name))
         if tree is None:
             return False
         ref_function = "adam_first_update" if name == "w2" else function
@@ -323,7 +334,7 @@ def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool
         points = judge.points(template, allowed)
     except ValueError:
         return False
-    own_tree = as_tree(answer[key])
+    own_tree = expression_tree(answer[key])
     return own_tree is not None and judge.agree(own_tree, template, points).agree
 
 
@@ -346,9 +357,10 @@ def _check(judging: Judging, value, expected, what: str):
     return check_array(value, expected, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale, what=what)
 
 
-def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], outcomes, finding: _Finding) -> None:
+def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], calls, outcomes,
+                  finding: _Finding) -> None:
     for number, case in enumerate(cases, start=1):
-        value = _outcome(outcomes, value_call(case.function, case.args), finding)
+        value = _outcome(outcomes, calls[id(case)], finding)
         if value is NO_ANSWER:
             return
         verdict = _check(judging, value, case.expected, f"the result on hidden input {number}")
@@ -372,11 +384,12 @@ def _matches(judging: Judging, value, template: Callable, args) -> bool:
     return _check(judging, value, expected, "").ok
 
 
-def _judge_ratios(judging: Judging, item: Item, cases: Sequence[Case], outcomes, finding: _Finding) -> None:
+def _judge_ratios(judging: Judging, item: Item, cases: Sequence[Case], calls, outcomes,
+                  finding: _Finding) -> None:
     share = item.points / len(RATIO_KEYS)
     good = {key: True for key in RATIO_KEYS}
     for number, case in enumerate(cases, start=1):
-        value = _outcome(outcomes, value_call(case.function, case.args), finding)
+        value = _outcome(outcomes, calls[id(case)], finding)
         if value is NO_ANSWER:
             return
         if not isinstance(value, dict):
@@ -404,44 +417,29 @@ def _array_of(value) -> np.ndarray | None:
     return value.data if isinstance(value, ArrayValue) and value.nonfinite == 0 else None
 
 
-def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, outcomes, finding: _Finding) -> None:
-    probes = {p.name: p for p in inputs.probes[item.id]}
+def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, calls, outcomes,
+                   finding: _Finding) -> None:
     answers = {}
-    for name, probe in probes.items():
-        value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
+    for probe in inputs.probes[item.id]:
+        value = _outcome(outcomes, calls[id(probe)], finding)
         array = None if value is NO_ANSWER else _array_of(value)
+        optimizer = probe.name.split("*")[0]
         if value is not NO_ANSWER and array is None and not any(
-                answers[other] is None for other in answers if other.split("*")[0] == name.split("*")[0]):
-            finding.feedback.append(f"{probe.function} must return a finite float array (probe {name}: "
-                                    f"it returned {_kind(value)})")
-        answers[name] = array
-    share = item.points / 2
-    for optimizer, factor_of, rule in (("momentum", lambda c: c, "by c"),
-                                       ("adam", lambda c: float(np.sign(c)), "by sign(c) when eps = 0")):
-        if any(name.split("*")[0] == optimizer and answers[name] is None for name in answers):
-            continue  # already explained: a call gave no finite array
-        base = answers[optimizer]
-        if not np.any(base):
-            finding.feedback.append(f"your {optimizer} steps are all zero, so their scaling shows nothing")
-            continue
-        ok = True
-        for index, c in enumerate(inputs.scale_factors):
-            scaled = answers[f"{optimizer}*{index}"]
-            verdict = _check(judging, ArrayValue(scaled, 0), factor_of(c) * base,
-                             f"your {optimizer} steps with every gradient multiplied by {c:.3g}")
-            if not verdict.ok:
-                ok = False
-                finding.feedback.append(f"{verdict.message}; they should scale {rule}")
-                break
-        if ok:
-            finding.points += share
-            finding.feedback.append(f"your {optimizer}_updates steps scale {rule}")
+                answers[other] is None for other in answers if other.split("*")[0] == optimizer):
+            finding.feedback.append(f"{probe.function} must return a finite float array (probe "
+                                    f"{probe.name}: it returned {_kind(value)})")
+        answers[probe.name] = array
+    tol = judging.rubric.tolerances
+    share, messages = scaling_share(answers, inputs.scale_factors, rtol=tol.numeric_rtol,
+                                    atol_scale=tol.numeric_atol_scale)
+    finding.points += item.points * share
+    finding.feedback.extend(messages)
 
 
-def _judge_safety(item: Item, probes: Sequence[Probe], outcomes, finding: _Finding) -> None:
+def _judge_safety(item: Item, probes: Sequence[Probe], calls, outcomes, finding: _Finding) -> None:
     share = item.points / len(probes)
     for probe in probes:
-        value = _outcome(outcomes, value_call(probe.function, probe.args), finding)
+        value = _outcome(outcomes, calls[id(probe)], finding)
         if value is NO_ANSWER:
             continue
         grads, alpha, beta1, beta2, eps = probe.args
@@ -454,18 +452,9 @@ def _judge_safety(item: Item, probes: Sequence[Probe], outcomes, finding: _Findi
             finding.feedback.append(f"adam_updates gives NaN or infinite steps on {probe.name} gradients "
                                     "(eps = 1e-8): the denominator sqrt(v_hat) + eps must never be 0")
             continue
-        if probe.name == "zeros":
-            if np.any(np.abs(got) > 0):
-                finding.feedback.append("adam_updates on all-zero gradients must give zero steps")
-                continue
-        else:
-            bound = adam_step_bounds(grads, alpha, beta1, beta2, eps)
-            if np.any(np.abs(got) > bound * (1 + 1e-6) + 1e-300):
-                finding.feedback.append("adam_updates on tiny gradients takes steps larger than "
-                                        "alpha |m_hat| / eps, which no correct Adam step can exceed")
-                continue
-        finding.points += share
-        finding.feedback.append(f"adam_updates stays finite and bounded on {probe.name} gradients")
+        ok, message = safety_verdict(probe.name, got, adam_step_bounds(grads, alpha, beta1, beta2, eps))
+        finding.feedback.append(message)
+        finding.points += share * ok
 
 
 def _judge_concepts(item: Item, prefix: str, outcomes, finding: _Finding) -> None:

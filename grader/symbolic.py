@@ -23,7 +23,7 @@ from typing import Literal, Mapping, Sequence
 from .engine.expressions import PRECISE, free_symbols
 from .engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL,
                                PointAgreement, agreement, values_at)
-from .engine.wire import ExprValue, OtherValue, canonical_key
+from .engine.wire import ExprValue, OtherValue, canonical_key, expression_tree
 
 # name -> (low, high, both signs?, integer?)
 DOMAIN: Mapping[str, tuple[float, float, bool, bool]] = {
@@ -108,6 +108,7 @@ class SymbolicJudge:
     _points: dict = field(default_factory=dict)
     _values: dict = field(default_factory=dict)
     _agreements: dict = field(default_factory=dict)
+    _verdicts: dict = field(default_factory=dict)
 
     # -- points and values -----------------------------------------------------------
     def points(self, expected_tree, names: Sequence[str]) -> SamplePoints:
@@ -166,10 +167,18 @@ class SymbolicJudge:
         ``templates`` maps misconception ids to trees (which may use symbols outside
         ``allowed``); every template that matches a wrong answer is named.
         """
-        tree = as_tree(answer)
+        tree = expression_tree(answer)
         if tree is None:
             return SymbolicVerdict("not_expression", f"{what} is {describe_non_expression(answer)}, "
                                                      "not a sympy expression")
+        answer_key = answer.key if isinstance(answer, ExprValue) else canonical_key(tree)
+        key = (answer_key, canonical_key(expected_tree), tuple(allowed), what, tuple(templates))
+        if key not in self._verdicts:
+            self._verdicts[key] = self._judge_tree(tree, expected_tree, allowed, what, templates)
+        return self._verdicts[key]
+
+    def _judge_tree(self, tree, expected_tree, allowed: Sequence[str], what: str,
+                    templates: Mapping[str, list]) -> SymbolicVerdict:
         used = free_symbols(tree)
         unknown = sorted(used - set(allowed))
         if unknown:
@@ -207,17 +216,6 @@ class SymbolicJudge:
             if self.agree(tree, template, points).agree:
                 names.append(ident)
         return tuple(names)
-
-
-def as_tree(answer):
-    """The expression tree of an answer (plain numbers count as constant expressions)."""
-    if isinstance(answer, ExprValue):
-        return answer.tree
-    if type(answer) is int:
-        return ["Integer", str(answer)]
-    if type(answer) is float:
-        return ["Float", repr(answer)]
-    return None
 
 
 #: sympy's non-finite numbers, by class name, as a student would see them printed.

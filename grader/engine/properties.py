@@ -18,15 +18,20 @@ SCALING_RULES = (("momentum", "by c", lambda c: c),
                  ("adam", "by sign(c) when eps = 0", lambda c: float(np.sign(c))))
 
 
-def scaling_share(answers: Mapping[str, np.ndarray], factors: Sequence[float], *, rtol: float,
+def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[float], *, rtol: float,
                   atol_scale: float) -> tuple[float, list[str]]:
-    """Share earned (half per optimizer) and findings.
+    """Share of the item earned (half per optimizer) and one message per finding.
 
     ``answers`` holds ``"momentum"``/``"adam"`` (steps on the probe stream; Adam with
     eps = 0) and ``"momentum*i"``/``"adam*i"`` (steps on the stream times ``factors[i]``).
+    An optimizer with a missing answer (None) earns nothing here and gets no message: the
+    caller has already said why the answer is missing.
     """
     share, messages = 0.0, []
     for optimizer, rule, factor_of in SCALING_RULES:
+        mine = [name for name in answers if name.split("*")[0] == optimizer]
+        if any(answers[name] is None for name in mine):
+            continue
         base = answers[optimizer]
         if not np.any(base):
             messages.append(f"your {optimizer} steps are all zero, so their scaling shows nothing")
@@ -46,22 +51,18 @@ def scaling_share(answers: Mapping[str, np.ndarray], factors: Sequence[float], *
     return share, messages
 
 
-def safety_share(zeros_steps: np.ndarray, tiny_steps: np.ndarray, tiny_bound: np.ndarray) -> tuple[float, list[str]]:
-    """Share earned (half per probe) and findings, for finite arrays of the right shape.
+def safety_verdict(probe: str, steps: np.ndarray, bound: np.ndarray) -> tuple[bool, str]:
+    """Whether finite Adam steps on a safety probe are right, and what to say.
 
-    All-zero gradients must give zero steps; tiny gradients must give steps within the
-    bound ``alpha |m_hat| / eps`` (computed from the reference on the trusted side).
+    On the ``"zeros"`` probe (all-zero gradients) every step must be zero; on the ``"tiny"``
+    probe every step must stay within ``bound`` = alpha |m_hat| / eps (computed from the
+    reference on the trusted side, shipped as values to the public checks).
     """
-    share, messages = 0.0, []
-    if np.any(zeros_steps != 0):
-        messages.append("adam_updates on all-zero gradients must give zero steps")
-    else:
-        share += 0.5
-        messages.append("adam_updates gives zero steps on all-zero gradients")
-    if np.any(np.abs(tiny_steps) > tiny_bound * (1 + 1e-6) + 1e-300):
-        messages.append("adam_updates on tiny gradients takes steps larger than alpha |m_hat| / eps, "
-                        "which no correct Adam step can exceed")
-    else:
-        share += 0.5
-        messages.append("adam_updates stays finite and bounded on tiny gradients")
-    return share, messages
+    if probe == "zeros":
+        if np.any(steps != 0):
+            return False, "adam_updates on all-zero gradients must give zero steps"
+        return True, "adam_updates gives zero steps on all-zero gradients"
+    if np.any(np.abs(steps) > bound * (1 + 1e-6) + 1e-300):
+        return False, ("adam_updates on tiny gradients takes steps larger than alpha |m_hat| / eps, "
+                       "which no correct Adam step can exceed")
+    return True, "adam_updates stays finite and bounded on tiny gradients"

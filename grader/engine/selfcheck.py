@@ -18,9 +18,9 @@ import numpy as np
 from .expressions import free_symbols
 from .numeric import check_array
 from .pointwise import agreement, values_at
-from .properties import safety_share, scaling_share
+from .properties import safety_verdict, scaling_share
 from .symbols import make_symbol
-from .wire import ArrayValue, ExprValue, WireError, decode_value, encode_value
+from .wire import ArrayValue, WireError, decode_value, encode_value, expression_tree
 
 Status = Literal["passed", "failed", "not_implemented", "error", "format_ok"]
 
@@ -78,17 +78,6 @@ def _call(module, function: str, args: list):
         return decode_value(encode_value(value))
     except WireError as exc:
         raise _Raised(f"{function} returned invalid output: {exc}") from None
-
-
-def expression_tree(answer):
-    """The tree of an answer that can be read as an expression (numbers included), or None."""
-    if isinstance(answer, ExprValue):
-        return answer.tree
-    if type(answer) is int:
-        return ["Integer", str(answer)]
-    if type(answer) is float:
-        return ["Float", repr(answer)]
-    return None
 
 
 def _fmt_point(point: Mapping[str, float]) -> str:
@@ -241,7 +230,9 @@ def _check_property(item, module, data):
         answers[probe["name"]] = value.data
     tol = data["tolerances"]
     if item["id"] == "2.3.numerical_safety":
-        return safety_share(answers["zeros"], answers["tiny"], _array_expected(spec["tiny_bound"]))
+        verdicts = [safety_verdict(name, answers[name], _array_expected(spec["tiny_bound"]))
+                    for name in ("zeros", "tiny")]
+        return sum(ok for ok, _ in verdicts) / len(verdicts), [message for _, message in verdicts]
     return scaling_share(answers, spec["factors"], rtol=tol["numeric_rtol"],
                          atol_scale=tol["numeric_atol_scale"])
 

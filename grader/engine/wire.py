@@ -264,6 +264,17 @@ def _finite(value: float) -> float:
     return value
 
 
+def expression_tree(answer):
+    """The tree of an answer that reads as an expression (plain numbers included), or None."""
+    if isinstance(answer, ExprValue):
+        return answer.tree
+    if type(answer) is int:
+        return ["Integer", str(answer)]
+    if type(answer) is float:
+        return ["Float", repr(answer)]
+    return None
+
+
 def canonical_key(tree) -> str:
     """Canonical text of a tree, for caching verdicts per distinct expression."""
     import json
