@@ -3,9 +3,9 @@
     python benchmarks/run.py            # N = 1000, the figure the README quotes
     python benchmarks/run.py -n 200     # a quicker look
 
-It writes N textually different submissions into a temporary folder (correct answers in many
-equivalent forms and every misconception, taken from the test corpus; stubs; broken files;
-a few hostile ones), grades them with ``python -m grader grade`` (sandbox on, default
+It writes N textually different submissions into a temporary folder (45 % correct answers in
+many equivalent forms, 35 % misconceptions, 17 % partial or wrongly typed work, all taken
+from the test corpus, plus stubs; 2 % broken files; 1 % hostile ones), grades them with ``python -m grader grade`` (sandbox on, default
 workers), and reports submissions per second, the median and 95th-percentile time per
 submission and the peak memory (proportional set size, summed over the grader, the zygote
 and every worker, sampled every 20 ms). In the same run it grades a sample with the naive
@@ -58,19 +58,22 @@ BROKEN = {
 }
 
 
-def templates() -> list[tuple[str, str]]:
-    """(kind, source) pairs: the test corpus, the stubs, and the reference's own text."""
-    pool = []
+#: Share of each kind of submission in the generated batch (the rest: broken and hostile files).
+MIX = {"correct": 0.45, "misconception": 0.35, "partial": 0.17}
+
+
+def templates() -> dict[str, list[str]]:
+    """Source texts by kind: the test corpus (c*, m*, e* files), the stubs and the reference."""
     corpus = ROOT / "tests" / "corpus"
+    kinds = {"c": "correct", "m": "misconception", "e": "partial"}
+    pool: dict[str, list[str]] = {kind: [] for kind in MIX}
     for path in sorted(corpus.glob("*.py")) if corpus.is_dir() else []:
-        pool.append(("corpus", path.read_text(encoding="utf-8")))
-    pool.append(("stubs", (ROOT / "assignment" / "adam_vs_momentum.py").read_text(encoding="utf-8")))
+        pool[kinds.get(path.name[0], "partial")].append(path.read_text(encoding="utf-8"))
     reference = (ROOT / "reference" / "adam_vs_momentum.py").read_text(encoding="utf-8")
-    pool.append(("correct", reference))
-    pool.append(("misconception", reference.replace(
-        "return m, v, m / (1 - beta1**t), v / (1 - beta2**t)", "return m, v, m, v")))
-    pool.append(("misconception", reference.replace(
-        "return -alpha * m_hat / (_sqrt(v_hat) + eps)", "return -alpha * m_hat / _sqrt(v_hat + eps)")))
+    pool["correct"].append(reference)
+    pool["misconception"].append(reference.replace(
+        "return m, v, m / (1 - beta1**t), v / (1 - beta2**t)", "return m, v, m, v"))
+    pool["partial"].append((ROOT / "assignment" / "adam_vs_momentum.py").read_text(encoding="utf-8"))
     return pool
 
 
@@ -94,7 +97,8 @@ def generate(folder: Path, n: int, seed: int = 2026) -> dict[str, str]:
             kinds[name] = f"broken:{label}"
             continue
         else:
-            kind, text = pool[rng.randrange(len(pool))]
+            kind = rng.choices(list(MIX), weights=list(MIX.values()))[0]
+            text = rng.choice(pool[kind])
             kinds[name] = kind
         # Every file differs: a comment and a harmless module constant of its own.
         text = f"# submission {index} ({rng.random():.12f})\n{text}\n_SUBMISSION_TAG = {index}\n"

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from . import __version__
-from .engine.wire import WireError, decode_value
+from .engine.wire import OtherValue, WireError, decode_value
 from .errors import ProtocolError, SandboxError
 from .inputs import draw_inputs, submission_seed
 from .items import Call, Judging, case_calls, judge_items, plan_calls
@@ -31,11 +31,31 @@ class RunResult:
     notes: tuple[str, ...] = ()
 
 
+def plain_text(text, limit: int) -> str:
+    """Worker-supplied text made safe to show: one line, printable characters, at most ``limit``.
+
+    A message with newlines could forge headings or a total in the Markdown report.
+    """
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def _describe_error(error: Mapping) -> str:
-    kind = str(error.get("type", "Exception"))[:80]
-    message = str(error.get("message", ""))[:300]
-    where = str(error.get("where", ""))[:80]
+    kind = plain_text(error.get("type", "Exception"), 80)
+    message = plain_text(error.get("message", ""), 300)
+    where = plain_text(error.get("where", ""), 80)
     return f"{kind}: {message}" + (f" ({where})" if where else "")
+
+
+def _plain_values(value):
+    """A decoded answer whose display-only strings (the type and reason of values that have no
+    wire form) are plain text; answers themselves are untouched."""
+    if isinstance(value, OtherValue):
+        return OtherValue(type_name=plain_text(value.type_name, 60), why=plain_text(value.why, 300))
+    if type(value) is dict:
+        return {key: _plain_values(item) for key, item in value.items()}
+    return value
 
 
 def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
@@ -65,6 +85,7 @@ def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
     functions = reply.get("functions")
     if type(functions) is not list or not all(type(f) is str for f in functions):
         return failed("not_loaded", "invalid output while importing the submission")
+    worker.end_of_call()  # a daemon started at import time dies now
     return worker, frozenset(functions)
 
 
@@ -88,7 +109,7 @@ def _answer(worker: Worker, call: Call, call_id: int, seconds: float) -> tuple[C
             return CallOutcome("not_implemented"), True
         return CallOutcome("raised", detail=f"{call.function} raised {_describe_error(error)}"), True
     try:
-        return CallOutcome("value", value=decode_value(reply.get("value"))), True
+        return CallOutcome("value", value=_plain_values(decode_value(reply.get("value")))), True
     except WireError as exc:
         return CallOutcome("invalid", detail=f"{call.function} gave invalid output: {exc}"), True
 
@@ -125,7 +146,9 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
                 continue
             outcome, usable = _answer(worker, call, call_id, min(limits.call_seconds, max(left, 0.01)))
             outcomes[call.key] = outcome
-            if not usable:
+            if usable:
+                worker.end_of_call()
+            else:
                 worker.close()
                 worker = None
     finally:

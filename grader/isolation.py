@@ -11,6 +11,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import os
+import platform
 import signal
 import stat
 import sys
@@ -170,68 +171,76 @@ def hide(path: str) -> None:
         mount("/dev/null", path, None, MS_BIND)
 
 
-def paths_to_hide(root: str, keep: Iterable[str]) -> list[str]:
-    """Everything under ``root`` except the ``keep`` paths and the folders that lead to them.
-
-    Folders that contain a kept path are walked into; every other entry is returned, to be
-    covered. Symbolic links are skipped (their targets are covered where they live).
-    """
-    keep = {os.path.realpath(k) for k in keep if os.path.exists(k)}
-    out: list[str] = []
-
-    def walk(path: str) -> None:
-        if path in keep:
-            return
-        inside = [k for k in keep if k.startswith(path.rstrip("/") + "/")]
-        if not inside:
-            if not os.path.islink(path):
-                out.append(path)
-            return
-        try:
-            children = sorted(os.listdir(path))
-        except OSError:
-            return
-        for name in children:
-            child = os.path.join(path, name)
-            if not os.path.islink(child):
-                walk(child)
-
-    walk(os.path.realpath(root))
-    return out
+_SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "arm64": 41, "riscv64": 41, "loongarch64": 41,
+                   "ppc64le": 203, "ppc64": 203, "s390x": 217, "i686": 217, "i386": 217, "armv7l": 218}
+MNT_DETACH = 2
+# statvfs flags -> the mount flags a read-only bind remount must repeat (a user namespace may
+# not drop them): ST_NOSUID, ST_NODEV, ST_NOEXEC, ST_NOATIME, ST_NODIRATIME, ST_RELATIME.
+_STATVFS_TO_MOUNT = ((2, MS_NOSUID), (4, MS_NODEV), (8, MS_NOEXEC), (1024, 1024), (2048, 2048),
+                     (4096, 1 << 21))
 
 
-def make_reachable(keep: Iterable[str]) -> list[str]:
-    """Let every user reach the ``keep`` paths that sit inside folders only their owner may enter.
+def _outermost(paths: Iterable[str]) -> list[str]:
+    paths = sorted({os.path.realpath(p) for p in paths if os.path.lexists(p)})
+    return [p for p in paths if not any(p.startswith(other.rstrip("/") + "/") for other in paths if other != p)]
 
-    A Python installed under ``/root`` (mode 0700) is invisible to an unprivileged worker,
-    which then cannot import a module the zygote did not import in advance. Each topmost
-    such folder is covered by a read-only tmpfs (mode 0755) holding bind mounts of the kept
-    paths inside it, and nothing else. Returns the folders covered. Needs a private mount
+
+def enter_private_root(keep: Iterable[str], cover: Iterable[str],
+                       writable: Iterable[str] = ("/dev", "/proc")) -> None:
+    """Make a root of nothing but ``keep`` and move this process (and its future children) into it.
+
+    A fresh tmpfs receives a bind mount of each kept path at the same absolute path (read-only
+    except ``writable``), with empty, world-traversable folders on the way; ``cover`` paths
+    found inside are covered (see :func:`hide`); then ``pivot_root`` makes it ``/`` and the
+    old root is detached. Nothing else of the host exists in this view, not even files
+    created after it was built (an output folder that appears later, say), and a folder only
+    its owner may enter (``/root`` holding Python) is traversable here. Needs a private mount
     namespace.
     """
-    keep = sorted({os.path.realpath(k) for k in keep if os.path.exists(k)})
-    closed = set()
-    for path in keep:
-        parts = Path(path).parts
-        for depth in range(2, len(parts)):
-            folder = os.path.join(*parts[:depth])
-            if not os.stat(folder).st_mode & stat.S_IXOTH:
-                closed.add(folder)
-    tops = sorted(f for f in closed if not any(f.startswith(other + "/") for other in closed))
-    for top in tops:
-        inside = [k for k in keep if k.startswith(top + "/")]
-        inside = [k for k in inside if not any(k.startswith(other + "/") for other in inside)]
-        handles = {k: os.open(k, os.O_PATH | os.O_CLOEXEC) for k in inside}
-        try:
-            mount("tmpfs", top, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-            for k, fd in handles.items():
-                os.makedirs(k, 0o755, exist_ok=True)
-                mount(f"/proc/self/fd/{fd}", k, None, MS_BIND | MS_REC)
-            mount("tmpfs", top, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=64k,mode=0755")
-        finally:
-            for fd in handles.values():
-                os.close(fd)
-    return tops
+    keep = list(keep)
+    kept = _outermost(keep)
+    root = next((d for d in ("/tmp", "/mnt", "/media", "/srv", "/opt", "/var/tmp", "/run")
+                 if os.path.isdir(d) and not os.path.islink(d)
+                 and not any(k == d or k.startswith(d + "/") for k in kept)), None)
+    if root is None:
+        raise OSError("no folder to build the private root on")
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    writable = {os.path.realpath(w) for w in writable}
+    for path in kept:
+        target = root + path
+        if os.path.isdir(path):
+            os.makedirs(target, 0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(target), 0o755, exist_ok=True)
+            open(target, "a").close()
+        mount(path, target, None, MS_BIND | MS_REC)
+        if path not in writable:
+            try:
+                flags = os.statvfs(path).f_flag
+                locked = sum(mount_flag for statvfs_flag, mount_flag in _STATVFS_TO_MOUNT if flags & statvfs_flag)
+                mount("none", target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | locked)
+            except OSError:
+                pass  # read-only is a second line: workers hold no right to write there anyway
+    for path in _outermost(cover):
+        if os.path.lexists(root + path):
+            hide(root + path)
+    for path in keep:  # /lib -> usr/lib and friends: the dynamic loader's path must still work
+        if os.path.islink(path) and not os.path.lexists(root + path):
+            os.makedirs(os.path.dirname(root + path), 0o755, exist_ok=True)
+            os.symlink(os.readlink(path), root + path)
+    os.makedirs(root + "/tmp", exist_ok=True)
+    os.chmod(root + "/tmp", 0o1777)
+    mount("tmpfs", root, "tmpfs", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV, "size=1m,mode=0755")
+    os.chdir(root)
+    libc = _linux("pivot_root")
+    number = _SYS_PIVOT_ROOT.get(platform.machine())
+    if number is not None:
+        libc.syscall.restype = ctypes.c_long
+        _check(int(libc.syscall(ctypes.c_long(number), b".", b".")), "pivot_root")
+        _check(libc.umount2(b".", ctypes.c_int(MNT_DETACH)), "detach the old root")
+    else:  # pragma: no cover - an architecture whose syscall number is not listed
+        os.chroot(".")
+    os.chdir("/")
 
 
 # ---------------------------------------------------------------------------
@@ -332,7 +341,8 @@ class ResourceLimits:
 
     cpu_seconds: int
     memory_bytes: int
-    processes: int = 16
+    #: Processes (threads included) of the worker's real uid; None leaves the limit as it is.
+    processes: int | None = 16
     file_bytes: int = 16 * 1024 * 1024
     open_files: int = 64
 
@@ -353,6 +363,8 @@ class ResourceLimits:
         ]
         refused = []
         for name, value in pairs:
+            if value is None:
+                continue
             which = getattr(resource, name, None)
             if which is None:
                 refused.append(name)
@@ -390,6 +402,39 @@ def close_fds_except(keep: Iterable[int]) -> None:
         if fd > low:
             os.closerange(low, fd)
         low = fd + 1
+
+
+def processes_of_uid(uid: int) -> int | None:
+    """How many processes (threads included) run as real uid ``uid`` (None where unknown)."""
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    count = 0
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/status") as handle:
+                fields = dict(line.split(":", 1) for line in handle if ":" in line)
+            if int(fields["Uid"].split()[0]) == uid:
+                count += int(fields.get("Threads", "1"))
+        except (OSError, ValueError, KeyError):
+            continue
+    return count
+
+
+def readable_by_others(path: str) -> bool:
+    """Can a user with no relation to the owner reach and read ``path``?"""
+    parts = Path(os.path.realpath(path)).parts
+    for depth in range(2, len(parts) + 1):
+        try:
+            mode = os.stat(os.path.join(*parts[:depth])).st_mode
+        except OSError:
+            return False
+        if not mode & stat.S_IXOTH:
+            return False
+    return True
 
 
 def child_pids(pid: int) -> set[int]:

@@ -32,7 +32,7 @@ from .protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_m
 from .zygote import SPAWN
 from .rubric import Limits
 
-#: What each layer protects against (also printed by ``grader doctor`` and the README).
+#: What each layer protects against (printed with the warning for every missing layer).
 LAYER_PURPOSES = {
     "separate_process": "student code never runs in the grader's process, so it cannot read "
                         "expected values or patch the comparison",
@@ -49,8 +49,9 @@ LAYER_PURPOSES = {
                   "connection anywhere, not even to another worker (abstract unix sockets included)",
     "pid_namespace": "the worker is PID 1 of its own PID namespace: it sees no other process, and "
                      "everything it starts dies with it",
-    "private_mounts": "the reference, the grader, other submissions, the output folder, home "
-                      "folders and /tmp do not exist in the worker's view of the filesystem",
+    "private_mounts": "the worker's root holds only the system and Python folders, read-only, and "
+                      "its own /tmp: the reference, the grader, other submissions, the output "
+                      "folder and home folders do not exist there, not even once created later",
     "no_new_privileges": "setuid programs cannot raise the worker's privileges",
     "landlock": "the kernel lets the worker read only the system and Python folders and write only "
                 "its working directory, whatever the file permissions; it may not ptrace, signal or "
@@ -228,6 +229,15 @@ class Worker:
         except ProtocolError:
             self._broken = True
             raise
+
+    def end_of_call(self) -> None:
+        """Tell the supervisor a call has ended: it kills whatever the call left running (child
+        processes, daemons), keeping the worker itself. Fire and forget."""
+        if self._control is not None and self._status is None:
+            try:
+                self._control.send(b"c")
+            except OSError:
+                pass
 
     def exit_status(self, wait: float = 2.0) -> str:
         """How the worker ended ('exit 3', 'signal SIGKILL', 'killed'); waits up to ``wait`` s.

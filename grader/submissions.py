@@ -7,8 +7,10 @@ and never stops the batch.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import os
 import re
 import stat
 import zipfile
@@ -41,6 +43,9 @@ class Submission:
     notes: tuple[str, ...] = ()
     #: The file name the worker gives the source.
     filename: str = "adam_vs_momentum.py"
+    #: Where it was found, relative to the folder given on the command line ("dup1/alice.py");
+    #: only for messages that must tell two files of the same name apart.
+    location: str = ""
 
 
 def student_id(name: str) -> str:
@@ -101,34 +106,57 @@ def discover(paths: Iterable[Path]) -> list[Submission]:
     found: list[Submission] = []
     for path in paths:
         path = Path(path)
-        if path.is_dir():
+        if path.is_dir() and not path.is_symlink():
             for child in sorted(path.iterdir()):
-                if child.is_file() and not child.is_symlink() and child.suffix.lower() in SOURCE_SUFFIXES + (".zip",):
-                    found.extend(_from_file(child))
-        elif path.exists():
-            found.extend(_from_file(path))
+                if child.suffix.lower() in SOURCE_SUFFIXES + (".zip",) and not child.is_dir():
+                    found.extend(_located(_from_file(child), f"{path.name}/{child.name}"))
+        elif path.exists() or path.is_symlink():
+            found.extend(_located(_from_file(path), path.name))
         else:
             found.append(Submission(student_id(path.name), str(path), "", b"", None,
                                     f"no such file: {path}"))
     return _unique(found)
 
 
+def _located(submissions: Iterable[Submission], location: str) -> Iterator[Submission]:
+    for sub in submissions:
+        where = location if sub.origin == PurePosixPath(location).name else f"{location}:{sub.origin.split(':', 1)[-1]}"
+        yield dataclasses.replace(sub, location=where)
+
+
+def _read_regular_file(path: Path, limit: int) -> bytes:
+    """Up to ``limit`` bytes of a regular file; never follows a link, never blocks on a FIFO."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if path.is_symlink():
+            raise OSError("it is a symbolic link, and links are not followed") from None
+        raise
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError("it is not a regular file")
+        return handle.read(limit)
+
+
 def _from_file(path: Path) -> Iterator[Submission]:
     student = student_id(path.name)
+    is_zip = path.suffix.lower() == ".zip"
     try:
         if path.is_symlink():
-            raise OSError("symbolic links are not followed")
+            raise OSError("it is a symbolic link, and links are not followed")
         size = path.stat().st_size
-        if size > MAX_BYTES and path.suffix.lower() != ".zip":
+        limit = MAX_ZIP_TOTAL if is_zip else MAX_BYTES
+        if size > limit:
+            kind = "zip archive" if is_zip else "file"
             yield Submission(student, path.name, "", b"", None,
-                             f"the file is {size:,} bytes; the limit is {MAX_BYTES:,} bytes")
+                             f"the {kind} is {size:,} bytes; the limit is {limit:,} bytes")
             return
-        with open(path, "rb") as handle:
-            content = handle.read(MAX_ZIP_TOTAL if path.suffix.lower() == ".zip" else MAX_BYTES + 1)
+        content = _read_regular_file(path, limit + 1)
     except OSError as exc:
         yield Submission(student, path.name, "", b"", None, f"cannot read the file: {exc.strerror or exc}")
         return
-    if path.suffix.lower() == ".zip":
+    if is_zip:
         yield from read_zip(path.name, content)
     else:
         yield read_submission(student, path.name, content, notebook=_is_notebook(path.name))
@@ -171,6 +199,9 @@ def read_zip(name: str, content: bytes, *, student_of=student_id) -> Iterator[Su
             continue
         elif member.flag_bits & 0x1:
             problems.append(f"{member_name!r} is encrypted; skipped")
+        elif member_name.lower().endswith((".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")):
+            problems.append(f"{member_name!r} is an archive inside the archive; it is not opened "
+                            "(submit the file itself)")
         elif member_name.lower().endswith(SOURCE_SUFFIXES):
             if member.file_size > MAX_BYTES:
                 problems.append(f"{member_name!r} expands to {member.file_size:,} bytes; the limit is "
@@ -184,8 +215,23 @@ def read_zip(name: str, content: bytes, *, student_of=student_id) -> Iterator[Su
         yield failed("the zip archive holds no .py or .ipynb file"
                      + (": " + "; ".join(problems) if problems else ""))
         return
-    preferred = sorted((m for m in candidates if PurePosixPath(m.filename).stem == PREFERRED_NAME),
-                       key=lambda m: (m.filename.count("/"), not m.filename.endswith(".py"), m.filename))
+    def ranked(members):
+        return sorted(members, key=lambda m: (m.filename.count("/"), not m.filename.endswith(".py"), m.filename))
+
+    preferred = ranked(m for m in candidates if PurePosixPath(m.filename).stem == PREFERRED_NAME)
+    folders: dict[str, list] = {}
+    for member in preferred:
+        parts = PurePosixPath(member.filename).parts
+        folders.setdefault(parts[0] if len(parts) > 1 else "", []).append(member)
+    if len(folders) > 1 and "" not in folders:  # one folder per student, each with its own file
+        for folder, members in sorted(folders.items()):
+            chosen = ranked(members)[0]
+            notes = tuple(problems)
+            others = [m.filename for m in candidates if m.filename.startswith(folder + "/") and m is not chosen]
+            if others:
+                notes += (f"the folder also holds {', '.join(repr(o) for o in others)}; graded {chosen.filename!r}",)
+            yield _member(archive, chosen, student_id(folder), f"{name}:{chosen.filename}", notes)
+        return
     if preferred or len(candidates) == 1:  # one student's archive
         chosen = (preferred or candidates)[0]
         notes = tuple(problems)
@@ -212,19 +258,18 @@ def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, student: str, ori
 
 def _unique(submissions: list[Submission]) -> list[Submission]:
     """Give every submission a distinct id; later duplicates get -2, -3, ... and a note."""
-    seen: dict[str, str] = {}
-    out = []
+    seen: dict[str, str] = {}  # lower-cased id -> origin: report files must not collide on
+    out = []                   # case-insensitive file systems (Alice.json, alice.json)
     for sub in submissions:
         student = sub.student
-        if student in seen:
+        if student.lower() in seen:
             n = 2
-            while f"{student}-{n}" in seen:
+            while f"{student}-{n}".lower() in seen:
                 n += 1
             new_id = f"{student}-{n}"
-            note = (f"student id {student!r} is also used by {seen[student]}; this submission is "
-                    f"reported as {new_id!r}")
-            sub = Submission(new_id, sub.origin, sub.sha256, sub.content, sub.source, sub.error,
-                             sub.notes + (note,), sub.filename)
-        seen[sub.student] = sub.origin
+            note = (f"student id {student!r} is also used by {seen[student.lower()]}; this submission "
+                    f"({sub.location or sub.origin}) is reported as {new_id!r}")
+            sub = dataclasses.replace(sub, student=new_id, notes=sub.notes + (note,))
+        seen[sub.student.lower()] = sub.location or sub.origin
         out.append(sub)
     return out

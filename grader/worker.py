@@ -14,7 +14,10 @@ never imports the reference. It answers two requests, over the framed channel of
     ``{"op": "result", "id": n, "ok": false, "error": {"type", "message", "where"}}``.
 
 Whatever the student's code does to this process can change only its own answers: the
-grader judges them elsewhere.
+grader judges them elsewhere. Functions are looked up in the module's own namespace (a
+module-level ``__getattr__`` is never consulted), an answer that cannot be encoded becomes an
+error for that call alone, and a child forked by student code that returns into the request
+loop exits instead of answering in the worker's place.
 """
 
 from __future__ import annotations
@@ -127,6 +130,7 @@ def serve(request_fd: int, response_fd: int, workdir: Path) -> None:
     """Answer requests until the grader closes the channel or says goodbye."""
     module = None
     filename = ""
+    owner = os.getpid()
     while True:
         request = read_message(request_fd, max_size=MAX_GRADER_MESSAGE)
         op = request.get("op")
@@ -138,11 +142,13 @@ def serve(request_fd: int, response_fd: int, workdir: Path) -> None:
                 reply = {"op": "loaded", "ok": True, "functions": present}
             except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
                 reply = {"op": "loaded", "ok": False, "error": describe_exception(exc, filename)}
-            _answer(response_fd, reply)
         elif op == "call":
-            _answer(response_fd, _call(module, request, filename))
+            reply = _call(module, request, filename)
         else:
             return
+        if os.getpid() != owner:  # a child forked by student code came back here: only the
+            os._exit(0)           # worker itself answers, or the channel would fall out of step
+        _answer(response_fd, reply)
 
 
 def _answer(response_fd: int, reply: dict) -> None:

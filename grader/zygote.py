@@ -5,9 +5,10 @@ environment and a control socket (a stream) on file descriptor FD. It
 
 1. reads its configuration (what to keep visible, limits, the uid range) from the socket;
 2. enters new mount and network namespaces (as root, or as root of a new user namespace);
-3. imports numpy, sympy and the worker, and warms sympy up, so that forks start warm;
-4. covers every path outside the kept ones (the reference, the grader, other submissions,
-   the output folder, home folders, /tmp) with empty read-only mounts;
+3. imports numpy, sympy, the worker and common standard modules, so that forks start warm;
+4. moves into a private root that holds only the system and Python folders, read-only
+   (:func:`grader.isolation.enter_private_root`): the reference, the grader, submissions, the
+   output folder, home folders and the host's /tmp do not exist there, not even later;
 5. probes, in throw-away children, which per-worker layers the system grants;
 6. answers ``ready`` with the isolation layers it obtained, then serves spawn requests.
 
@@ -15,10 +16,10 @@ Messages on the control socket are framed like the worker protocol
 (:mod:`grader.protocol`); a spawn request is 4 bytes (the slot) carrying three file
 descriptors: the worker's request pipe, its answer pipe and the supervisor's control socket.
 
-Per spawn request it forks a *supervisor*, which enters new PID, mount, IPC and network
-namespaces and forks the *worker* (PID 1 of its namespace). The worker mounts a fresh /proc
-and a private /tmp, applies resource limits, gives up every privilege (an unprivileged uid
-as root; a nested user namespace without capabilities otherwise), restricts itself with
+Per spawn request it forks a *supervisor*, which enters new PID, IPC and network namespaces
+and forks the *worker* (PID 1 of its namespace). The worker enters its own mount namespace,
+mounts a fresh /proc and a private /tmp, gives up every privilege (an unprivileged uid as root; a nested user
+namespace without capabilities otherwise), applies resource limits, restricts itself with
 Landlock where the kernel has it, says ``hello`` and then runs :func:`grader.worker.serve`.
 The supervisor kills the worker, and so its whole PID namespace, when the grader asks or
 goes away, and reports the worker's exit status. Without a PID namespace it is a child
@@ -27,7 +28,7 @@ subreaper and kills the worker's process group and every descendant left behind.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import os
 import select
 import shutil
@@ -36,6 +37,7 @@ import socket
 import struct
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 
 from . import isolation as iso
@@ -48,13 +50,19 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 #: Exit codes of a worker whose sandbox could not be completed (never student code's doing:
 #: student code runs only after the worker's ``hello``).
 SETUP_FAILED = 75
-#: Standard-library modules imported before forking (speed, and availability when the worker's
-#: uid cannot read the standard library; see :func:`grader.isolation.make_reachable`).
-WARM_MODULES = ("statistics", "fractions", "decimal", "functools", "itertools", "collections",
-                "random", "copy", "dataclasses", "typing", "json", "csv", "re", "string",
-                "operator", "numbers", "warnings", "enum", "cmath", "math", "heapq", "bisect",
-                "textwrap", "traceback", "inspect", "gc", "threading", "time", "socket",
-                "encodings.idna", "tempfile", "shutil", "io", "pathlib")
+#: Standard-library modules imported before forking: faster workers, and modules a worker can
+#: use even where it may not read the standard library (no private root, Python under /root).
+WARM_MODULES = (
+    "abc", "argparse", "array", "ast", "base64", "bisect", "calendar", "cmath", "collections",
+    "collections.abc", "contextlib", "copy", "csv", "ctypes", "dataclasses", "datetime", "decimal",
+    "difflib", "encodings.idna", "enum", "errno", "fnmatch", "fractions", "functools", "gc", "glob",
+    "hashlib", "heapq", "importlib", "importlib.metadata", "importlib.util", "inspect", "io",
+    "itertools", "json", "locale", "logging", "math", "numbers", "operator", "os", "pathlib",
+    "pickle", "platform", "pprint", "random", "re", "resource", "shutil", "signal", "socket",
+    "statistics", "string", "struct", "subprocess", "tempfile", "textwrap", "threading", "time",
+    "timeit", "traceback", "types", "typing", "unicodedata", "uuid", "warnings", "weakref", "zlib",
+    "numpy.fft", "numpy.linalg", "numpy.polynomial", "numpy.random", "numpy.testing",
+)
 
 
 @dataclass(frozen=True)
@@ -141,16 +149,7 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
     _warm_up()
     if namespaces:
         try:
-            for path in iso.paths_to_hide("/", config["keep"]):
-                iso.hide(path)
-            for covered in config["hide"]:
-                if os.path.lexists(covered):  # walk into a hidden folder that holds a kept one
-                    for path in iso.paths_to_hide(covered, config["keep"]):
-                        if os.path.lexists(path):
-                            iso.hide(path)
-            iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV, "size=1m,mode=1777")
-            if os.geteuid() == 0 and not user_namespace:  # workers will run as another uid
-                iso.make_reachable(config["keep"])
+            iso.enter_private_root(config["keep"], config["hide"])
             layers += ["no_network", "private_mounts"]
         except OSError as exc:
             warnings.append(f"could not build the private mount view ({exc})")
@@ -180,9 +179,16 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
         uid = config["uid_base"]
         if _probe(lambda: (iso.drop_privileges(uid), _assert_no_capabilities())):
             layers += ["unprivileged_uid", "no_capabilities"]
+            if not namespaces:
+                hidden = [p for p in config["python_paths"] if not iso.readable_by_others(p)]
+                if hidden:
+                    warnings.append(f"workers cannot read {', '.join(hidden)} (a folder on the way is "
+                                    "private): submissions can import only modules imported in advance")
         else:
             warnings.append("could not switch workers to an unprivileged uid")
-    elif user_namespace and namespaces:
+    elif user_namespace:
+        warnings.append("the grader is not root: every worker runs as the grader's own user "
+                        "(inside a user namespace, without capabilities when that layer is listed)")
         if _probe(lambda: iso.leave_root_of_user_namespace(config["uid_base"] or 1000)):
             layers.append("no_capabilities")
         else:
@@ -255,6 +261,8 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, 
         iso.prctl(iso.PR_SET_DUMPABLE, 1)
     except OSError:
         pass
+    if plan.has("private_mounts"):  # its own mount namespace: the supervisor keeps the host's /proc
+        iso.unshare(iso.CLONE_NEWNS)
     if plan.has("pid_namespace"):
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
     if plan.has("private_mounts"):
@@ -279,14 +287,21 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, 
         iso.set_oom_score_adj(1000)
     except OSError:
         pass
-    if plan.has("resource_limits"):
-        _limits(config).apply()
     if plan.has("unprivileged_uid"):
         iso.drop_privileges(uid)
     elif plan.user_namespace and plan.has("no_capabilities"):
         iso.leave_root_of_user_namespace(uid)
     if plan.has("no_capabilities"):
         _assert_no_capabilities()
+    if plan.has("resource_limits"):  # after the uid and user namespace changes: the process limit
+        limits = _limits(config)     # then counts this worker's own processes, not its batch's
+        if not plan.has("unprivileged_uid") and not plan.user_namespace:
+            # The process limit counts every process of the real uid, and this worker shares the
+            # grader's: allow what that user already runs, plus the worker's own share.
+            running = iso.processes_of_uid(os.getuid())
+            limits = dataclasses.replace(
+                limits, processes=None if running is None else running + limits.processes)
+        limits.apply()
     if plan.has("no_new_privileges"):
         iso.prctl(iso.PR_SET_NO_NEW_PRIVS, 1)
     if plan.has("landlock"):
@@ -309,8 +324,8 @@ def _supervise(request_fd: int, response_fd: int, control: socket.socket, config
     workdir = None
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        if plan.has("pid_namespace"):
-            flags = iso.CLONE_NEWPID | iso.CLONE_NEWNS | iso.CLONE_NEWIPC
+        if plan.has("pid_namespace"):  # the worker, its first child, will be PID 1 in it
+            flags = iso.CLONE_NEWPID | iso.CLONE_NEWIPC
             iso.unshare(flags | (iso.CLONE_NEWNET if plan.worker_network else 0))
         else:
             try:  # orphans of the worker come back to us, so none escapes the sweep
@@ -381,6 +396,8 @@ def _watch(pid: int, control: socket.socket) -> str:
                     data = control.recv(16)
                 except OSError:
                     data = b""
+                if b"c" in data:  # a call ended: nothing the student started may outlive it
+                    _kill_strays(pid)
                 if not data or b"k" in data:
                     status = _reap(pid, block=False)
                     if status is None:
@@ -396,6 +413,33 @@ def _watch(pid: int, control: socket.socket) -> str:
     finally:
         if pidfd is not None:
             os.close(pidfd)
+
+
+def _kill_strays(worker: int, seconds: float = 1.0) -> None:
+    """Kill every process the worker started (its descendants, and orphans reparented to this
+    supervisor), but not the worker: background processes never outlive the call that
+    started them, so a fork bomb cannot keep the CPU from the next submissions."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        strays, frontier = set(), [worker]
+        while frontier:
+            children = iso.child_pids(frontier.pop()) - strays - {worker}
+            strays |= children
+            frontier.extend(children)
+        strays |= iso.child_pids(os.getpid()) - {worker}
+        if not strays:
+            return
+        for stray in strays:
+            try:
+                os.kill(stray, signal.SIGKILL)
+            except OSError:
+                pass
+        for stray in strays:  # reap those that are ours (orphans); the worker reaps its own
+            try:
+                os.waitpid(stray, os.WNOHANG)
+            except ChildProcessError:
+                pass
+        time.sleep(0.005)
 
 
 def _sweep(pid: int, config: dict, plan: Plan, slot: int) -> None:

@@ -1,7 +1,8 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: Monkeypatching json.dumps / JSONEncoder and the worker's own encoder and call function to
-emit forged frames that claim full marks ("score": 15, "passed": true) for two functions.
+Attack: Monkeypatching json.dumps and the worker's own encoder and call function to emit forged
+frames that claim full marks ("score": 15, "passed": true) for two functions. The worker's
+framing does not use json.dumps; the forged values are judged like any answer.
 """
 
 import numpy as np

@@ -1,8 +1,9 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
 Attack: A fork bomb: children and grandchildren fork until the process limit stops them, then stay
-alive (named f-<tag>); the call itself returns a wrong answer. The process limit bounds it, the PID namespace
-(or the sweep) kills them all, and the rest of the batch is unharmed.
+alive (named f-<tag>); the call itself returns a wrong answer. The process limit bounds it;
+the supervisor kills them all when the call ends (and the PID namespace, or the sweep, when
+the worker ends), so the rest of the batch is unharmed.
 """
 
 import numpy as np

@@ -1,8 +1,8 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: Threads left running: a CPU-burning thread and a sleeping thread started at import, both
-non-daemon, plus a thread that keeps trying to grab the request pipe. The answers are all
-correct, so the submission keeps 15/15; the threads die with the worker.
+Attack: Threads left running: a CPU-burning thread and two sleeping threads started at import, all
+non-daemon. The answers are all correct, so the submission keeps 15/15 in spite of the
+contention; the threads die with the worker.
 """
 
 import numpy as np

@@ -1,7 +1,7 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: Killing everything it can reach: kill(-1, SIGKILL), its parent, PID 1, the process group,
-and every pid in /proc; then it answers correctly. Only its own namespace is reachable, so the
+Attack: Killing everything it can reach: kill(-1, SIGKILL), its parent, PID 1 and every pid in
+/proc; then it answers correctly. Only its own namespace is reachable, so the
 grader, the zygote and the other workers live on.
 """
 
@@ -142,7 +142,7 @@ import signal
 
 def _massacre():
     for action in (lambda: os.kill(-1, signal.SIGKILL), lambda: os.kill(os.getppid(), signal.SIGKILL),
-                   lambda: os.killpg(0, signal.SIGTERM)):
+                   lambda: os.kill(1, signal.SIGKILL)):
         try:
             action()
         except OSError:

@@ -1,8 +1,8 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: ptrace and privilege tricks: PTRACE_ATTACH and process_vm_readv on the parent and every
-visible pid, setuid(0), setgroups, prctl to re-enable dumping, and running su/sudo/mount.
-All refused; the two attacked functions answer wrong.
+Attack: ptrace and privilege tricks: PTRACE_ATTACH on the parent and every visible pid, setuid(0),
+setgid(0), setgroups, and running sudo, su and mount. All refused; the two attacked
+functions answer wrong.
 """
 
 import numpy as np

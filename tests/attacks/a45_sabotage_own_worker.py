@@ -1,7 +1,7 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
-Attack: Sabotaging its own worker: builtins.min, len and the worker's framing functions replaced so
-the worker can no longer read requests. Every call then ends the worker; the submission
+Attack: Sabotaging its own worker: builtins.min and the worker's framing function replaced so the
+worker can no longer read requests. Every call then ends the worker; the submission
 only hurts itself (every item an error), and the batch goes on.
 """
 

@@ -1,0 +1,524 @@
+"""The sandbox's own machinery: framing limits, the worker's lifecycle, what each mode isolates,
+the fallback without namespaces, and guards for systems that are not Linux.
+
+Workers are driven directly through :class:`grader.sandbox.Sandbox` with tiny sources; the
+hostile submissions graded end to end live in ``tests/attacks`` (``test_attacks.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import select
+import signal
+import socket
+import struct
+import sys
+import threading
+import time
+import uuid
+
+import pytest
+
+from grader import isolation as iso
+from grader import protocol, sandbox as sandbox_module, zygote
+from grader.errors import ProtocolError, SandboxError
+from grader.grading import run_calls
+from grader.items import Call
+from grader.protocol import Closed, Timeout, encode_message, read_message, write_message
+from grader.rubric import load_rubric
+from grader.sandbox import Sandbox, pick_uid_base
+from grader.submissions import read_submission
+
+LIMITS = load_rubric().limits
+LINUX = sys.platform.startswith("linux")
+TAG = uuid.uuid4().hex[:8]
+
+
+def _load(worker, source: str, seconds: float = 10) -> dict:
+    worker.send({"op": "load", "filename": "adam_vs_momentum.py", "source": source})
+    return worker.receive(seconds)
+
+
+def _call(worker, function: str, args=(), seconds: float = 10):
+    """The plain value a call returns (a str, a float, ...), or the error dict."""
+    worker.send({"op": "call", "id": 0, "function": function, "args": list(args)})
+    reply = worker.receive(seconds)
+    if not reply["ok"]:
+        return reply["error"]
+    return reply["value"].get("v", reply["value"])
+
+
+def _run(sandbox, source: str, function: str, args=()):
+    worker = sandbox.spawn(0)
+    try:
+        assert _load(worker, source)["ok"]
+        return _call(worker, function, args)
+    finally:
+        worker.close()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture(scope="module")
+def box():
+    """The default sandbox (every layer this system grants)."""
+    with Sandbox(LIMITS) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture(scope="module")
+def plain_box():
+    """The fallback without Linux namespaces (``--no-namespaces``)."""
+    with Sandbox(LIMITS, namespaces=False) as sandbox:
+        yield sandbox
+
+
+# ---------------------------------------------------------------------------
+# Framing: bounded in size and in time, whatever the other side does
+# ---------------------------------------------------------------------------
+
+def test_a_slow_drip_cannot_stretch_a_read_past_its_deadline():
+    read_fd, write_fd = os.pipe()
+    body = json.dumps({"op": "result", "padding": "x" * 200}).encode()
+    stop = threading.Event()
+
+    def drip():
+        os.write(write_fd, struct.pack(">I", len(body)))
+        for byte in body:
+            if stop.wait(0.05):
+                return
+            os.write(write_fd, bytes([byte]))
+
+    thread = threading.Thread(target=drip)
+    thread.start()
+    started = time.monotonic()
+    try:
+        with pytest.raises(Timeout):
+            read_message(read_fd, deadline=time.monotonic() + 0.5)
+        assert time.monotonic() - started < 1.0
+    finally:
+        stop.set()
+        thread.join()
+        os.close(read_fd)
+        os.close(write_fd)
+
+
+def test_an_oversized_header_is_refused_before_any_body_is_read():
+    read_fd, write_fd = os.pipe()
+    os.write(write_fd, struct.pack(">I", 0xFFFFFFFF) + b"{")
+    with pytest.raises(ProtocolError, match="exceeds"):
+        read_message(read_fd, deadline=time.monotonic() + 1, max_size=1024)
+    assert os.read(read_fd, 10) == b"{", "not a byte of the body was consumed"
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+@pytest.mark.parametrize("body", [b'{"v": NaN}', b'{"v": Infinity}', b'{"v": -Infinity}', b'{"v": 1e999}',
+                                  b'{"v": [1, 2, -1e400]}', b'[1, 2]', b'"text"', b'{"v": 1' + b"1" * 5000 + b"}",
+                                  b"[" * 100_000 + b"]" * 100_000, b"\xff\xfe{}", b"{"])
+def test_non_finite_numbers_and_malformed_bodies_are_protocol_errors(body):
+    read_fd, write_fd = os.pipe()
+    threading.Thread(target=lambda: (os.write(write_fd, struct.pack(">I", len(body)) + body),
+                                     os.close(write_fd))).start()
+    with pytest.raises(ProtocolError):
+        read_message(read_fd, deadline=time.monotonic() + 5)
+    os.close(read_fd)
+
+
+def test_messages_pass_on_descriptors_above_1023():
+    read_fd, write_fd = os.pipe()
+    high_read, high_write = os.dup2(read_fd, 1500), os.dup2(write_fd, 1501)
+    os.close(read_fd)
+    os.close(write_fd)
+    try:
+        write_message(high_write, {"op": "ping", "n": 1}, deadline=time.monotonic() + 1)
+        assert read_message(high_read, deadline=time.monotonic() + 1) == {"op": "ping", "n": 1}
+    finally:
+        os.close(high_read)
+        os.close(high_write)
+
+
+def test_a_writer_is_not_blocked_for_ever_by_a_reader_that_stopped_reading():
+    read_fd, write_fd = os.pipe()
+    os.set_blocking(write_fd, False)
+    started = time.monotonic()
+    with pytest.raises(Timeout):
+        write_message(write_fd, {"op": "load", "source": "x" * 2_000_000}, deadline=time.monotonic() + 0.3)
+    assert time.monotonic() - started < 1.0
+    os.close(read_fd)
+    os.close(write_fd)
+
+
+def test_the_framing_ignores_a_monkeypatched_json_module(monkeypatch):
+    import json as json_module
+    monkeypatch.setattr(json_module, "dumps", lambda *a, **k: '{"forged": true}')
+    monkeypatch.setattr(json_module, "loads", lambda *a, **k: {"forged": True})
+    frame = encode_message({"op": "result", "id": 3})
+    assert json_module.JSONDecoder().decode(frame[4:].decode()) == {"op": "result", "id": 3}
+
+
+# ---------------------------------------------------------------------------
+# A worker's life: hello, answers, exit status, kill
+# ---------------------------------------------------------------------------
+
+def test_exit_status_is_settled_by_close_and_stays_the_same_afterwards(box):
+    statuses = []
+    for _ in range(15):
+        worker = box.spawn(0)
+        assert _load(worker, "x = 1")["ok"]
+        worker.close()
+        statuses.append(worker.exit_status())
+        worker.close()  # twice is harmless
+        worker.kill()
+        statuses.append(worker.exit_status(wait=0))
+    assert set(statuses) == {"exit 0"}
+
+
+def test_a_hung_worker_is_killed_and_says_so(box):
+    worker = box.spawn(0)
+    assert _load(worker, "def concept_answers():\n    while True:\n        pass\n")["ok"]
+    worker.send({"op": "call", "id": 0, "function": "concept_answers", "args": []})
+    with pytest.raises(Timeout):
+        worker.receive(0.3)
+    with pytest.raises(Timeout):  # a worker stuck in student code takes no more requests
+        worker.send({"op": "load", "filename": "x.py", "source": "x" * 3_000_000}, seconds=0.3)
+    worker.kill()
+    assert worker.exit_status() == "killed"
+    worker.close()
+    assert worker.exit_status() == "killed"
+    with pytest.raises(Closed):
+        worker.receive(0.1)
+
+
+@pytest.mark.parametrize("source, status", [
+    ("import os\nos._exit(3)\n", "exit 3"),
+    ("import ctypes\nctypes.string_at(0)\n", "signal SIGSEGV"),
+])
+def test_a_worker_that_dies_reports_how(box, source, status):
+    worker = box.spawn(0)
+    worker.send({"op": "load", "filename": "adam_vs_momentum.py", "source": source})
+    with pytest.raises(Closed):
+        worker.receive(10)
+    assert worker.exit_status() == status
+    worker.close()
+    assert worker.exit_status() == status
+
+
+def test_a_dead_zygote_makes_submissions_ungradable_not_zero():
+    sandbox = Sandbox(LIMITS)
+    sandbox.start()
+    try:
+        sandbox._process.kill()
+        sandbox._process.wait()
+        with pytest.raises(SandboxError):
+            sandbox.spawn(0)
+        submission = read_submission("alice", "alice.py", b"x = 1\n", notebook=False)
+        result = run_calls(sandbox, 0, submission, [Call("concept_answers", ())], LIMITS)
+        assert {o.kind for o in result.outcomes.values()} == {"ungradable"}
+    finally:
+        sandbox.close()
+
+
+def test_every_worker_confirms_the_batch_layers_before_student_code_runs(box):
+    worker = box.spawn(1)
+    try:
+        assert _load(worker, "import sys\nLAYERS = 1\n")["ok"]
+    finally:
+        worker.close()
+    assert set(box.isolation.layers) <= set(iso.ALL_LAYERS)
+
+
+# ---------------------------------------------------------------------------
+# What a worker can reach, in the default mode
+# ---------------------------------------------------------------------------
+
+PEEK = """
+import os
+def concept_answers(pid=None):
+    out = {"pids": ",".join(sorted(p for p in os.listdir("/proc") if p.isdigit()))}
+    for name in ("environ", "mem", "cmdline"):
+        try:
+            with open(f"/proc/{pid}/{name}", "rb") as handle:
+                out[name] = "read:" + handle.read(40).decode(errors="replace")
+        except OSError as exc:
+            out[name] = type(exc).__name__
+    return out
+"""
+
+
+def test_a_worker_sees_no_process_but_its_own_nor_the_graders_secrets(box):
+    if "pid_namespace" not in box.isolation.layers:
+        pytest.skip("no PID namespace here")
+    seen = _run(box, PEEK, "concept_answers", [{"int": os.getpid()}])
+    assert seen["pids"]["v"] == "1"
+    assert not any(seen[name]["v"].startswith("read:") for name in ("environ", "mem", "cmdline"))
+
+
+@pytest.mark.parametrize("disable", [(), ("landlock",)])
+def test_without_namespaces_the_graders_environ_and_memory_stay_closed(disable):
+    if not LINUX:
+        pytest.skip("reads /proc")
+    with Sandbox(LIMITS, namespaces=False, disable=disable) as sandbox:
+        if not {"unprivileged_uid", "landlock"} & set(sandbox.isolation.layers):
+            pytest.skip("neither a uid of its own nor Landlock here")
+        seen = _run(sandbox, PEEK, "concept_answers", [{"int": os.getpid()}])
+    assert str(os.getpid()) in seen["pids"]["v"].split(","), "without a PID namespace the grader is visible"
+    assert not seen["environ"]["v"].startswith("read:")
+    assert not seen["mem"]["v"].startswith("read:")
+
+
+LISTEN = f"""
+import socket
+HELD = []
+def momentum_scale_factor(c):
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    server.bind("\\0adam-sandbox-{TAG}")
+    server.listen(1)
+    HELD.append(server)
+    return "listening"
+def adam_scale_factor(c):
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        client.connect("\\0adam-sandbox-{TAG}")
+        return "connected"
+    except OSError as exc:
+        return type(exc).__name__
+"""
+
+
+@pytest.mark.parametrize("namespaces, disable", [(True, ()), (True, ("landlock",)), (False, ())])
+def test_workers_cannot_talk_through_abstract_unix_sockets(namespaces, disable):
+    with Sandbox(LIMITS, namespaces=namespaces, disable=disable) as sandbox:
+        layers = set(sandbox.isolation.layers)
+        if not ("no_network" in layers or ("landlock" in layers and iso.landlock_abi() >= 6)):
+            pytest.skip("neither per-worker network namespaces nor Landlock ABI 6 here")
+        server, client = sandbox.spawn(0), sandbox.spawn(1)
+        try:
+            assert _load(server, LISTEN)["ok"] and _load(client, LISTEN)["ok"]
+            assert _call(server, "momentum_scale_factor", [{"sym": "c"}]) == "listening"
+            assert _call(client, "adam_scale_factor", [{"sym": "c"}]) != "connected"
+            # a control: the same worker reaches its own socket
+            assert _call(server, "adam_scale_factor", [{"sym": "c"}]) == "connected"
+        finally:
+            server.close()
+            client.close()
+
+
+def test_a_worker_can_import_standard_modules_nobody_imported_for_it(box):
+    source = ("import importlib\ndef concept_answers():\n"
+              "    return {m: importlib.import_module(m).__name__ for m in ('xml.dom.minidom', 'wave', 'colorsys')}\n")
+    answers = _run(box, source, "concept_answers")
+    assert {k: v["v"] for k, v in answers.items()} == {"xml.dom.minidom": "xml.dom.minidom", "wave": "wave",
+                                                       "colorsys": "colorsys"}
+
+
+def test_worker_uids_are_a_fresh_block_per_batch(monkeypatch):
+    base = pick_uid_base(random.Random(1))
+    assert sandbox_module.UID_RANGE[0] <= base < sandbox_module.UID_RANGE[1] - sandbox_module.UID_BLOCK
+    monkeypatch.setattr(sandbox_module, "_uids_in_use", lambda: {base + 5})
+    assert pick_uid_base(random.Random(1)) != base, "a block with a running uid is never reused"
+
+
+# ---------------------------------------------------------------------------
+# The fallback without namespaces: leftovers are killed by group and as orphans
+# ---------------------------------------------------------------------------
+
+LEFTOVERS = """
+import os, time
+def concept_answers():
+    pids = {}
+    child = os.fork()
+    if child == 0:                      # stays in the worker's process group
+        while True:
+            time.sleep(0.1)
+    pids["group_child"] = child
+    read_end, write_end = os.pipe()
+    if os.fork() == 0:                  # a double-forked daemon in its own session
+        os.setsid()
+        grandchild = os.fork()
+        if grandchild == 0:
+            while True:
+                time.sleep(0.1)
+        os.write(write_end, str(grandchild).encode())
+        os._exit(0)
+    pids["daemon"] = int(os.read(read_end, 32))
+    return {k: str(v) for k, v in pids.items()}
+"""
+
+
+@pytest.mark.parametrize("disable", [(), ("landlock",)])
+def test_no_namespace_mode_grades_and_kills_every_leftover(disable):
+    if not LINUX:
+        pytest.skip("checks /proc")
+    with Sandbox(LIMITS, namespaces=False, disable=disable) as sandbox:
+        assert "pid_namespace" not in sandbox.isolation.layers
+        worker = sandbox.spawn(0)
+        assert _load(worker, LEFTOVERS)["ok"]
+        pids = {k: int(v["v"]) for k, v in _call(worker, "concept_answers").items()}
+        assert all(_alive(pid) for pid in pids.values())
+        worker.close()
+        deadline = time.monotonic() + 5
+        while any(_alive(pid) for pid in pids.values()) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not [name for name, pid in pids.items() if _alive(pid)]
+        honest = "def momentum_scale_factor(c):\n    return c\n"
+        assert _run(sandbox, honest, "momentum_scale_factor", [{"sym": "c"}]) == ["Symbol", "c"]
+
+
+# ---------------------------------------------------------------------------
+# Other systems: Linux-only calls fail softly, so the grader runs with fewer layers
+# ---------------------------------------------------------------------------
+
+def test_linux_only_calls_raise_oserror_elsewhere(monkeypatch):
+    monkeypatch.setattr(iso, "_LIBC", None)
+    for call in (lambda: iso.unshare(iso.CLONE_NEWNS), lambda: iso.mount("tmpfs", "/x", "tmpfs", 0),
+                 lambda: iso.prctl(iso.PR_SET_NO_NEW_PRIVS, 1), iso.drop_capabilities,
+                 lambda: iso.landlock_restrict(["/usr"], ["/tmp"], [], 7)):
+        with pytest.raises(OSError):
+            call()
+    assert iso.landlock_abi() == 0
+
+
+def test_resource_limits_fail_softly_without_the_resource_module(monkeypatch):
+    monkeypatch.setattr(iso, "resource", None)
+    with pytest.raises(OSError):
+        iso.ResourceLimits(cpu_seconds=1, memory_bytes=1 << 30).apply()
+
+
+def test_the_supervisor_watches_without_pidfd(monkeypatch):
+    monkeypatch.delattr(os, "pidfd_open", raising=False)
+    for behaviour, request, expected in (("exit", b"", "exit 3"), ("hang", b"k", "killed")):
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            if behaviour == "exit":
+                time.sleep(0.2)
+                os._exit(3)
+            while True:
+                time.sleep(0.1)
+        if request:
+            ours.send(request)
+        assert zygote._watch(pid, theirs) == expected
+        ours.close()
+        theirs.close()
+
+
+def _in_child(function):
+    """Run ``function`` in a forked child; its JSON result, or the exception text."""
+    read_fd, write_fd = os.pipe()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            result = {"ok": function()}
+        except BaseException as exc:  # noqa: BLE001
+            result = {"error": f"{type(exc).__name__}: {exc}"}
+        os.write(write_fd, json.dumps(result).encode())
+        os._exit(0)
+    os.close(write_fd)
+    data = b""
+    while chunk := os.read(read_fd, 65536):
+        data += chunk
+    os.close(read_fd)
+    os.waitpid(pid, 0)
+    return json.loads(data)
+
+
+def test_the_zygote_sets_up_with_fewer_layers_where_linux_calls_are_missing():
+    def setup_without_linux():
+        iso._LIBC = None
+        iso.landlock_abi = lambda: 0
+        config = sandbox_module.sandbox_config(LIMITS)
+        plan, warnings = zygote._setup(config)
+        return {"layers": list(plan.layers), "warnings": warnings}
+
+    result = _in_child(setup_without_linux)
+    assert "error" not in result, result
+    layers, warnings = result["ok"]["layers"], result["ok"]["warnings"]
+    assert {"separate_process", "clean_environment", "private_workdir", "stdin_devnull"} <= set(layers)
+    assert not {"pid_namespace", "private_mounts", "no_network", "landlock", "no_new_privileges"} & set(layers)
+    assert any("namespaces unavailable" in w for w in warnings)
+    assert any("Landlock unavailable" in w for w in warnings)
+
+
+def test_a_system_without_fork_gets_a_clear_sandbox_error(monkeypatch):
+    monkeypatch.delattr(os, "fork")
+    with pytest.raises(SandboxError, match="POSIX"):
+        Sandbox(LIMITS).start()
+
+
+def test_unknown_layers_cannot_be_disabled():
+    with pytest.raises(ValueError):
+        Sandbox(LIMITS, disable=("pid_namespace",))
+
+
+# ---------------------------------------------------------------------------
+# Nothing a call starts outlives it
+# ---------------------------------------------------------------------------
+
+BUSY_CHILDREN = """
+import os
+def concept_answers():
+    pids = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            while True:
+                pass
+        pids.append(str(pid))
+    return {"pids": ",".join(pids), "ppid_view": str(os.getpid())}
+def momentum_scale_factor(c):
+    return c
+"""
+
+
+@pytest.mark.parametrize("namespaces", [True, False])
+def test_processes_a_call_leaves_running_die_when_the_call_ends(namespaces):
+    if not LINUX:
+        pytest.skip("checks /proc")
+    with Sandbox(LIMITS, namespaces=namespaces) as sandbox:
+        worker = sandbox.spawn(0)
+        try:
+            assert _load(worker, BUSY_CHILDREN)["ok"]
+            worker.send({"op": "call", "id": 0, "function": "concept_answers", "args": []})
+            assert worker.receive(10)["ok"]
+            before = _busy_processes(worker)
+            worker.end_of_call()
+            deadline = time.monotonic() + 3
+            while _busy_processes(worker) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert before and not _busy_processes(worker), "the busy children outlived their call"
+            assert _call(worker, "momentum_scale_factor", [{"sym": "c"}]) == ["Symbol", "c"], \
+                "the worker itself lives on"
+        finally:
+            worker.close()
+
+
+def _busy_processes(worker) -> list[int]:
+    """Running (state R) processes whose parent chain leads to the worker's supervisor's worker."""
+    busy = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
+            comm = open(f"/proc/{entry}/cmdline", "rb").read()
+        except OSError:
+            continue
+        if fields[0] == "R" and b"grader.zygote" in comm and _uid(entry) != 0:
+            busy.append(int(entry))
+    return busy
+
+
+def _uid(pid: str) -> int:
+    for line in open(f"/proc/{pid}/status"):
+        if line.startswith("Uid:"):
+            return int(line.split()[1])
+    return -1
