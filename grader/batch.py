@@ -21,8 +21,6 @@ from typing import Callable, Sequence
 
 from . import __version__
 from .errors import GraderError
-from .grading import grade, ungradable
-from .items import Judging
 from .reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
                       write_atomic)
 from .results import Report
@@ -46,6 +44,9 @@ class BatchOptions:
     exports: dict = field(default_factory=dict)
     #: Where to write per-submission grading times (CSV), for benchmarks; None: nowhere.
     timings: Path | None = None
+    #: Write the summary and the LMS exports (the Gradescope autograder, which grades one
+    #: submission per container, needs neither).
+    class_exports: bool = True
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,17 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
                                    for p in paths}
     isolation = Isolation((), ())
     if todo:
-        judging = Judging.create(rubric)
-        with Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide) as sandbox:
-            isolation = sandbox.isolation
+        sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
+        sandbox.launch()  # the zygote warms up while the judging machinery is imported and built
+        try:
+            from .items import Judging
+
+            judging = Judging.create(rubric)
+            isolation = sandbox.wait_ready()
             warn_isolation(isolation)
             done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
+        finally:
+            sandbox.close()
     all_reports = {r.student: r for r in load_reports(reports_dir)}
     all_reports.update({r.student: r for r in done})
     write_class_files(out, list(all_reports.values()), rubric, options)
@@ -135,8 +142,10 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
                        time.monotonic() - started, isolation)
 
 
-def _grade_all(judging: Judging, sandbox: Sandbox, todo: list[Submission], options: BatchOptions,
+def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: BatchOptions,
                reports_dir: Path, digest: str, on_report) -> list[Report]:
+    from .grading import grade, ungradable
+
     slots: queue.Queue[int] = queue.Queue()
     for slot in range(max(1, options.workers)):
         slots.put(slot)
@@ -188,6 +197,8 @@ def write_report(reports_dir: Path, report: Report, digest: str) -> None:
 def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions) -> None:
     """grades.csv, the summary and the LMS exports, from every report of the batch."""
     write_atomic(out / "grades.csv", grades_csv(reports, rubric))
+    if not options.class_exports:
+        return
     from .exporters import write_exports
 
     write_exports(out, reports, rubric, options.exports)

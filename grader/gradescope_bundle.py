@@ -308,7 +308,8 @@ def run(root: Path, *, stream: TextIO | None = None) -> int:
             copy = Path(tmp) / "submission" / f"{student}{chosen.suffix.lower()}"
             copy.parent.mkdir()
             shutil.copyfile(chosen, copy)
-            batch = grade_batch([copy], BatchOptions(out=Path(tmp) / "out", workers=1, progress=False))
+            batch = grade_batch([copy], BatchOptions(out=Path(tmp) / "out", workers=1, progress=False,
+                                                      class_exports=False))
             if len(batch.reports) != 1:
                 raise GraderError(f"grading gave {len(batch.reports)} reports instead of one")
             report = batch.reports[0]

@@ -13,6 +13,7 @@ change; ``AdamVariant()`` with no change reproduces the reference (a test pins t
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -349,10 +350,12 @@ def symbolic_templates(function: str, key: str | None = None) -> dict[str, list]
     Templates that have no finite value, or that cannot be encoded, are left out; so is a
     variant that gives the reference's own answer for this key (it names nothing).
     """
-    return dict(_TEMPLATES.get((function, key), {}))
+    return dict(_build_templates().get((function, key), {}))
 
 
+@functools.cache
 def _build_templates() -> dict:
+    """Every symbolic template, built once per process on first use (it takes sympy ~0.2 s)."""
     out: dict = {}
     first_keys = ("m1", "v1", "m_hat1", "v_hat1", "w2")
     correct = variant_part1(AdamVariant())
@@ -379,7 +382,6 @@ def _add(out: dict, where: tuple, ident: str, expr, suffix: bool = False) -> Non
     out.setdefault(where, {})[label] = tree
 
 
-_TEMPLATES = _build_templates()
 
 
 def template_id(label: str) -> str:

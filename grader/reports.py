@@ -11,6 +11,7 @@ import csv
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -97,9 +98,18 @@ def report_json(report: Report, *, rubric_sha256: str = "") -> str:
     return json.dumps(report_to_dict(report, rubric_sha256=rubric_sha256), indent=2, ensure_ascii=False) + "\n"
 
 
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+
+
+def md_escape(text: str) -> str:
+    """Text shown literally in Markdown: feedback quotes student output (exception messages,
+    type names), which must never render as links, images, HTML or emphasis."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+
+
 def item_markdown(item: ItemResult) -> str:
     """One item's feedback as Markdown (also the Gradescope test output)."""
-    lines = [f"- {line}" for line in item.feedback]
+    lines = [f"- {md_escape(line)}" for line in item.feedback]
     if item.misconceptions:
         names = ", ".join(CATALOGUE[m].title for m in item.misconceptions if m in CATALOGUE)
         lines.append(f"- **Misconceptions recognised:** {names}")
@@ -112,7 +122,7 @@ def report_markdown(report: Report) -> str:
            f"**Total: {_points(report.total)} / {_points(report.max_total)}**", "",
            f"Submission: `{report.submission}` (sha256 `{report.sha256[:12]}`)", ""]
     if report.notes:
-        out += ["## Notes", ""] + [f"- {note}" for note in report.notes] + [""]
+        out += ["## Notes", ""] + [f"- {md_escape(note)}" for note in report.notes] + [""]
     out += ["| Part | Points |", "|---|---|"]
     out += [f"| {p.id}. {p.title} | {_points(p.points)} / {_points(p.max_points)} |" for p in report.parts]
     out.append("")

@@ -21,8 +21,8 @@ from fractions import Fraction
 from typing import Literal, Mapping, Sequence
 
 from .engine.expressions import PRECISE, free_symbols
-from .engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL,
-                               PointAgreement, agreement, values_at)
+from .engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL, PointAgreement,
+                               agreement_with, values_at)
 from .engine.wire import ExprValue, OtherValue, canonical_key, expression_tree
 
 # name -> (low, high, both signs?, integer?)
@@ -149,11 +149,11 @@ class SymbolicJudge:
         """Do two trees agree at every float point and every exact point?"""
         key = (canonical_key(tree), canonical_key(expected_tree), id(points))
         if key not in self._agreements:
-            got_f, got_x = self._values_of(tree, points)
             exp_f, exp_x = self._values_of(expected_tree, points)
-            result = agreement(got_f, exp_f, rtol=self.rtol, atol=self.atol)
+            result = agreement_with(tree, points.floats, exp_f, rtol=self.rtol, atol=self.atol)
             if result.agree:
-                exact = agreement(got_x, exp_x, rtol=PRECISE_RTOL, atol=PRECISE_ATOL)
+                exact = agreement_with(tree, points.exact, exp_x, arithmetic=PRECISE,
+                                       rtol=PRECISE_RTOL, atol=PRECISE_ATOL)
                 if not exact.agree:  # report the exact point's position after the float ones
                     result = PointAgreement(False, len(points.floats) + exact.index, exact.got, exact.expected)
             self._agreements[key] = result

@@ -44,6 +44,8 @@ MAX_DEPTH = 150
 MAX_DIGITS = 60
 MAX_NAME = 40
 MAX_SUM_TERMS = 10_000
+#: Node evaluations allowed for one value at one point (sums evaluate their body per term).
+MAX_EVALUATIONS = 200_000
 
 # sympy class name -> tree head, for classes whose name is not the head itself.
 _SYMPY_HEADS = {
@@ -274,7 +276,7 @@ def evaluate(tree, point: Mapping[str, object], arithmetic: Arithmetic = FLOAT):
     unbound symbol, a Piecewise with no true condition, an unsupported sum range).
     """
     try:
-        return _eval(tree, point, arithmetic)
+        return _eval(tree, point, arithmetic, [MAX_EVALUATIONS])
     except (_Undefined, ArithmeticError, ValueError, TypeError):
         return None
 
@@ -285,7 +287,10 @@ def _number(value, arithmetic: Arithmetic):
     return value
 
 
-def _eval(node, point, ar: Arithmetic):
+def _eval(node, point, ar: Arithmetic, budget: list):
+    budget[0] -= 1
+    if budget[0] < 0:  # nested sums can multiply the work: stop, as for any undefined value
+        raise _Undefined
     head, args = node[0], node[1:]
     if head == "Symbol":
         if args[0] not in point:
@@ -304,27 +309,27 @@ def _eval(node, point, ar: Arithmetic):
     if head == "BooleanFalse":
         return False
     if head in _COMPARISONS:
-        a, b = (_number(_eval(a, point, ar), ar) for a in args)
+        a, b = (_number(_eval(a, point, ar, budget), ar) for a in args)
         return _COMPARISONS[head](a, b)
     if head == "And":
-        return all(_condition(a, point, ar) for a in args)
+        return all(_condition(a, point, ar, budget) for a in args)
     if head == "Or":
-        return any(_condition(a, point, ar) for a in args)
+        return any(_condition(a, point, ar, budget) for a in args)
     if head == "Not":
-        return not _condition(args[0], point, ar)
+        return not _condition(args[0], point, ar, budget)
     if head == "Piecewise":
         for _, value, condition in args:
-            if _condition(condition, point, ar):
-                return _eval(value, point, ar)
+            if _condition(condition, point, ar, budget):
+                return _eval(value, point, ar, budget)
         raise _Undefined
     if head in ("Sum", "Product"):
-        return _eval_sum(head, args[0], args[1:], point, ar)
-    values = [_number(_eval(a, point, ar), ar) for a in args]
+        return _eval_sum(head, args[0], args[1:], point, ar, budget)
+    values = [_number(_eval(a, point, ar, budget), ar) for a in args]
     return _number(_apply(head, values, ar), ar)
 
 
-def _condition(node, point, ar: Arithmetic) -> bool:
-    value = _eval(node, point, ar)
+def _condition(node, point, ar: Arithmetic, budget: list) -> bool:
+    value = _eval(node, point, ar, budget)
     if type(value) is not bool:
         raise _Undefined
     return value
@@ -379,10 +384,10 @@ def _apply(head: str, values: list, ar: Arithmetic):
     raise _Undefined
 
 
-def _eval_sum(head: str, body, limits: list, point, ar: Arithmetic):
+def _eval_sum(head: str, body, limits: list, point, ar: Arithmetic, budget: list):
     """Finite sums and products with integer limits (sympy's Karr convention when reversed)."""
     (_, var, low_node, high_node), rest = limits[0], limits[1:]
-    low, high = (_integer(_eval(n, point, ar), ar) for n in (low_node, high_node))
+    low, high = (_integer(_eval(n, point, ar, budget), ar) for n in (low_node, high_node))
     inner = [head, body, *rest] if rest else body
     sign = 1
     if high < low:  # sum_{a}^{b} = -sum_{b+1}^{a-1}; product_{a}^{b} = 1/product_{b+1}^{a-1}
@@ -393,7 +398,7 @@ def _eval_sum(head: str, body, limits: list, point, ar: Arithmetic):
     scope = dict(point)
     for k in range(low, high + 1):
         scope[var[1]] = ar.number(Fraction(k))
-        term = _number(_eval(inner, scope, ar), ar)
+        term = _number(_eval(inner, scope, ar, budget), ar)
         total = total * term if head == "Product" else total + term
     if sign < 0:
         total = 1 / total if head == "Product" else -total

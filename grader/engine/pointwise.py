@@ -54,6 +54,18 @@ def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,
     return PointAgreement(True)
 
 
+def agreement_with(tree, points: Sequence[Mapping[str, object]], expected: Sequence, *,
+                   arithmetic: Arithmetic = FLOAT, rtol: float = FLOAT_RTOL,
+                   atol: float = FLOAT_ATOL) -> PointAgreement:
+    """Like :func:`agreement` of ``values_at(tree, points)``, evaluating only up to the first
+    point that differs (most wrong answers differ at the first point)."""
+    for index, (point, e) in enumerate(zip(points, expected, strict=True)):
+        g = evaluate(tree, point, arithmetic)
+        if not _close(g, e, rtol, atol):
+            return PointAgreement(False, index, g, e)
+    return PointAgreement(True)
+
+
 def _close(got, expected, rtol: float, atol: float) -> bool:
     if type(expected) is bool or type(got) is bool:
         return type(got) is type(expected) and got == expected

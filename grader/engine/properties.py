@@ -62,6 +62,9 @@ def safety_verdict(probe: str, steps: np.ndarray, bound: np.ndarray) -> tuple[bo
         if np.any(steps != 0):
             return False, "adam_updates on all-zero gradients must give zero steps"
         return True, "adam_updates gives zero steps on all-zero gradients"
+    if not np.any(steps):
+        return False, ("adam_updates returns only zero steps on tiny non-zero gradients: a correct "
+                       "Adam still moves there (by about alpha m_hat / eps)")
     if np.any(np.abs(steps) > bound * (1 + 1e-6) + 1e-300):
         return False, ("adam_updates on tiny gradients takes steps larger than alpha |m_hat| / eps, "
                        "which no correct Adam step can exceed")
