@@ -98,7 +98,7 @@ def report_json(report: Report, *, rubric_sha256: str = "") -> str:
     return json.dumps(report_to_dict(report, rubric_sha256=rubric_sha256), indent=2, ensure_ascii=False) + "\n"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md_escape(text: str) -> str:

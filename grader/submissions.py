@@ -157,9 +157,17 @@ def _from_file(path: Path) -> Iterator[Submission]:
         yield Submission(student, path.name, "", b"", None, f"cannot read the file: {exc.strerror or exc}")
         return
     if is_zip:
-        yield from read_zip(path.name, content)
+        yield from read_zip(path.name, content, student_of=lms_student_id)
     else:
         yield read_submission(student, path.name, content, notebook=_is_notebook(path.name))
+
+
+def lms_student_id(name: str) -> str:
+    """The student id of one file of an LMS download: the Canvas user id where the name follows
+    Canvas's "Download Submissions" convention (so the Canvas export matches it), else the stem."""
+    from .exporters.canvas import canvas_student_of
+
+    return canvas_student_of(name) or student_id(name)
 
 
 def read_zip(name: str, content: bytes, *, student_of=student_id) -> Iterator[Submission]:

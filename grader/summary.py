@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 import numpy as np
 
 from .misconceptions import CATALOGUE
-from .reports import overall_status
+from .reports import md_escape, overall_status
 from .results import Report
 from .rubric import Rubric
 
@@ -360,7 +360,8 @@ def summary_blocks(summary: ClassSummary, notices: Sequence["Notice"] = ()) -> l
 
 
 def _md_cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
+    """One table cell or list entry: one line, shown literally (reasons quote student output)."""
+    return md_escape(" ".join(str(text).split()))
 
 
 def blocks_markdown(blocks: Sequence[Block], chart_dir: str = CHART_DIR) -> str:
