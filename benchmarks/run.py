@@ -10,7 +10,10 @@ workers), and reports submissions per second, the median and 95th-percentile tim
 submission and the peak memory (proportional set size, summed over the grader, the zygote
 and every worker, sampled every 20 ms). In the same run it grades a sample with the naive
 design (one fresh Python process per submission that imports numpy and sympy, loads the
-file and calls its functions, no sandbox) and reports the ratio of the two throughputs.
+file and calls its functions, no sandbox) and reports the ratio of the two throughputs. Last, it measures the floor that no grader
+can go below: the time to merely run the students' own functions once (a warm process
+forking once per file, no sandbox, no judging), which shows how much of the total is the
+students' code itself (sympy's assumption system and ``simplify`` dominate it).
 
 Nothing here is a test: the figures depend on the machine. The README gives the figures of
 one run on the project's 2-core machine and this command.
@@ -195,6 +198,55 @@ def naive(files: list[Path], workers: int, calls_file: Path, timeout: float) -> 
     return len(files) / (time.monotonic() - started), times
 
 
+FLOOR_RUNNER = r"""
+import json, os, signal, sys, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[2])
+import numpy as np, sympy as sp
+from grader import zygote
+from grader.worker import decode_argument, load_submission
+from grader.engine.wire import encode_value
+zygote._warm_up()
+calls = json.load(open(sys.argv[1]))
+files = sys.stdin.read().split()
+workdir = Path(os.environ.get("TMPDIR", "/tmp"))
+started = time.monotonic()
+for path in files:
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1); os.dup2(1, 2)
+        signal.alarm(10)
+        try:
+            module = load_submission(Path(path).read_text(errors="replace"), "adam_vs_momentum.py", workdir)
+            for function, args in calls:
+                try:
+                    json.dumps(encode_value(getattr(module, function)(*[decode_argument(a) for a in args])))
+                except BaseException:
+                    pass
+        except BaseException:
+            pass
+        os._exit(0)
+    os.waitpid(pid, 0)
+print(time.monotonic() - started)
+"""
+
+
+def floor(files: list[Path], workers: int, calls_file: Path) -> float:
+    """Seconds to merely run the students' functions: a warm process forks once per file and
+    calls every planned function (no sandbox, no judging, no reports), ``workers`` at once."""
+    chunks = [files[i::workers] for i in range(workers)]
+    started = time.monotonic()
+    processes = [subprocess.Popen([PYTHON, "-c", FLOOR_RUNNER, str(calls_file), str(ROOT)], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                 for _ in chunks]
+    for process, chunk in zip(processes, chunks):
+        process.stdin.write("\n".join(map(str, chunk)))
+        process.stdin.close()
+    for process in processes:
+        process.wait()
+    return time.monotonic() - started
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -238,6 +290,8 @@ def main(argv=None) -> int:
         sample_names = sorted(kinds)[:: max(1, len(kinds) // args.naive_sample)][: args.naive_sample]
         sample = [batch / f"{name}.py" for name in sample_names]
         naive_rate, naive_times = naive(sample, workers, calls_file, timeout=120)
+        honest = [batch / f"{name}.py" for name, kind in sorted(kinds.items()) if not kind.startswith("hostile")]
+        floor_seconds = floor(honest, workers, calls_file)
 
     rate = args.n / elapsed
     figures = {
@@ -249,6 +303,7 @@ def main(argv=None) -> int:
         "naive_sample": len(sample), "naive_submissions_per_second": round(naive_rate, 2),
         "naive_median_seconds": round(statistics.median(naive_times), 3),
         "speedup_vs_naive": round(rate / naive_rate, 1),
+        "student_code_floor_seconds": round(floor_seconds, 1), "student_code_floor_files": len(honest),
         "kinds": {k: sum(1 for v in kinds.values() if v.split(":")[0] == k)
                   for k in sorted({v.split(":")[0] for v in kinds.values()})},
     }
@@ -259,6 +314,8 @@ def main(argv=None) -> int:
     print(f"Naive design on {len(sample)} of them (fresh python per submission, no sandbox): "
           f"{naive_rate:.2f} submissions/s, median {figures['naive_median_seconds']:.2f} s")
     print(f"  speed-up of the sandboxed zygote design: {figures['speedup_vs_naive']:.1f}x")
+    print(f"Floor: merely running the students' own functions for the {len(honest)} non-hostile files "
+          f"(warm fork per file, no sandbox, no judging, {workers} at once) takes {floor_seconds:.1f} s")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

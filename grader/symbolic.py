@@ -109,6 +109,9 @@ class SymbolicJudge:
     _values: dict = field(default_factory=dict)
     _agreements: dict = field(default_factory=dict)
     _verdicts: dict = field(default_factory=dict)
+    #: Remember verdicts and agreements per distinct expression (off only to test that the
+    #: cache changes nothing).
+    cache: bool = True
 
     # -- points and values -----------------------------------------------------------
     def points(self, expected_tree, names: Sequence[str]) -> SamplePoints:
@@ -148,6 +151,8 @@ class SymbolicJudge:
     def agree(self, tree, expected_tree, points: SamplePoints) -> PointAgreement:
         """Do two trees agree at every float point and every exact point?"""
         key = (canonical_key(tree), canonical_key(expected_tree), id(points))
+        if not self.cache:
+            self._agreements.pop(key, None)
         if key not in self._agreements:
             exp_f, exp_x = self._values_of(expected_tree, points)
             result = agreement_with(tree, points.floats, exp_f, rtol=self.rtol, atol=self.atol)
@@ -173,6 +178,8 @@ class SymbolicJudge:
                                                      "not a sympy expression")
         answer_key = answer.key if isinstance(answer, ExprValue) else canonical_key(tree)
         key = (answer_key, canonical_key(expected_tree), tuple(allowed), what, tuple(templates))
+        if not self.cache:
+            return self._judge_tree(tree, expected_tree, allowed, what, templates)
         if key not in self._verdicts:
             self._verdicts[key] = self._judge_tree(tree, expected_tree, allowed, what, templates)
         return self._verdicts[key]
