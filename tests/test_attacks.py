@@ -108,6 +108,9 @@ def python_for_nobody(scratch: Path) -> str | None:
 
     if runs(sys.executable):
         return sys.executable
+    packages = [sysconfig.get_paths()["purelib"], str(ROOT)]
+    if not _readable_by_nobody(ROOT):
+        packages = _mirror_for_nobody(scratch)
     version = f"python{sys.version_info.major}.{sys.version_info.minor}"
     for system_python in (f"/usr/bin/{version}", f"/usr/local/bin/{version}", "/usr/bin/python3"):
         if not os.path.exists(system_python):
@@ -120,11 +123,45 @@ def python_for_nobody(scratch: Path) -> str | None:
         if site is None or site.parent.name != version:
             continue
         (site / "zz_grader_environment.pth").write_text(
-            f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", encoding="utf-8")
+            "".join(f"import site; site.addsitedir({path!r})\n" for path in packages), encoding="utf-8")
         python = str(venv / "bin" / "python")
         if runs(python):
             return python
     return None
+
+
+def _readable_by_nobody(path: Path) -> bool:
+    """Can uid 65534 reach ``path`` (every folder on the way lets others through)?"""
+    for folder in [path, *path.parents]:
+        if not folder.stat().st_mode & 0o001:
+            return False
+    return True
+
+
+def _mirror_for_nobody(scratch: Path) -> list[str]:
+    """Hard-linked copies of this environment's site-packages and of the project's packages in
+    ``scratch`` (which uid 65534 can reach), for a checkout uid 65534 cannot reach (a fresh CI
+    clone in a private temporary folder). The editable install's finder, which points back
+    into the checkout, is left out; the copies are found through a .pth instead."""
+    def link_or_copy(source: str, target: str) -> None:
+        try:
+            os.link(source, target)
+        except OSError:  # another filesystem
+            shutil.copy2(source, target)
+
+    def link_tree(source: Path, target: Path) -> None:
+        shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "__editable__*"))
+
+    site = scratch / "nobody-site-packages"
+    source = scratch / "nobody-project"
+    link_tree(Path(sysconfig.get_paths()["purelib"]), site)
+    for package in ("grader", "reference", "assignment"):
+        link_tree(ROOT / package, source / package)
+    for folder in [site, source, *site.rglob("*"), *source.rglob("*")]:
+        if folder.is_dir() and not folder.is_symlink():
+            os.chmod(folder, 0o755)
+    return [str(site), str(source)]
 
 
 class Listener:
