@@ -18,6 +18,7 @@ import sympy
 
 from reference import adam_vs_momentum as reference
 
+from .engine.arguments import encode_argument
 from .engine.expressions import encode_sympy, substitute
 from .engine.numeric import check_array
 from .engine.properties import safety_verdict, scaling_share
@@ -29,7 +30,6 @@ from .misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_template
 from .results import CallOutcome, ItemResult, item_status
 from .rubric import Item, Rubric
 from .symbolic import SymbolicJudge
-from .worker import encode_argument
 
 #: Symbolic functions and the symbols they receive, in parameter order.
 SYMBOLIC_FUNCTIONS: Mapping[str, tuple[str, ...]] = {

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine.pointwise import values_at
+from .engine.arguments import encode_argument
 from .inputs import PUBLIC_SEED, adam_step_bounds, draw_inputs
 from .items import (ARRAY_ITEMS, CONCEPT_ITEMS, PART1_KEYS, RATIO_ITEMS, SYMBOLIC_FUNCTIONS,
                     SYMBOLIC_ITEMS, reference_trees)
@@ -32,14 +33,6 @@ SCHEMA = "adam-vs-momentum-public-checks/1"
 def _array(value) -> dict:
     array = np.asarray(value, dtype=np.float64)
     return {"shape": list(array.shape), "data": [float(x) for x in array.reshape(-1)]}
-
-
-def _arg(value):
-    if isinstance(value, np.ndarray):
-        return {"array": _array(value)}
-    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
-        return {"int": int(value)}
-    return {"float": float(value)}
 
 
 def _symbolic_entry(function: str, key: str | None, expected_tree, points: list) -> dict:
@@ -72,7 +65,7 @@ def build_public_data(rubric: Rubric) -> dict:
     for item_id in ARRAY_ITEMS + RATIO_ITEMS:
         cases = []
         for case in inputs.cases[item_id][:2]:
-            entry = {"args": [_arg(a) for a in case.args]}
+            entry = {"args": [encode_argument(a) for a in case.args]}
             if isinstance(case.expected, dict):
                 entry["expected"] = {k: float(v) for k, v in case.expected.items()}
             else:
@@ -92,11 +85,11 @@ def build_public_data(rubric: Rubric) -> dict:
     properties = {
         "2.2.scaling_property": {
             "factors": list(inputs.scale_factors),
-            "probes": [{"name": p.name, "function": p.function, "args": [_arg(a) for a in p.args]}
+            "probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
                        for p in scaling],
         },
         "2.3.numerical_safety": {
-            "probes": [{"name": p.name, "function": p.function, "args": [_arg(a) for a in p.args]}
+            "probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
                        for p in safety],
             "tiny_bound": _array(adam_step_bounds(*tiny.args)),
         },

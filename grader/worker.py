@@ -28,9 +28,8 @@ import traceback
 import types
 from pathlib import Path
 
-import numpy as np
 
-from .engine.symbols import SYMBOL_ASSUMPTIONS, make_symbol
+from .engine.arguments import decode_argument
 from .engine.wire import encode_value
 from .protocol import MAX_GRADER_MESSAGE, read_message, write_message
 
@@ -42,35 +41,6 @@ FUNCTIONS = (
     "adam_scale_factor", "adam_scaled_step", "adam_step_bound", "adam_effective_learning_rates",
     "spike_response", "sparse_feature_boost", "concept_answers",
 )
-
-
-def decode_argument(arg):
-    """A call argument from its plain form: a fresh Symbol, array, float or int."""
-    if type(arg) is not dict or len(arg) != 1:
-        raise ValueError("malformed argument")
-    (kind, value), = arg.items()
-    if kind == "sym" and value in SYMBOL_ASSUMPTIONS:
-        return make_symbol(value)
-    if kind == "array":
-        return np.array(value["data"], dtype=np.float64).reshape(value["shape"])
-    if kind == "float":
-        return float(value)
-    if kind == "int":
-        return int(value)
-    raise ValueError(f"unknown argument kind {kind!r}")
-
-
-def encode_argument(value) -> dict:
-    """The plain form of a call argument (used by the grader and the public checks)."""
-    if isinstance(value, str):
-        return {"sym": value}
-    if isinstance(value, np.ndarray):
-        return {"array": {"shape": list(value.shape), "data": value.reshape(-1).tolist()}}
-    if isinstance(value, (bool, np.bool_)):
-        raise TypeError("booleans are not call arguments")
-    if isinstance(value, (int, np.integer)):
-        return {"int": int(value)}
-    return {"float": float(value)}
 
 
 def describe_exception(exc: BaseException, filename: str) -> dict:

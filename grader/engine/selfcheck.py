@@ -15,6 +15,7 @@ from typing import Callable, Literal, Mapping
 
 import numpy as np
 
+from .arguments import decode_argument
 from .expressions import free_symbols
 from .numeric import check_array
 from .pointwise import agreement, values_at
@@ -49,18 +50,6 @@ class _NotImplemented(Exception):
 
 class _Raised(Exception):
     pass
-
-
-def argument(plain):
-    """A call argument from its plain JSON form (symbol name, array, float or int)."""
-    (kind, value), = plain.items()
-    if kind == "sym":
-        return make_symbol(value)
-    if kind == "array":
-        return np.array(value["data"], dtype=np.float64).reshape(value["shape"])
-    if kind == "float":
-        return float(value)
-    return int(value)
 
 
 def _call(module, function: str, args: list):
@@ -182,7 +171,7 @@ def _check_single_symbolic(item, module, data):
 
 
 def _case_args(case: dict) -> list:
-    return [argument(a) for a in case["args"]]
+    return [decode_argument(a) for a in case["args"]]
 
 
 def _check_array_item(item, module, data):
