@@ -135,9 +135,9 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
             done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
         finally:
             sandbox.close()
-    all_reports = {r.student: r for r in load_reports(reports_dir)}
-    all_reports.update({r.student: r for r in done})
-    write_class_files(out, list(all_reports.values()), rubric, options)
+    # Reports of this batch are in memory already; read only the others (--only, earlier runs).
+    others = load_reports(reports_dir, skip=(r.student for r in done))
+    write_class_files(out, others + done, rubric, options)
     return BatchResult(tuple(sorted(done, key=lambda r: r.student)), len(done) - reused, reused,
                        time.monotonic() - started, isolation)
 

@@ -19,3 +19,23 @@ class SandboxError(GraderError):
 
 class ProtocolError(GraderError):
     """A worker sent data that breaks the wire protocol (the answer is invalid output)."""
+
+
+class ReleaseError(GraderError):
+    """The student bundle cannot be written where or as asked."""
+
+
+class BundleLeakError(ReleaseError):
+    """The student bundle would hold reference code or hidden values; nothing was written."""
+
+
+class UngradableSubmission(GraderError):
+    """The grader failed on this submission; Gradescope must not record a score for it."""
+
+
+class CanvasError(GraderError):
+    """The Canvas gradebook or the chosen column cannot be used."""
+
+
+class MoodleError(GraderError):
+    """The Moodle options or the roster cannot be used."""

@@ -38,7 +38,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator, Mapping
 
 from . import __version__
-from .errors import GraderError
+from .errors import BundleLeakError, ReleaseError
 
 #: The files copied from the ``assignment`` folder, under the same names.
 ASSIGNMENT_FILES = ("adam_vs_momentum.py", "adam_vs_momentum.ipynb", "README.md", "conftest.py",
@@ -84,14 +84,6 @@ mpmath>=1.3  # comes with sympy; the checking engine uses it directly
 nbformat>=5.9
 pytest>=8
 """
-
-
-class ReleaseError(GraderError):
-    """The student bundle cannot be written where or as asked."""
-
-
-class BundleLeakError(ReleaseError):
-    """The student bundle would hold reference code or hidden values; nothing was written."""
 
 
 @dataclass(frozen=True)

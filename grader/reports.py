@@ -14,7 +14,7 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 from .misconceptions import CATALOGUE
 from .results import ItemResult, PartResult, Report
@@ -182,16 +182,15 @@ def overall_status(report: Report) -> str:
     return "graded"
 
 
-def load_reports(folder: Path) -> list[Report]:
-    """Every report JSON in ``folder`` (ignores other files)."""
+def load_reports(folder: Path, *, skip: Iterable[str] = ()) -> list[Report]:
+    """Every report JSON in ``folder`` (ignores other files), but those of the ``skip`` students."""
+    skip = set(skip)
     reports = []
     for path in sorted(Path(folder).glob("*.json")):
+        if path.stem in skip:
+            continue
         try:
             reports.append(report_from_dict(json.loads(path.read_text(encoding="utf-8"))))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return reports
-
-
-def reports_by_student(reports: Sequence[Report]) -> dict[str, Report]:
-    return {r.student: r for r in reports}

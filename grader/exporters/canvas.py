@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Sequence
 
-from ..errors import GraderError
+from ..errors import CanvasError
 from ..results import Report
 from .base import ExportJob, Notice, write_file
 
@@ -48,10 +48,6 @@ _NON_ASSIGNMENT = re.compile(r"Current Score|Current Points|Current Grade|Final 
 _ASSIGNMENT = re.compile(r"^(?P<title>.*\S)\s*\((?P<id>\d+)\)$")
 _READ_ONLY = re.compile(r"read\s+only", re.IGNORECASE)
 _HIDDEN_ROW_CELL = re.compile(r"^\s*(Muted|Manual Posting.*)?\s*$", re.IGNORECASE)
-
-
-class CanvasError(GraderError):
-    """The Canvas gradebook or the chosen column cannot be used."""
 
 
 @dataclass(frozen=True)

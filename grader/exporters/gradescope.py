@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from ..errors import GraderError
+from ..errors import UngradableSubmission
 from ..reports import item_markdown
 from ..results import ItemResult, Report
 from .base import ExportJob, Notice, points_text, remove_file, write_file
@@ -38,10 +38,6 @@ VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")
 FOLDER = "gradescope"
 RESULTS = "results.json"
 UNGRADABLE = "UNGRADABLE.txt"
-
-
-class UngradableSubmission(GraderError):
-    """The grader failed on this submission; Gradescope must not record a score for it."""
 
 
 def gradescope_results(report: Report, *, visibility: Visibility = "visible",

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..errors import GraderError
+from ..errors import MoodleError
 from ..misconceptions import CATALOGUE
 from ..results import Report
 from .base import ExportJob, Notice, points_text, write_file
@@ -37,10 +37,6 @@ IDENTIFIERS = {"email": ("Email address", "useremail"), "idnumber": ("ID number"
                "username": ("Username", "username")}
 #: Header of the identifier column when no identifier was chosen.
 STUDENT_ID_HEADER = "Student ID"
-
-
-class MoodleError(GraderError):
-    """The Moodle options or the roster cannot be used."""
 
 
 def read_roster(path: Path, identifier: str) -> dict[str, str]:
