@@ -34,7 +34,7 @@ def load_submission(path: Path) -> types.ModuleType:
     """Import the student's file (code cells only, for a notebook) as a fresh module."""
     text = path.read_text(encoding="utf-8")
     if path.suffix == ".ipynb":
-        from grader.notebooks import notebook_code
+        from grader.engine.notebook import notebook_code
 
         text, _notes = notebook_code(text)
     module = types.ModuleType("student_adam_vs_momentum")

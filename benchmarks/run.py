@@ -203,8 +203,8 @@ import json, os, signal, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
 import numpy as np, sympy as sp
-from grader import zygote
-from grader.worker import decode_argument, load_submission
+from grader.sandbox import zygote
+from grader.sandbox.worker import decode_argument, load_submission
 from grader.engine.wire import encode_value
 zygote._warm_up()
 calls = json.load(open(sys.argv[1]))
@@ -282,8 +282,8 @@ def main(argv=None) -> int:
         reports = len(list((out / "reports").glob("*.json")))
 
         sys.path.insert(0, str(ROOT))
-        from grader.inputs import draw_inputs
-        from grader.items import plan_calls
+        from grader.judging.inputs import draw_inputs
+        from grader.judging.items import plan_calls
 
         calls_file = tmp / "calls.json"
         calls_file.write_text(json.dumps([[c.function, list(c.args)] for c in plan_calls(draw_inputs("naive"))]))

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-from . import __version__
-from .errors import GraderError
-from .reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
+from grader import __version__
+from grader.errors import GraderError
+from grader.outputs.reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
                       write_atomic)
-from .results import Report
-from .rubric import DEFAULT_RUBRIC, Rubric, load_rubric
-from .sandbox import LAYER_PURPOSES, Isolation, Sandbox
-from .submissions import Submission, discover
+from grader.results import Report
+from grader.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
+from grader.sandbox.manager import LAYER_PURPOSES, Isolation, Sandbox
+from grader.intake.submissions import Submission, discover
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ class BatchOptions:
     shard: tuple[int, int] | None = None
     progress: bool = True
     namespaces: bool = True
-    #: Extra exports: name -> options (see :mod:`grader.exporters`).
+    #: Extra exports: name -> options (see :mod:`grader.outputs`).
     exports: dict = field(default_factory=dict)
     #: Where to write per-submission grading times (CSV), for benchmarks; None: nowhere.
     timings: Path | None = None
@@ -127,7 +127,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
         sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
         sandbox.launch()  # the zygote warms up while the judging machinery is imported and built
         try:
-            from .items import Judging
+            from grader.judging.items import Judging
 
             judging = Judging.create(rubric)
             isolation = sandbox.wait_ready()
@@ -144,7 +144,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
 
 def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: BatchOptions,
                reports_dir: Path, digest: str, on_report) -> list[Report]:
-    from .grading import grade, ungradable
+    from grader.judging.grading import grade, ungradable
 
     slots: queue.Queue[int] = queue.Queue()
     for slot in range(max(1, options.workers)):
@@ -199,7 +199,7 @@ def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options:
     write_atomic(out / "grades.csv", grades_csv(reports, rubric))
     if not options.class_exports:
         return
-    from .exporters import write_exports
+    from grader.outputs import write_exports
 
     write_exports(out, reports, rubric, options.exports)
 

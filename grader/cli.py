@@ -6,9 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import GraderError
-from .rubric import DEFAULT_RUBRIC
+from grader import __version__
+from grader.errors import GraderError
+from grader.rubric import DEFAULT_RUBRIC
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -23,7 +23,7 @@ def _shard(text: str) -> tuple[int, int]:
 
 def _exports(args) -> dict:
     """Export options shared by ``grade`` and ``merge``, checked before any grading starts."""
-    from .exporters import validate_exports
+    from grader.outputs import validate_exports
 
     if args.canvas_column and not args.canvas_gradebook:
         raise GraderError("--canvas-column needs --canvas-gradebook (the gradebook CSV exported from Canvas)")
@@ -39,7 +39,7 @@ def _exports(args) -> dict:
 
 
 def _cmd_merge(args) -> int:
-    from .batch import BatchOptions, merge_outputs
+    from grader.batch import BatchOptions, merge_outputs
 
     reports = merge_outputs(args.shards, BatchOptions(out=args.out, rubric_path=args.rubric,
                                                       exports=_exports(args)))
@@ -61,7 +61,7 @@ def _add_export_options(parser) -> None:
 
 
 def _cmd_grade(args) -> int:
-    from .batch import BatchOptions, grade_batch
+    from grader.batch import BatchOptions, grade_batch
 
     exports = _exports(args)
     options = BatchOptions(out=args.out, workers=args.workers, rubric_path=args.rubric,
@@ -78,7 +78,7 @@ def _cmd_grade(args) -> int:
 
 
 def _cmd_release(args) -> int:
-    from .release import release
+    from grader.release.bundle import release
 
     result = release(args.out)
     print(f"{'Replaced the previous' if result.replaced else 'Wrote the'} student bundle in {result.out} "
@@ -89,7 +89,7 @@ def _cmd_release(args) -> int:
 
 
 def _cmd_gradescope_bundle(args) -> int:
-    from .gradescope_bundle import build_bundle
+    from grader.release.gradescope import build_bundle
 
     result = build_bundle(args.out)
     print(f"Wrote the Gradescope autograder {result.out} ({len(result.files)} files, "
@@ -145,7 +145,7 @@ def main(argv=None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if getattr(args, "workers", 1) is None:
-        from .batch import default_workers
+        from grader.batch import default_workers
         args.workers = default_workers()
     try:
         return args.func(args)

@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import RubricError
+from grader.errors import RubricError
 
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.toml")
 

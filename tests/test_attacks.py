@@ -44,7 +44,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.isolation import ALL_LAYERS, landlock_abi
+from grader.sandbox.isolation import ALL_LAYERS, landlock_abi
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -575,7 +575,7 @@ NESTED_SUM_BOMB = """
 import sympy as sp
 from grader.engine.symbols import make_symbols
 from grader.engine.wire import decode_value, encode_value
-from grader.items import SYMBOLIC_FUNCTIONS, Judging
+from grader.judging.items import SYMBOLIC_FUNCTIONS, Judging
 from grader.rubric import load_rubric
 S = make_symbols(SYMBOLIC_FUNCTIONS["adam_step_bound"])
 k1, k2, k3 = sp.symbols("k1 k2 k3", integer=True)

@@ -23,7 +23,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.submissions import MAX_BYTES, discover, read_zip
+from grader.intake.submissions import MAX_BYTES, discover, read_zip
 
 ROOT = Path(__file__).resolve().parent.parent
 HONEST = (ROOT / "tests" / "attacks" / "zz_victim.py").read_text(encoding="utf-8")

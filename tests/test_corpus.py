@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.misconceptions import CATALOGUE
+from grader.judging.misconceptions import CATALOGUE
 from grader.rubric import load_rubric
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 
 from grader.errors import GraderError
-from grader.exporters import EXPORTERS, validate_exports, write_exports
-from grader.exporters.base import write_file
-from grader.exporters.canvas import (CanvasError, canvas_import, canvas_student_of, choose_column,
+from grader.outputs import EXPORTERS, validate_exports, write_exports
+from grader.outputs.base import write_file
+from grader.outputs.canvas import (CanvasError, canvas_import, canvas_student_of, choose_column,
                                      parse_gradebook, read_gradebook)
-from grader.exporters.gradescope import UngradableSubmission, gradescope_results
-from grader.exporters.moodle import MoodleError, feedback_text, moodle_import, read_roster
-from grader.grading import parts_of
-from grader.misconceptions import CATALOGUE
-from grader.reports import item_markdown
+from grader.outputs.gradescope import UngradableSubmission, gradescope_results
+from grader.outputs.moodle import MoodleError, feedback_text, moodle_import, read_roster
+from grader.judging.grading import parts_of
+from grader.judging.misconceptions import CATALOGUE
+from grader.outputs.reports import item_markdown
 from grader.results import ItemResult, Report
 from grader.rubric import load_rubric
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from grader import gradescope_bundle as gs
+from grader.release import gradescope as gs
 from grader.cli import main as cli_main
 from grader.errors import SandboxError, SubmissionError
 
@@ -76,7 +76,7 @@ def test_scripts_are_at_the_root_and_executable(bundle_zip):
         mode = infos[script].external_attr >> 16
         assert stat.S_ISREG(mode) and mode & 0o111 == 0o111, script
     assert {"pyproject.toml", "README.md", "reference/adam_vs_momentum.py", "grader/rubric.toml",
-            "grader/gradescope_bundle.py", "grader/exporters/gradescope.py",
+            "grader/release/gradescope.py", "grader/outputs/gradescope.py",
             "assignment/adam_vs_momentum.py"} <= set(infos)
 
 
@@ -95,7 +95,7 @@ def test_scripts_install_and_run_the_package(bundle_zip):
     assert setup.startswith("#!/usr/bin/env bash") and run.startswith("#!/usr/bin/env bash")
     assert 'pip install "$SOURCE"' in setup and "SOURCE=/autograder/source" in setup
     assert "python3-venv" in setup and "python3-pip" in setup
-    assert "-m grader.gradescope_bundle --root" in run and "/autograder" in run
+    assert "-m grader.release.gradescope --root" in run and "/autograder" in run
 
 
 def test_same_source_gives_the_same_zip(bundle_zip, tmp_path):
@@ -146,9 +146,9 @@ def test_reference_scores_15(bundle_zip, tmp_path):
 def test_the_zips_own_grader_runs(bundle_zip, tmp_path):
     root = fake_autograder(tmp_path, bundle_zip, {})
     env = {"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(root / "source")}
-    proc = subprocess.run([sys.executable, "-c", "import grader.gradescope_bundle as m; print(m.__file__)"],
+    proc = subprocess.run([sys.executable, "-c", "import grader.release.gradescope as m; print(m.__file__)"],
                           cwd="/", env=env, capture_output=True, text=True, timeout=60)
-    assert Path(proc.stdout.strip()).resolve() == (root / "source" / "grader" / "gradescope_bundle.py").resolve()
+    assert Path(proc.stdout.strip()).resolve() == (root / "source" / "grader" / "release" / "gradescope.py").resolve()
 
 
 def test_stubs_score_0_with_not_implemented(bundle_zip, tmp_path):
@@ -229,9 +229,9 @@ def test_grader_failure_writes_no_results_and_fails_the_run(tmp_path, monkeypatc
 
 def test_ungradable_report_writes_no_results(tmp_path, monkeypatch, capsys):
     import grader.batch
-    from grader.grading import ungradable
+    from grader.judging.grading import ungradable
     from grader.rubric import load_rubric
-    from grader.submissions import discover
+    from grader.intake.submissions import discover
 
     def ungradable_batch(paths, options):
         sub = discover(paths)[0]

@@ -3,7 +3,7 @@
 import io
 import zipfile
 
-from grader.submissions import discover
+from grader.intake.submissions import discover
 
 
 def make_zip(path, members):

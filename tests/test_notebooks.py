@@ -11,14 +11,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.notebooks import (
-    NotebookError,
-    build_notebook_text,
-    default_paths,
-    main,
-    notebook_code,
-    stubs_to_notebook,
-)
+from grader.engine.notebook import NotebookError, notebook_code
+from grader.release.notebook import build_notebook_text, default_paths, main, stubs_to_notebook
 from reference.adam_vs_momentum import CONCEPT_QUESTIONS, concept_answers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,7 +49,7 @@ def _notebook_text(*cells: tuple[str, str]) -> str:
 
 def test_committed_notebook_equals_a_fresh_build_from_the_stubs():
     assert NOTEBOOK.read_text(encoding="utf-8") == build_notebook_text(_stub_text()), (
-        "assignment/adam_vs_momentum.ipynb is out of date: run `python -m grader.notebooks`")
+        "assignment/adam_vs_momentum.ipynb is out of date: run `python -m grader.release.notebook`")
 
 
 def test_check_fails_when_only_the_stubs_or_only_the_notebook_change(tmp_path, capsys):

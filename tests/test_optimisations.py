@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from grader.grading import grade
-from grader.items import Judging
-from grader.reports import report_json
+from grader.judging.grading import grade
+from grader.judging.items import Judging
+from grader.outputs.reports import report_json
 from grader.rubric import load_rubric
-from grader.sandbox import Sandbox
-from grader.submissions import discover
+from grader.sandbox.manager import Sandbox
+from grader.intake.submissions import discover
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "corpus"

@@ -32,7 +32,7 @@ def make_variant(tmp_path: Path, name: str, replacements: dict) -> Path:
 
 
 def test_public_data_file_is_up_to_date():
-    proc = subprocess.run([sys.executable, "-m", "grader.public", "--check"], capture_output=True, text=True)
+    proc = subprocess.run([sys.executable, "-m", "grader.release.public", "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
 
 
@@ -75,7 +75,7 @@ def test_wrong_answer_shows_expected_and_got_and_names_the_misconception(tmp_pat
 def test_notebook_submission_is_checked_like_the_py(tmp_path):
     import nbformat
 
-    from grader.notebooks import stubs_to_notebook
+    from grader.release.notebook import stubs_to_notebook
 
     notebook = tmp_path / "solution.ipynb"
     notebook.write_text(nbformat.writes(stubs_to_notebook(REFERENCE.read_text())))

@@ -11,9 +11,9 @@ import pytest
 
 from grader.cli import main as cli_main
 from grader.errors import GraderError
-from grader.notebooks import stubs_to_notebook
-from grader.public import public_json
-from grader.release import (BUNDLE_MARKER, BundleLeakError, ReleaseError, Secrets, Sources, bundle_files,
+from grader.release.notebook import stubs_to_notebook
+from grader.release.public import public_json
+from grader.release.bundle import (BUNDLE_MARKER, BundleLeakError, ReleaseError, Secrets, Sources, bundle_files,
                             find_leaks, release)
 from grader.rubric import load_rubric
 
@@ -23,7 +23,7 @@ ENGINE_FILES = sorted(f"grader/engine/{p.name}" for p in (ROOT / "grader" / "eng
 EXPECTED_FILES = sorted([
     "README.md", "adam_vs_momentum.ipynb", "adam_vs_momentum.py", "conftest.py", "public_checks.json",
     "pytest.ini", "requirements.txt", "test_adam_vs_momentum.py", "grader/__init__.py",
-    "grader/notebooks.py", *ENGINE_FILES])
+    *ENGINE_FILES])
 
 # Runs the bundle's pytest in a Python where only the bundle can provide `grader`: the
 # editable install of this repository is switched off, and the run fails unless `grader`
@@ -91,7 +91,7 @@ def test_bundle_holds_exactly_the_expected_files(bundle):
 def test_bundle_copies_the_engine_and_the_stubs_unchanged(bundle, sources):
     for name in ENGINE_FILES:
         assert (bundle / name).read_bytes() == (ROOT / name).read_bytes()
-    assert (bundle / "grader" / "notebooks.py").read_bytes() == (ROOT / "grader" / "notebooks.py").read_bytes()
+    assert (bundle / "grader" / "engine" / "notebook.py").read_bytes() == (ROOT / "grader" / "engine" / "notebook.py").read_bytes()
     for name in ("adam_vs_momentum.py", "adam_vs_momentum.ipynb", "README.md", "conftest.py", "pytest.ini",
                  "test_adam_vs_momentum.py", "public_checks.json"):
         assert (bundle / name).read_bytes() == (sources.assignment / name).read_bytes(), name
@@ -185,13 +185,13 @@ def test_reference_in_a_notebook_code_cell_is_a_leak(files, secrets):
 
 
 def test_misconception_template_formula_is_a_leak(files, secrets):
-    templates = (ROOT / "grader" / "misconceptions.py").read_text()
+    templates = (ROOT / "grader" / "judging" / "misconceptions.py").read_text()
     line = next(line.strip() for line in templates.splitlines() if "sympy.Abs(g) + e" in line)
     files["README.md"] += f"\n{line}\n".encode()
-    assert any("holds code of grader/misconceptions.py" in p for p in find_leaks(files, secrets))
+    assert any("holds code of grader/judging/misconceptions.py" in p for p in find_leaks(files, secrets))
 
 
-@pytest.mark.parametrize("name", ["grader/inputs.py", "grader/items.py", "grader/misconceptions.py",
+@pytest.mark.parametrize("name", ["grader/judging/inputs.py", "grader/judging/items.py", "grader/judging/misconceptions.py",
                                   "grader/rubric.toml", "rubric.toml"])
 def test_instructor_modules_never_ship(files, secrets, name):
     files[name] = b"# nothing secret in here\n"
@@ -243,7 +243,7 @@ def test_changed_public_value_is_refused(files, secrets):
     files["public_checks.json"] = json.dumps(data).encode()
     assert find_leaks(files, secrets) == [
         "public_checks.json: differs from a fresh build of the public data (values at public points only); "
-        "run `python -m grader.public` and check the diff"]
+        "run `python -m grader.release.public` and check the diff"]
 
 
 def test_layout_rules(files, secrets):
@@ -257,9 +257,9 @@ def test_layout_rules(files, secrets):
 
 
 def test_engine_import_from_the_instructor_side_is_refused(files, secrets):
-    files["grader/engine/numeric.py"] += b"\nfrom ..items import judge_items\nimport reference\n"
+    files["grader/engine/numeric.py"] += b"\nfrom ..judging.items import judge_items\nimport reference\n"
     problems = find_leaks(files, secrets)
-    assert any("imports grader.items" in p and "does not hold" in p for p in problems)
+    assert any("imports grader.judging.items" in p and "does not hold" in p for p in problems)
     assert any("imports reference" in p and "never ships" in p for p in problems)
 
 
@@ -276,7 +276,7 @@ def _leaky(original):
 
 
 def test_release_refuses_a_leak_and_writes_nothing(sources, tmp_path, monkeypatch):
-    import grader.release as module
+    import grader.release.bundle as module
 
     monkeypatch.setattr(module, "bundle_files", _leaky(module.bundle_files))
     with pytest.raises(BundleLeakError, match="is a copy of reference/adam_vs_momentum.py"):
@@ -285,7 +285,7 @@ def test_release_refuses_a_leak_and_writes_nothing(sources, tmp_path, monkeypatc
 
 
 def test_leak_found_on_disk_removes_the_partial_output(sources, tmp_path, monkeypatch):
-    import grader.release as module
+    import grader.release.bundle as module
 
     original = module.read_tree
 
@@ -300,7 +300,7 @@ def test_leak_found_on_disk_removes_the_partial_output(sources, tmp_path, monkey
 
 
 def test_cli_exits_2_with_the_reason(sources, tmp_path, monkeypatch, capsys):
-    import grader.release as module
+    import grader.release.bundle as module
 
     monkeypatch.setattr(module.Sources, "locate", classmethod(lambda cls: sources))
     monkeypatch.setattr(module, "bundle_files", _leaky(module.bundle_files))
@@ -311,7 +311,7 @@ def test_cli_exits_2_with_the_reason(sources, tmp_path, monkeypatch, capsys):
 
 
 def test_cli_prints_what_it_wrote(sources, tmp_path, monkeypatch, capsys):
-    import grader.release as module
+    import grader.release.bundle as module
 
     monkeypatch.setattr(module.Sources, "locate", classmethod(lambda cls: sources))
     assert cli_main(["release", "--out", str(tmp_path / "bundle")]) == 0

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from grader.rubric import load_rubric
-from grader.sandbox import LAYER_PURPOSES
+from grader.sandbox.manager import LAYER_PURPOSES
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"

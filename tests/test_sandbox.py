@@ -1,7 +1,7 @@
 """The sandbox's own machinery: framing limits, the worker's lifecycle, what each mode isolates,
 the fallback without namespaces, and guards for systems that are not Linux.
 
-Workers are driven directly through :class:`grader.sandbox.Sandbox` with tiny sources; the
+Workers are driven directly through :class:`grader.sandbox.manager.Sandbox` with tiny sources; the
 hostile submissions graded end to end live in ``tests/attacks`` (``test_attacks.py``).
 """
 
@@ -21,15 +21,17 @@ import uuid
 
 import pytest
 
-from grader import isolation as iso
-from grader import protocol, sandbox as sandbox_module, zygote
+from grader.sandbox import isolation as iso
+from grader.sandbox import protocol
+from grader.sandbox import manager as sandbox_module
+from grader.sandbox import zygote
 from grader.errors import ProtocolError, SandboxError
-from grader.grading import run_calls
-from grader.items import Call
-from grader.protocol import Closed, Timeout, encode_message, read_message, write_message
+from grader.sandbox.client import run_calls
+from grader.judging.items import Call
+from grader.sandbox.protocol import Closed, Timeout, encode_message, read_message, write_message
 from grader.rubric import load_rubric
-from grader.sandbox import Sandbox, pick_uid_base
-from grader.submissions import read_submission
+from grader.sandbox.manager import Sandbox, pick_uid_base
+from grader.intake.submissions import read_submission
 
 LIMITS = load_rubric().limits
 LINUX = sys.platform.startswith("linux")
@@ -512,7 +514,7 @@ def _busy_processes(worker) -> list[int]:
             comm = open(f"/proc/{entry}/cmdline", "rb").read()
         except OSError:
             continue
-        if fields[0] == "R" and b"grader.zygote" in comm and _uid(entry) != 0:
+        if fields[0] == "R" and b"grader.sandbox.zygote" in comm and _uid(entry) != 0:
             busy.append(int(entry))
     return busy
 

@@ -9,12 +9,12 @@ import struct
 
 import pytest
 
-from grader.exporters.base import Notice
-from grader.grading import parts_of
-from grader.misconceptions import CATALOGUE
+from grader.outputs.base import Notice
+from grader.judging.grading import parts_of
+from grader.judging.misconceptions import CATALOGUE
 from grader.results import ItemResult, Report
 from grader.rubric import load_rubric
-from grader.summary import ITEM_STATUSES, summarize, write_summary
+from grader.outputs.summary import ITEM_STATUSES, summarize, write_summary
 
 RUBRIC = load_rubric()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"

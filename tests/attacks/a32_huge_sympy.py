@@ -154,5 +154,5 @@ def adam_scaled_step(c, m_hat, v_hat, alpha, eps):
 
 
 def adam_step_bound(m_hat, alpha, eps):
-    pieces = [(sp.Integer(k), sp.Eq(m_hat, k)) for k in range(3_000)] + [(alpha / eps, True)]
+    pieces = [(sp.Integer(k), sp.Eq(m_hat, k)) for k in range(1_300)] + [(alpha / eps, True)]
     return sp.Piecewise(*pieces, evaluate=False)

@@ -1,9 +1,9 @@
 """The sandbox, seen from the trusted grader: a zygote process and the workers it forks.
 
-:class:`Sandbox` starts :mod:`grader.zygote` once per batch; :meth:`Sandbox.spawn` gets a
+:class:`Sandbox` starts :mod:`grader.sandbox.zygote` once per batch; :meth:`Sandbox.spawn` gets a
 fresh, isolated :class:`Worker` for one submission (or for the rest of one, after a timeout
 or a crash). The grader talks to a worker only through framed JSON messages
-(:mod:`grader.protocol`) and never imports student code.
+(:mod:`grader.sandbox.protocol`) and never imports student code.
 
 What each isolation layer protects against is listed in :data:`LAYER_PURPOSES`; the layers
 obtained are recorded in every report, and a missing one is announced once.
@@ -25,12 +25,12 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
-from . import isolation as iso
-from .errors import ProtocolError, SandboxError
-from .isolation import ALL_LAYERS
-from .protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
-from .zygote import SPAWN
-from .rubric import Limits
+from grader.sandbox import isolation as iso
+from grader.errors import ProtocolError, SandboxError
+from grader.sandbox.isolation import ALL_LAYERS
+from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
+from grader.sandbox.zygote import SPAWN
+from grader.rubric import Limits
 
 #: What each layer protects against (printed with the warning for every missing layer).
 LAYER_PURPOSES = {
@@ -361,7 +361,7 @@ class Sandbox:
         self._log = tempfile.TemporaryFile()
         try:
             self._process = subprocess.Popen(
-                [sys.executable, "-m", "grader.zygote", str(theirs.fileno())],
+                [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
                 stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env,
                 pass_fds=(theirs.fileno(),), cwd="/")
         except OSError as exc:

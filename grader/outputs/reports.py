@@ -16,9 +16,9 @@ import tempfile
 from pathlib import Path
 from typing import Iterable
 
-from .misconceptions import CATALOGUE
-from .results import ItemResult, PartResult, Report
-from .rubric import Rubric
+from grader.judging.misconceptions import CATALOGUE
+from grader.results import ItemResult, PartResult, Report
+from grader.rubric import Rubric
 
 SCHEMA = "adam-vs-momentum-report/1"
 STATUS_MARK = {"passed": "✅", "partial": "🟡", "failed": "❌", "not_attempted": "⬜",

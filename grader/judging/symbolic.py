@@ -20,10 +20,10 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal, Mapping, Sequence
 
-from .engine.expressions import PRECISE, free_symbols
-from .engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL, PointAgreement,
+from grader.engine.expressions import PRECISE, free_symbols
+from grader.engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL, PointAgreement,
                                agreement_with, values_at)
-from .engine.wire import ExprValue, OtherValue, canonical_key, expression_tree
+from grader.engine.wire import ExprValue, OtherValue, canonical_key, expression_tree
 
 # name -> (low, high, both signs?, integer?)
 DOMAIN: Mapping[str, tuple[float, float, bool, bool]] = {

@@ -2,7 +2,7 @@
 
 This module runs inside the sandbox, next to student code. It holds no expected value and
 never imports the reference. It answers two requests, over the framed channel of
-:mod:`grader.protocol`:
+:mod:`grader.sandbox.protocol`:
 
 ``{"op": "load", "filename": ..., "source": ...}``
     writes the source into the (empty, private) working directory and imports it as the
@@ -29,9 +29,9 @@ import types
 from pathlib import Path
 
 
-from .engine.arguments import decode_argument
-from .engine.wire import encode_value
-from .protocol import MAX_GRADER_MESSAGE, read_message, write_message
+from grader.engine.arguments import decode_argument
+from grader.engine.wire import encode_value
+from grader.sandbox.protocol import MAX_GRADER_MESSAGE, read_message, write_message
 
 MODULE_NAME = "adam_vs_momentum"
 #: The functions a submission may define (SPEC section 2); only these are ever called.

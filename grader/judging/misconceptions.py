@@ -21,8 +21,8 @@ from typing import Callable, Mapping
 import numpy as np
 import sympy
 
-from .engine.expressions import ExpressionError, encode_sympy
-from .engine.symbols import make_symbol, make_symbols
+from grader.engine.expressions import ExpressionError, encode_sympy
+from grader.engine.symbols import make_symbol, make_symbols
 
 
 @dataclass(frozen=True)

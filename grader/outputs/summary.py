@@ -23,13 +23,13 @@ from typing import TYPE_CHECKING, Iterable, Mapping, Sequence
 
 import numpy as np
 
-from .misconceptions import CATALOGUE
-from .reports import md_escape, overall_status
-from .results import Report
-from .rubric import Rubric
+from grader.judging.misconceptions import CATALOGUE
+from grader.outputs.reports import md_escape, overall_status
+from grader.results import Report
+from grader.rubric import Rubric
 
 if TYPE_CHECKING:
-    from .exporters.base import Notice
+    from grader.outputs.base import Notice
 
 #: Item statuses counted per item, in table and chart order.
 ITEM_STATUSES = ("passed", "partial", "failed", "not_attempted", "error", "timeout")
@@ -433,7 +433,7 @@ def summary_files(reports: Iterable[Report], rubric: Rubric,
 def write_summary(out: Path, reports: Iterable[Report], rubric: Rubric,
                   notices: Sequence["Notice"] = ()) -> None:
     """``summary.md``, ``summary.html`` and ``charts/*.png`` in ``out`` (atomic writes)."""
-    from .exporters.base import write_file
+    from grader.outputs.base import write_file
 
     for relative, data in summary_files(reports, rubric, notices).items():
         write_file(Path(out), relative, data)

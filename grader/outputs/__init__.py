@@ -1,4 +1,8 @@
-"""Exporters: small functions that turn the batch's reports into files for other tools.
+"""What the grader writes: reports, the class CSV and summary, and the LMS exports.
+
+Reports and the class CSV are :mod:`grader.outputs.reports`; the class summary is
+:mod:`grader.outputs.summary`. The exporters below are small functions in one registry that
+turn the batch's reports into files for other tools.
 
 Each exporter takes an :class:`ExportJob` (the output folder, every report, the rubric, its
 own options and the notices of the exporters before it), writes its files inside the output
@@ -20,14 +24,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from ..errors import GraderError
-from ..results import Report
-from ..rubric import Rubric
-from ..summary import write_summary
-from . import canvas, gradescope, moodle
-from .base import ExportJob, Notice, write_file
-from .canvas import canvas_student_of
-from .gradescope import UngradableSubmission, gradescope_results
+from grader.errors import GraderError
+from grader.results import Report
+from grader.rubric import Rubric
+from grader.outputs.summary import write_summary
+from grader.outputs import canvas, gradescope, moodle
+from grader.outputs.base import ExportJob, Notice, write_file
+from grader.outputs.canvas import canvas_student_of
+from grader.outputs.gradescope import UngradableSubmission, gradescope_results
 
 __all__ = ["EXPORTERS", "ExportJob", "Exporter", "Notice", "UngradableSubmission", "canvas_student_of",
            "gradescope_results", "validate_exports", "write_exports", "write_file"]

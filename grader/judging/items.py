@@ -18,18 +18,18 @@ import sympy
 
 from reference import adam_vs_momentum as reference
 
-from .engine.arguments import encode_argument
-from .engine.expressions import encode_sympy, substitute
-from .engine.numeric import check_array
-from .engine.properties import safety_verdict, scaling_share
-from .engine.symbols import make_symbols
-from .engine.wire import ArrayValue, ExprValue, OtherValue, expression_tree
-from .inputs import Case, HiddenInputs, Probe, adam_step_bounds
-from .misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
+from grader.engine.arguments import encode_argument
+from grader.engine.expressions import encode_sympy, substitute
+from grader.engine.numeric import check_array
+from grader.engine.properties import safety_verdict, scaling_share
+from grader.engine.symbols import make_symbols
+from grader.engine.wire import ArrayValue, ExprValue, OtherValue, expression_tree
+from grader.judging.inputs import Case, HiddenInputs, Probe, adam_step_bounds
+from grader.judging.misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
                              symbolic_templates, template_id)
-from .results import CallOutcome, ItemResult, item_status
-from .rubric import Item, Rubric
-from .symbolic import SymbolicJudge
+from grader.results import CallOutcome, ItemResult, item_status
+from grader.rubric import Item, Rubric
+from grader.judging.symbolic import SymbolicJudge
 
 #: Symbolic functions and the symbols they receive, in parameter order.
 SYMBOLIC_FUNCTIONS: Mapping[str, tuple[str, ...]] = {

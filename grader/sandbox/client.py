@@ -1,8 +1,8 @@
-"""Grading one submission: run its calls in a sandboxed worker, then judge the answers.
+"""The trusted side's client of a sandboxed worker: run a submission's calls, map every outcome.
 
 :func:`run_calls` is the only place that talks to student code (through a worker); it maps
 whatever happens there (answers, exceptions, timeouts, crashes, garbage) to
-:class:`CallOutcome` values. :func:`grade` judges them into a :class:`Report`.
+:class:`CallOutcome` values, which the judging turns into points.
 """
 
 from __future__ import annotations
@@ -11,16 +11,14 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from . import __version__
-from .engine.wire import OtherValue, WireError, decode_value
-from .errors import ProtocolError, SandboxError
-from .inputs import draw_inputs, submission_seed
-from .items import Call, Judging, case_calls, judge_items, plan_calls
-from .protocol import Closed, Timeout
-from .results import CallOutcome, ItemResult, PartResult, Report
-from .rubric import Limits, Rubric
-from .sandbox import Sandbox, Worker
-from .submissions import Submission
+from grader.engine.wire import OtherValue, WireError, decode_value
+from grader.errors import ProtocolError, SandboxError
+from grader.intake.submissions import Submission
+from grader.judging.items import Call
+from grader.results import CallOutcome
+from grader.rubric import Limits
+from grader.sandbox.manager import Sandbox, Worker
+from grader.sandbox.protocol import Closed, Timeout
 
 
 @dataclass(frozen=True)
@@ -155,38 +153,3 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
         if worker is not None:  # with a PID namespace, its death needs no waiting for
             worker.close(wait="pid_namespace" not in sandbox.isolation.layers)
     return RunResult(outcomes)
-
-
-def parts_of(rubric: Rubric, items: Sequence[ItemResult]) -> tuple[PartResult, ...]:
-    """Part totals derived from item results."""
-    return tuple(
-        PartResult(part.id, part.title,
-                   round(sum(i.points for i in items if i.part == part.id), 6), part.points)
-        for part in rubric.parts)
-
-
-def grade(judging: Judging, sandbox: Sandbox, slot: int, submission: Submission) -> Report:
-    """Grade one submission into its report."""
-    inputs = draw_inputs(submission_seed(submission.content))
-    index = case_calls(inputs)
-    calls = plan_calls(inputs, index)
-    run = run_calls(sandbox, slot, submission, calls, judging.rubric.limits)
-    items = judge_items(judging, inputs, run.outcomes, index)
-    notes = submission.notes + run.notes
-    if submission.error:
-        notes = (f"This submission could not be run: {submission.error}",) + notes
-    return Report(
-        student=submission.student, submission=submission.origin, sha256=submission.sha256,
-        items=items, parts=parts_of(judging.rubric, items), grader_version=__version__,
-        isolation=sandbox.isolation.layers, notes=notes)
-
-
-def ungradable(rubric: Rubric, submission: Submission, reason: str, isolation: tuple[str, ...]) -> Report:
-    """The report of a submission the grader itself failed on: every item ungradable, never 0."""
-    items = tuple(ItemResult(i.id, i.part, i.title, 0.0, i.points, "ungradable",
-                             (f"The grader failed on this submission ({reason}); it will be "
-                              "regraded, this is not your grade.",))
-                  for i in rubric.items)
-    return Report(student=submission.student, submission=submission.origin, sha256=submission.sha256,
-                  items=items, parts=parts_of(rubric, items), grader_version=__version__,
-                  isolation=isolation, notes=(f"ungradable: {reason}",))

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
-from .notebooks import NotebookError, notebook_code
+from grader.engine.notebook import NotebookError, notebook_code
 
 MAX_BYTES = 1_000_000
 SOURCE_SUFFIXES = (".py", ".ipynb")
@@ -165,7 +165,7 @@ def _from_file(path: Path) -> Iterator[Submission]:
 def lms_student_id(name: str) -> str:
     """The student id of one file of an LMS download: the Canvas user id where the name follows
     Canvas's "Download Submissions" convention (so the Canvas export matches it), else the stem."""
-    from .exporters.canvas import canvas_student_of
+    from grader.outputs.canvas import canvas_student_of
 
     return canvas_student_of(name) or student_id(name)
 

@@ -26,10 +26,10 @@ from __future__ import annotations
 import json
 from typing import Literal
 
-from ..errors import UngradableSubmission
-from ..reports import item_markdown
-from ..results import ItemResult, Report
-from .base import ExportJob, Notice, points_text, remove_file, write_file
+from grader.errors import UngradableSubmission
+from grader.outputs.reports import item_markdown
+from grader.results import ItemResult, Report
+from grader.outputs.base import ExportJob, Notice, points_text, remove_file, write_file
 
 Visibility = Literal["hidden", "after_due_date", "after_published", "visible"]
 VISIBILITIES = ("hidden", "after_due_date", "after_published", "visible")

@@ -14,7 +14,7 @@ would hold the reference or a hidden value is never written. The checks look for
 * the correct concept choices written as answers (``key: answer`` pairs in any notation,
   or the answer dict in JSON), while the options themselves may appear anywhere;
 * expression trees in ``public_checks.json``, which must equal a fresh
-  :func:`grader.public.build_public_data` (values at public points only);
+  :func:`grader.release.public.build_public_data` (values at public points only);
 * anything but the expected files, files over 200 kB (but the public data), a package
   ``__init__.py`` at the bundle's root, and imports of modules the bundle does not hold.
 
@@ -37,8 +37,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator, Mapping
 
-from . import __version__
-from .errors import BundleLeakError, ReleaseError
+from grader import __version__
+from grader.errors import BundleLeakError, ReleaseError
 
 #: The files copied from the ``assignment`` folder, under the same names.
 ASSIGNMENT_FILES = ("adam_vs_momentum.py", "adam_vs_momentum.ipynb", "README.md", "conftest.py",
@@ -52,10 +52,10 @@ MAX_FILE_BYTES = 200_000
 #: Files that never ship, wherever they are and whatever they are called in the bundle.
 FORBIDDEN_NAMES = frozenset({"inputs.py", "items.py", "misconceptions.py", "rubric.toml", "SOLUTIONS.md"})
 #: Grader modules whose content is secret (hidden inputs, answer judging, templates).
-SECRET_MODULES = ("inputs.py", "items.py", "misconceptions.py", "rubric.toml")
+SECRET_MODULES = ("judging/inputs.py", "judging/items.py", "judging/misconceptions.py", "rubric.toml")
 #: Secret files whose lines are formulas, each a leak on its own (the others' code is judging
 #: logic that the engine shares by design; their whole function bodies are still checked).
-FORMULA_SOURCES = ("reference/", "grader/misconceptions.py")
+FORMULA_SOURCES = ("reference/", "grader/judging/misconceptions.py")
 #: Modules a bundle file may import besides its own files and the standard library.
 THIRD_PARTY = frozenset({"numpy", "sympy", "mpmath", "nbformat", "pytest"})
 #: A line of secret code must have at least this many characters to count as a leak alone.
@@ -98,7 +98,7 @@ class Sources:
     @classmethod
     def locate(cls) -> "Sources":
         """The folders of the importable ``assignment``, ``grader`` and ``reference`` packages."""
-        return cls(_package_dir("assignment"), Path(__file__).resolve().parent, _package_dir("reference"))
+        return cls(_package_dir("assignment"), Path(__file__).resolve().parent.parent, _package_dir("reference"))
 
 
 def _package_dir(name: str) -> Path:
@@ -133,8 +133,8 @@ class Secrets:
 
     @classmethod
     def load(cls, sources: Sources) -> "Secrets":
-        from .public import public_json
-        from .rubric import load_rubric
+        from grader.release.public import public_json
+        from grader.rubric import load_rubric
 
         files: dict[str, bytes] = {}
         for path in sorted(sources.reference.rglob("*")):
@@ -298,7 +298,7 @@ def _check_layout(files: Mapping[str, bytes]) -> list[str]:
     problems = []
     for path, data in sorted(files.items()):
         parts = PurePosixPath(path).parts
-        allowed = (path in TOP_LEVEL and path != "grader") or path in ("grader/__init__.py", "grader/notebooks.py") \
+        allowed = (path in TOP_LEVEL and path != "grader") or path == "grader/__init__.py" \
             or (len(parts) == 3 and parts[:2] == ("grader", "engine") and path.endswith(".py"))
         if path == "__init__.py":
             problems.append("__init__.py: the bundle's root must not be a package")
@@ -306,7 +306,7 @@ def _check_layout(files: Mapping[str, bytes]) -> list[str]:
             problems.append(f"{path}: not a file of the student bundle")
         if len(data) > MAX_FILE_BYTES and path != PUBLIC_DATA:
             problems.append(f"{path}: {len(data):,} bytes, over the {MAX_FILE_BYTES:,}-byte limit for a bundle file")
-    for required in (*ASSIGNMENT_FILES, REQUIREMENTS, "grader/__init__.py", "grader/notebooks.py"):
+    for required in (*ASSIGNMENT_FILES, REQUIREMENTS, "grader/__init__.py", "grader/engine/notebook.py"):
         if required not in files:
             problems.append(f"{required}: missing from the bundle")
     return problems
@@ -376,7 +376,7 @@ def _json_pairs(value, where: str = "") -> Iterator[tuple[str, str, object]]:
 
 
 def _tree_heads() -> frozenset[str]:
-    from .engine.expressions import LEAVES, OPERATIONS
+    from grader.engine.expressions import LEAVES, OPERATIONS
 
     return frozenset(OPERATIONS) | LEAVES | {"Limits"}
 
@@ -417,7 +417,7 @@ def _public_data_problems(files: Mapping[str, bytes], secrets: Secrets) -> list[
                             + (f" and {len(trees) - 5} more" if len(trees) > 5 else ""))
         if path == PUBLIC_DATA and document != secrets.public_data:
             problems.append(f"{path}: differs from a fresh build of the public data (values at "
-                            "public points only); run `python -m grader.public` and check the diff")
+                            "public points only); run `python -m grader.release.public` and check the diff")
     return problems
 
 
@@ -476,7 +476,6 @@ def bundle_files(sources: Sources) -> dict[str, bytes]:
         files[f"grader/engine/{path.name}"] = path.read_bytes()
     if "grader/engine/__init__.py" not in files:
         raise ReleaseError(f"{engine} holds no checking engine (__init__.py is missing)")
-    files["grader/notebooks.py"] = (sources.grader / "notebooks.py").read_bytes()
     files["grader/__init__.py"] = BUNDLE_INIT.encode("utf-8")
     files[REQUIREMENTS] = REQUIREMENTS_TEXT.encode("utf-8")
     return files
@@ -511,7 +510,7 @@ def is_previous_bundle(folder: Path) -> bool:
         if path.is_dir():
             if relative.as_posix() not in ("grader", "grader/engine"):
                 return False
-        elif not (relative.as_posix() in TOP_LEVEL or relative.as_posix() in ("grader/__init__.py", "grader/notebooks.py")
+        elif not (relative.as_posix() in TOP_LEVEL or relative.as_posix() == "grader/__init__.py"
                   or (relative.parts[:2] == ("grader", "engine") and len(relative.parts) == 3
                       and relative.suffix == ".py")):
             return False

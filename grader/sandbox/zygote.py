@@ -1,26 +1,26 @@
 """The zygote: a warm process that forks one sandboxed worker per request.
 
-Started by :class:`grader.sandbox.Sandbox` as ``python -m grader.zygote FD`` with a clean
+Started by :class:`grader.sandbox.manager.Sandbox` as ``python -m grader.sandbox.zygote FD`` with a clean
 environment and a control socket (a stream) on file descriptor FD. It
 
 1. reads its configuration (what to keep visible, limits, the uid range) from the socket;
 2. enters new mount and network namespaces (as root, or as root of a new user namespace);
 3. imports numpy, sympy, the worker and common standard modules, so that forks start warm;
 4. moves into a private root that holds only the system and Python folders, read-only
-   (:func:`grader.isolation.enter_private_root`): the reference, the grader, submissions, the
+   (:func:`grader.sandbox.isolation.enter_private_root`): the reference, the grader, submissions, the
    output folder, home folders and the host's /tmp do not exist there, not even later;
 5. probes, in throw-away children, which per-worker layers the system grants;
 6. answers ``ready`` with the isolation layers it obtained, then serves spawn requests.
 
 Messages on the control socket are framed like the worker protocol
-(:mod:`grader.protocol`); a spawn request is 4 bytes (the slot) carrying three file
+(:mod:`grader.sandbox.protocol`); a spawn request is 4 bytes (the slot) carrying three file
 descriptors: the worker's request pipe, its answer pipe and the supervisor's control socket.
 
 Per spawn request it forks a *supervisor*, which enters new PID, IPC and network namespaces
 and forks the *worker* (PID 1 of its namespace). The worker enters its own mount namespace,
 mounts a fresh /proc and a private /tmp, gives up every privilege (an unprivileged uid as root; a nested user
 namespace without capabilities otherwise), applies resource limits, restricts itself with
-Landlock where the kernel has it, says ``hello`` and then runs :func:`grader.worker.serve`.
+Landlock where the kernel has it, says ``hello`` and then runs :func:`grader.sandbox.worker.serve`.
 The supervisor kills the worker, and so its whole PID namespace, when the grader asks or
 goes away, and reports the worker's exit status. Without a PID namespace it is a child
 subreaper and kills the worker's process group and every descendant left behind.
@@ -40,8 +40,8 @@ import tempfile
 import time
 from dataclasses import dataclass
 
-from . import isolation as iso
-from .protocol import read_message, write_message
+from grader.sandbox import isolation as iso
+from grader.sandbox.protocol import read_message, write_message
 
 WORKDIR = "/tmp/work"
 SPAWN = struct.Struct(">I")
@@ -85,8 +85,8 @@ def _warm_up() -> None:
     import numpy as np
     import sympy as sp
 
-    from . import worker  # noqa: F401 - the worker and the engine it imports
-    from .engine import expressions, wire  # noqa: F401
+    from grader.sandbox import worker  # noqa: F401 - the worker and the engine it imports
+    from grader.engine import expressions, wire  # noqa: F401
 
     g, t, c = sp.Symbol("g", real=True), sp.Symbol("t", integer=True, positive=True), sp.Symbol("c", real=True)
     k = sp.Symbol("k", integer=True)
@@ -244,7 +244,7 @@ def _worker(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: i
         os._exit(SETUP_FAILED)
     from pathlib import Path
 
-    from .worker import serve
+    from grader.sandbox.worker import serve
     code = 1  # the worker's own loop failed (a closed channel, or student code broke it)
     try:
         write_message(4, {"op": "hello", "layers": list(plan.layers)})

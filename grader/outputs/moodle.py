@@ -25,10 +25,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping, Sequence
 
-from ..errors import MoodleError
-from ..misconceptions import CATALOGUE
-from ..results import Report
-from .base import ExportJob, Notice, points_text, write_file
+from grader.errors import MoodleError
+from grader.judging.misconceptions import CATALOGUE
+from grader.results import Report
+from grader.outputs.base import ExportJob, Notice, points_text, write_file
 
 IMPORT_FILE = "moodle_import.csv"
 UNMATCHED_FILE = "moodle_unmatched.txt"

@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from ..reports import write_atomic
-from ..results import Report
-from ..rubric import Rubric
+from grader.outputs.reports import write_atomic
+from grader.results import Report
+from grader.rubric import Rubric
 
 
 @dataclass(frozen=True)

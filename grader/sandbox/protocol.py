@@ -21,7 +21,7 @@ import select
 import struct
 import time
 
-from .errors import ProtocolError
+from grader.errors import ProtocolError
 
 HEADER = struct.Struct(">I")
 #: Largest message a worker may send (an answer with a 100,000-element array fits).

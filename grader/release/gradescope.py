@@ -14,11 +14,11 @@ result must be written to ``/autograder/results/results.json``.
 :func:`build_bundle` writes the zip: the project source (``pyproject.toml``, ``README.md``,
 ``assignment/``, ``reference/``, ``grader/``; never ``tests/`` or ``examples/``) and the two
 scripts. ``setup.sh`` installs Python 3.11+ and the package into its own virtualenv;
-``run_autograder`` calls :func:`run` through ``python -m grader.gradescope_bundle --root``.
+``run_autograder`` calls :func:`run` through ``python -m grader.release.gradescope --root``.
 
 :func:`run` finds the submission, grades it with the real sandbox (:func:`grader.batch.grade_batch`
 into a temporary folder) and writes ``results.json`` with the Gradescope exporter
-(:func:`grader.exporters.gradescope.gradescope_results`). An ungradable submission (the
+(:func:`grader.outputs.gradescope.gradescope_results`). An ungradable submission (the
 grader failed, not the student) gets no ``results.json`` and a non-zero exit, as the exporter
 prescribes: Gradescope then shows "The autograder failed to execute correctly" instead of a
 0 that looks like a grade, and the instructor can rerun it.
@@ -42,7 +42,7 @@ from fnmatch import fnmatch
 from pathlib import Path, PurePosixPath
 from typing import Sequence, TextIO
 
-from .errors import GraderError, SubmissionError
+from grader.errors import GraderError, SubmissionError
 
 #: Where setup.sh installs the grader (outside /autograder, which the sandbox hides).
 VENV = "/opt/adam-vs-momentum/venv"
@@ -88,7 +88,7 @@ mkdir -p "$(dirname "$VENV")"
 # file permissions are what keeps the reference solution and this source out of its reach.
 REFERENCE_DIR="$("$VENV/bin/python" -c 'import os, reference; print(os.path.dirname(reference.__file__))')"
 chmod -R go-rwx "$REFERENCE_DIR" "$SOURCE"
-"$VENV/bin/python" -c 'import grader.gradescope_bundle, reference.adam_vs_momentum'
+"$VENV/bin/python" -c 'import grader.release.gradescope, reference.adam_vs_momentum'
 echo "autograder installed in $VENV"
 """
 
@@ -102,7 +102,7 @@ set -euo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-{VENV}/bin/python}}"
 cd /
-exec "$PYTHON" -m grader.gradescope_bundle --root "$ROOT"
+exec "$PYTHON" -m grader.release.gradescope --root "$ROOT"
 """
 
 
@@ -118,7 +118,7 @@ class BundleResult:
 
 def project_root() -> Path:
     """The source checkout this grader runs from (the folder holding ``pyproject.toml``)."""
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     if not (root / "pyproject.toml").is_file():
         raise GraderError(f"{root} holds no pyproject.toml: the Gradescope bundle is built from the "
                           "project's source checkout, not from an installed grader")
@@ -193,7 +193,7 @@ def build_bundle(out: Path, *, project: Path | None = None) -> BundleResult:
             info.compress_type = zipfile.ZIP_DEFLATED
             archive.writestr(info, members[name])
     data = buffer.getvalue()
-    from .reports import write_atomic
+    from grader.outputs.reports import write_atomic
 
     write_atomic(out, data)
     with zipfile.ZipFile(out) as archive:
@@ -209,7 +209,7 @@ def build_bundle(out: Path, *, project: Path | None = None) -> BundleResult:
 
 def student_of(metadata: Path) -> str:
     """The student id for the report: ``users[0].email``, else ``users[0].id``, else "submission"."""
-    from .submissions import student_id
+    from grader.intake.submissions import student_id
 
     try:
         data = json.loads(Path(metadata).read_text(encoding="utf-8"))
@@ -285,9 +285,9 @@ def run(root: Path, *, stream: TextIO | None = None) -> int:
     Returns the exit status: 0 when ``results/results.json`` was written, 1 when the
     submission is ungradable because of the grader (no results.json, the reason on stdout).
     """
-    from .batch import BatchOptions, grade_batch
-    from .exporters.gradescope import UngradableSubmission, gradescope_results
-    from .reports import write_atomic
+    from grader.batch import BatchOptions, grade_batch
+    from grader.outputs.gradescope import UngradableSubmission, gradescope_results
+    from grader.outputs.reports import write_atomic
 
     stream = stream or sys.stdout
     root = Path(root)
@@ -330,7 +330,7 @@ def run(root: Path, *, stream: TextIO | None = None) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m grader.gradescope_bundle",
+    parser = argparse.ArgumentParser(prog="python -m grader.release.gradescope",
                                      description="Grade one Gradescope submission (run by run_autograder).")
     parser.add_argument("--root", type=Path, default=Path("/autograder"),
                         help="Gradescope's autograder folder (default: /autograder)")

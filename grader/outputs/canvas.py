@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePath, PureWindowsPath
 from typing import Sequence
 
-from ..errors import CanvasError
-from ..results import Report
-from .base import ExportJob, Notice, write_file
+from grader.errors import CanvasError
+from grader.results import Report
+from grader.outputs.base import ExportJob, Notice, write_file
 
 IMPORT_FILE = "canvas_import.csv"
 UNMATCHED_FILE = "canvas_unmatched.txt"

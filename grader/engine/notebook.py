@@ -1,0 +1,274 @@
+"""A submitted notebook as plain Python: its code cells, with IPython-only lines dropped.
+
+:func:`notebook_code` turns a notebook into the Python source that is graded: its code cells
+in order, with IPython-only lines (magics, shell escapes, ``get_ipython()`` calls, ``obj?``
+help) dropped and never run. Every dropped line is reported in a note. The grader and the
+students' public checks read notebooks with this one function.
+
+This module depends on the standard library and nbformat only (it ships to students).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import warnings
+from dataclasses import dataclass
+
+import nbformat
+from nbformat import NotebookNode
+
+__all__ = ["NotebookError", "notebook_code"]
+
+#: Longest excerpt of a dropped line quoted in a note.
+_NOTE_EXCERPT = 80
+#: Longest nbformat validation message quoted in an error.
+_ERROR_EXCERPT = 200
+_CELL_TYPES = ("code", "markdown", "raw")
+
+
+class NotebookError(ValueError):
+    """A submitted notebook cannot be read: bad JSON, not a notebook, or invalid nbformat 4."""
+
+
+# ---------------------------------------------------------------------------
+# Notebook -> code
+# ---------------------------------------------------------------------------
+
+_ASSIGNED = r"[A-Za-z_][\w.]*\s*=\s*"
+_LINE_MAGIC = re.compile(rf"(?:{_ASSIGNED})?%")
+_SHELL_ESCAPE = re.compile(rf"(?:{_ASSIGNED})?!")
+_GET_IPYTHON = re.compile(rf"(?:{_ASSIGNED})?get_ipython\s*\(")
+_HELP = re.compile(r"(?:\?{1,2}[\w.]+|[\w.]+\?{1,2})\s*$")
+
+
+@dataclass
+class _Scanner:
+    """Tracks whether the next line of a cell starts a new Python statement.
+
+    A line inside a triple-quoted string, inside open brackets or after a backslash is a
+    continuation: it is never taken for a magic, however it starts.
+    """
+
+    quote: str | None = None  # the open string's delimiter, if a string is open
+    depth: int = 0  # open brackets
+    backslash: bool = False  # the previous line ended with a line continuation
+
+    @property
+    def at_statement_start(self) -> bool:
+        return self.quote is None and self.depth == 0 and not self.backslash
+
+    def feed(self, line: str) -> None:
+        """Advance over one line of Python source."""
+        self.backslash = False
+        index, length = 0, len(line)
+        while index < length:
+            char = line[index]
+            if self.quote is not None:
+                if char == "\\":
+                    index += 2
+                    continue
+                if line.startswith(self.quote, index):
+                    index += len(self.quote)
+                    self.quote = None
+                    continue
+                index += 1
+                continue
+            if char == "#":
+                return
+            if char in "'\"":
+                self.quote = char * 3 if line.startswith(char * 3, index) else char
+                index += len(self.quote)
+                continue
+            if char in "([{":
+                self.depth += 1
+            elif char in ")]}":
+                self.depth = max(0, self.depth - 1)
+            index += 1
+        if self.quote in ("'", '"') and not line.endswith("\\"):
+            self.quote = None  # an unterminated one-line string: a syntax error, not ours
+        self.backslash = self.quote is None and line.endswith("\\")
+
+
+def _excerpt(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= _NOTE_EXCERPT else text[:_NOTE_EXCERPT - 3] + "..."
+
+
+def _ipython_kind(stripped: str) -> str | None:
+    """What IPython-only construct a statement-start line is, or None for plain Python."""
+    if _GET_IPYTHON.match(stripped):
+        return "get_ipython() call"
+    if _LINE_MAGIC.match(stripped):
+        return "line magic"
+    if _SHELL_ESCAPE.match(stripped):
+        return "shell escape"
+    if _HELP.match(stripped):
+        return "IPython help"
+    return None
+
+
+def _cell_code(source: str, cell_number: int) -> tuple[str, list[str]]:
+    """The Python code of one code cell, with IPython-only lines dropped, and the notes."""
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    notes: list[str] = []
+    first = next((number for number, line in enumerate(lines, start=1) if line.strip()), 0)
+    if first and lines[first - 1].lstrip().startswith("%%"):
+        notes.append(f"cell {cell_number}, line {first}: dropped cell magic "
+                     f"`{_excerpt(lines[first - 1])}` and the whole cell with it")
+        return "", notes
+
+    kept: list[str] = []
+    scanner = _Scanner()
+    # Lines still belonging to a dropped statement: "magic" after a magic or shell escape
+    # that ended with a backslash, "python" inside a dropped get_ipython() call.
+    continuing: str | None = None
+    for line_number, line in enumerate(lines, start=1):
+        if continuing == "magic":
+            continuing = "magic" if line.endswith("\\") else None
+            kept.append("")
+            continue
+        if continuing == "python":
+            if not scanner.at_statement_start:
+                scanner.feed(line)
+                kept.append("")
+                continue
+            continuing = None
+        stripped = line.lstrip()
+        kind = _ipython_kind(stripped) if scanner.at_statement_start else None
+        if kind is None:
+            kept.append(line)
+            scanner.feed(line)
+            continue
+        notes.append(f"cell {cell_number}, line {line_number}: dropped {kind} `{_excerpt(line)}`")
+        indent = line[:len(line) - len(stripped)]
+        kept.append(f"{indent}pass" if indent else "")
+        if kind == "get_ipython() call":
+            scanner.feed(line)  # Python syntax: its brackets may run over several lines
+            continuing = "python"
+        elif line.endswith("\\"):
+            continuing = "magic"
+    while kept and not kept[0].strip():
+        kept.pop(0)
+    return "\n".join(kept).rstrip(), notes
+
+
+def _load(notebook_text: str | bytes) -> NotebookNode:
+    """Parse and validate a notebook, mapping every failure to :class:`NotebookError`."""
+    if isinstance(notebook_text, bytes):
+        try:
+            notebook_text = notebook_text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            raise NotebookError(f"not UTF-8 text: byte {exc.start} cannot be decoded") from None
+    try:
+        data = json.loads(notebook_text)
+    except json.JSONDecodeError as exc:
+        raise NotebookError(
+            f"not valid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    except RecursionError:
+        raise NotebookError("not valid JSON for a notebook: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
+        raise NotebookError(f"not valid JSON for a notebook: {exc}") from None
+    _check_structure(data)
+    captured: dict = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            notebook = nbformat.reads(notebook_text, as_version=4,
+                                      capture_validation_error=captured)
+        except Exception as exc:  # nbformat raises several types; all mean the same here
+            raise NotebookError(f"not a readable notebook: {exc}") from None
+    error = captured.get("ValidationError")
+    if error is not None:
+        raise NotebookError(f"invalid notebook: {_describe_validation_error(error)}")
+    return notebook
+
+
+def _json_kind(value: object) -> str:
+    kinds = {dict: "object", list: "array", str: "string", bool: "boolean",
+             int: "number", float: "number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
+
+
+def _check_structure(data: object) -> None:
+    """The checks that give a plainer message than the nbformat schema would."""
+    if not isinstance(data, dict):
+        raise NotebookError(
+            f"not a notebook: the top level is a JSON {_json_kind(data)}, expected an object")
+    if "nbformat" not in data:
+        raise NotebookError("not a notebook: missing 'nbformat' (the format version)")
+    version = data["nbformat"]
+    if isinstance(version, bool) or not isinstance(version, int):
+        raise NotebookError(
+            f"not a notebook: 'nbformat' must be an integer, got {_json_kind(version)}")
+    if version != 4:
+        raise NotebookError(
+            f"unsupported notebook format: nbformat {version}, expected nbformat 4 "
+            "(open it in a current Jupyter and save it again)")
+    for key in ("cells", "metadata", "nbformat_minor"):
+        if key not in data:
+            raise NotebookError(f"not a notebook: missing '{key}'")
+    cells = data["cells"]
+    if not isinstance(cells, list):
+        raise NotebookError(f"invalid notebook: 'cells' must be an array, got {_json_kind(cells)}")
+    for number, cell in enumerate(cells, start=1):
+        where = f"cell {number} (cells[{number - 1}])"
+        if not isinstance(cell, dict):
+            raise NotebookError(f"invalid notebook: {where} is a JSON {_json_kind(cell)}, "
+                                "expected an object")
+        kind = cell.get("cell_type")
+        if kind not in _CELL_TYPES:
+            raise NotebookError(f"invalid notebook: {where} has cell_type {kind!r}, "
+                                "expected 'code', 'markdown' or 'raw'")
+        if "source" not in cell:
+            raise NotebookError(f"invalid notebook: {where} is missing 'source'")
+        source = cell["source"]
+        if not (isinstance(source, str)
+                or (isinstance(source, list) and all(isinstance(s, str) for s in source))):
+            raise NotebookError(f"invalid notebook: {where}: 'source' must be a string or "
+                                f"an array of strings, got {_json_kind(source)}")
+
+
+def _describe_validation_error(error: Exception) -> str:
+    """``cells[2].outputs: <message>`` from an nbformat validation error."""
+    path = list(getattr(error, "absolute_path", []) or [])
+    where = "".join(f"[{part}]" if isinstance(part, int) else f".{part}" for part in path)
+    where = where.lstrip(".") or "top level"
+    if len(path) >= 2 and path[0] == "cells" and isinstance(path[1], int):
+        where = f"cell {path[1] + 1} ({where})"
+    message = str(getattr(error, "message", error)).splitlines()[0]
+    if len(message) > _ERROR_EXCERPT:
+        message = message[:_ERROR_EXCERPT - 3] + "..."
+    return f"{where}: {message}"
+
+
+def notebook_code(notebook_text: str | bytes) -> tuple[str, tuple[str, ...]]:
+    """The Python code of a submitted notebook, ready to grade like a ``.py`` file.
+
+    Code cells are taken in order and joined with blank lines; markdown and raw cells are
+    ignored. IPython-only lines are dropped, never run: line magics (``%timeit f()``), shell
+    escapes (``!pip install x``, ``files = !ls``), ``get_ipython()`` calls and ``obj?``
+    help. A cell that starts with a cell magic (``%%time``) is dropped whole. A dropped
+    line inside an indented block is replaced by ``pass`` so the block still compiles.
+    Lines inside strings, brackets or after a backslash continuation are never dropped.
+
+    Returns ``(code, notes)``: one note per dropped construct, such as
+    ``"cell 4, line 2: dropped shell escape `!pip install x`"``. Cells are numbered from 1
+    counting every cell of the notebook (markdown included); lines from 1 within the cell.
+
+    ``notebook_text`` may also be UTF-8 ``bytes``. Raises :class:`NotebookError` for text
+    that is not UTF-8 or not JSON, JSON that is not a notebook, any nbformat version but 4,
+    or a notebook that nbformat's schema rejects.
+    """
+    notebook = _load(notebook_text)
+    pieces: list[str] = []
+    notes: list[str] = []
+    for number, cell in enumerate(notebook.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        code, cell_notes = _cell_code(cell.source, number)
+        notes.extend(cell_notes)
+        if code.strip():
+            pieces.append(code)
+    code = "\n\n\n".join(pieces)
+    return (code + "\n" if code else ""), tuple(notes)
