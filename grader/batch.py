@@ -8,6 +8,7 @@ the output folder at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 from grader import __version__
-from grader.errors import GraderError
+from grader.errors import GraderError, InputError
 from grader.outputs.reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
                       write_atomic)
 from grader.results import Report
@@ -78,12 +79,13 @@ def _reusable(path: Path, submission: Submission, digest: str) -> Report | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if (data.get("sha256") != submission.sha256 or data.get("grader_version") != __version__
-            or data.get("rubric_sha256") != digest or data.get("submission") != submission.origin):
-        return None
     try:
         report = report_from_dict(data)
     except (ValueError, KeyError, TypeError):
+        return None
+    if (report.sha256 != submission.sha256 or report.grader_version != __version__
+            or report.rubric_sha256 != digest or report.submission != submission.origin
+            or report.student != submission.student):
         return None
     return None if report.ungradable else report
 
@@ -113,7 +115,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
         submissions = [s for s in submissions if s.student in wanted]
         missing = wanted - {s.student for s in submissions}
         if missing:
-            raise GraderError(f"no submission for --only {', '.join(sorted(missing))}")
+            raise InputError(f"no submission for --only {', '.join(sorted(missing))}")
     done: list[Report] = []
     todo: list[Submission] = []
     for sub in submissions:
@@ -162,7 +164,8 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
                                 sandbox.isolation.layers)
         finally:
             slots.put(slot)
-        write_report(reports_dir, report, digest)
+        report = dataclasses.replace(report, rubric_sha256=digest)
+        write_report(reports_dir, report)
         times[sub.student] = time.monotonic() - started
         if on_report:
             on_report(report)
@@ -188,9 +191,9 @@ def _progress(total: int, enabled: bool):
                 file=sys.stderr, dynamic_ncols=True)
 
 
-def write_report(reports_dir: Path, report: Report, digest: str) -> None:
+def write_report(reports_dir: Path, report: Report) -> None:
     """The student's JSON and Markdown reports."""
-    write_atomic(reports_dir / f"{report.student}.json", report_json(report, rubric_sha256=digest))
+    write_atomic(reports_dir / f"{report.student}.json", report_json(report))
     write_atomic(reports_dir / f"{report.student}.md", report_markdown(report))
 
 
@@ -216,10 +219,10 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> list[Report]
     for shard in shards:
         folder = Path(shard) / "reports"
         if not folder.is_dir():
-            raise GraderError(f"{shard} has no reports/ folder: is it a grading output folder?")
+            raise InputError(f"{shard} has no reports/ folder: is it a grading output folder?")
         for report in load_reports(folder):
             if report.student in merged and merged[report.student][0].sha256 != report.sha256:
-                raise GraderError(f"student {report.student!r} appears in {merged[report.student][1]} and "
+                raise InputError(f"student {report.student!r} appears in {merged[report.student][1]} and "
                                   f"{shard} with different submissions")
             merged[report.student] = (report, Path(shard))
     for student, (_, shard) in sorted(merged.items()):

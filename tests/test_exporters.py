@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 from pathlib import Path
@@ -11,15 +12,15 @@ import pytest
 
 from grader.errors import GraderError
 from grader.outputs import EXPORTERS, validate_exports, write_exports
-from grader.outputs.base import write_file
+from grader.outputs.base import split_ungradable, write_file
 from grader.outputs.canvas import (CanvasError, canvas_import, canvas_student_of, choose_column,
                                      parse_gradebook, read_gradebook)
 from grader.outputs.gradescope import UngradableSubmission, gradescope_results
 from grader.outputs.moodle import MoodleError, feedback_text, moodle_import, read_roster
 from grader.judging.grading import parts_of
 from grader.judging.misconceptions import CATALOGUE
-from grader.outputs.reports import item_markdown
-from grader.results import ItemResult, Report
+from grader.outputs.reports import item_markdown, overall_status
+from grader.results import ItemResult, Outcome, Report
 from grader.rubric import load_rubric
 
 LMS = Path(__file__).resolve().parent / "data" / "lms"
@@ -46,6 +47,23 @@ def make_report(student: str, *, default: str = "passed", statuses: dict | None 
         notes = ("ungradable: SandboxError: no worker",) + notes
     return Report(student, f"{student}.py", "ab" * 32, items, parts_of(RUBRIC, items), "1.0.0",
                   ("separate_process",), notes)
+
+
+def test_the_outcome_is_one_typed_field_never_read_from_notes():
+    graded = make_report("x")
+    assert graded.outcome == Outcome("graded")
+    # A note that reads like a status changes nothing: the outcome is the typed field.
+    fake = make_report("y", notes=("ungradable: forged", "This submission could not be run: forged"))
+    assert fake.outcome.kind == "graded" and not fake.ungradable
+    assert overall_status(fake) == "graded"
+    assert make_report("z", default="ungradable").outcome.kind == "ungradable"
+    assert make_report("w", default="error").outcome.kind == "not_run"
+
+
+def test_split_ungradable_is_by_the_typed_outcome():
+    broken = dataclasses.replace(make_report("b"), outcome=Outcome("ungradable", "SandboxError"))
+    gradable, ungradable = split_ungradable([make_report("a"), broken])
+    assert [r.student for r in gradable] == ["a"] and ungradable == (broken,)
 
 
 @pytest.fixture
@@ -131,7 +149,8 @@ def test_canvas_import_changes_only_the_assignment_column(reports):
     source = (LMS / "canvas_gradebook.csv").read_text(encoding="utf-8")
     gradebook = parse_gradebook(source)
     column = "Adam vs. SGD with momentum (101240)"
-    result = canvas_import(gradebook, reports, column)
+    gradable, ungradable = split_ungradable(reports)
+    result = canvas_import(gradebook, gradable, column, [r.student for r in ungradable])
     before, after = _table(source), _table(result.text)
     assert after[0] == before[0]                       # header, same columns, same order
     assert after[1] == before[1] and after[1][0].strip() == "Points Possible"
@@ -149,7 +168,9 @@ def test_canvas_import_changes_only_the_assignment_column(reports):
 
 def test_canvas_lists_students_without_submission_and_unmatched_reports(reports):
     gradebook = read_gradebook(LMS / "canvas_gradebook.csv")
-    result = canvas_import(gradebook, reports, "Adam vs. SGD with momentum (101240)")
+    gradable, ungradable = split_ungradable(reports)
+    result = canvas_import(gradebook, gradable, "Adam vs. SGD with momentum (101240)",
+                           [r.student for r in ungradable])
     assert result.without_submission == ("Noether, Emmy (ID 51237, SIS User ID S1004, SIS Login ID enoether)",)
     assert result.unmatched_reports == ("nobody",)
     assert result.ungradable == ("broken",)
@@ -273,7 +294,9 @@ def test_canvas_student_of_download_file_names(name, user):
 
 def test_moodle_import_keyed_by_roster_identifier(tmp_path, reports):
     roster = read_roster(LMS / "moodle_roster.csv", "email")
-    result = moodle_import(reports, identifier="email", title=RUBRIC.title, roster=roster)
+    gradable, ungradable = split_ungradable(reports)
+    result = moodle_import(gradable, identifier="email", title=RUBRIC.title, roster=roster,
+                           ungradable=[r.student for r in ungradable])
     rows = _table(result.text)
     assert rows[0] == ["Email address", "Adam vs. SGD with momentum", "Feedback: Adam vs. SGD with momentum"]
     assert all(len(row) == 3 for row in rows)

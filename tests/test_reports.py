@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from grader.rubric import load_rubric
+from grader.rubric import DEFAULT_RUBRIC as RUBRIC_PATH, load_rubric
 from grader.sandbox.manager import LAYER_PURPOSES
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,7 +30,7 @@ STUDENTS = sorted(Path(name).stem for name in BATCH)
 RUBRIC = load_rubric()
 STATUSES = {"passed", "partial", "failed", "not_attempted", "error", "timeout", "ungradable"}
 TOP_LEVEL = {"student", "submission", "sha256", "total", "max_total", "parts", "items",
-             "grader_version", "isolation"}
+             "grader_version", "isolation", "outcome", "rubric_sha256"}
 ITEM_FIELDS = {"id", "part", "title", "points", "max_points", "status", "feedback", "misconceptions"}
 PART_FIELDS = {"id", "title", "points", "max_points"}
 
@@ -96,6 +96,29 @@ def test_report_json_has_every_field_of_the_spec(batch, student):
         assert item["status"] in STATUSES
         assert isinstance(item["feedback"], list) and all(isinstance(line, str) for line in item["feedback"])
         assert isinstance(item["misconceptions"], list)
+
+
+def test_report_carries_its_outcome_as_one_typed_field_and_the_rubric_digest(batch):
+    rubric_digest = hashlib.sha256(RUBRIC_PATH.read_bytes()).hexdigest()
+    outcomes = {student: _report(batch, student)["outcome"] for student in STUDENTS}
+    assert outcomes["c01_expanded_vectorised"] == {"kind": "graded", "reason": ""}
+    assert outcomes["e11_syntax_error"]["kind"] == "not_run"
+    assert "SyntaxError" in outcomes["e11_syntax_error"]["reason"]
+    assert all(_report(batch, s)["rubric_sha256"] == rubric_digest for s in STUDENTS)
+    rows = {row["student"]: row for row in csv.DictReader(
+        (batch["first"] / "grades.csv").open(encoding="utf-8"))}
+    assert rows["e11_syntax_error"]["status"] == "not_run" and rows["c01_expanded_vectorised"]["status"] == "graded"
+
+
+def test_report_round_trips_through_json_with_its_outcome():
+    from grader.outputs.reports import report_from_dict, report_to_dict
+    from grader.results import ItemResult, Outcome, PartResult, Report
+
+    item = ItemResult("1a", "1", "t", 0.0, 1.0, "error", ("boom",))
+    report = Report("s", "s.py", "0" * 64, (item,), (PartResult("1", "p", 0.0, 1.0),), "v", (),
+                    ("a note",), Outcome("unreadable", "the file is empty"), "ab" * 32)
+    again = report_from_dict(json.loads(json.dumps(report_to_dict(report))))
+    assert again == report and again.outcome == Outcome("unreadable", "the file is empty")
 
 
 @pytest.mark.parametrize("student", STUDENTS)

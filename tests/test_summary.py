@@ -12,7 +12,7 @@ import pytest
 from grader.outputs.base import Notice
 from grader.judging.grading import parts_of
 from grader.judging.misconceptions import CATALOGUE
-from grader.results import ItemResult, Report
+from grader.results import ItemResult, Outcome, Report
 from grader.rubric import load_rubric
 from grader.outputs.summary import ITEM_STATUSES, summarize, write_summary
 
@@ -22,7 +22,8 @@ CHARTS = ("score_histogram", "item_pass_rates", "misconceptions")
 
 
 def make_report(student: str, *, default: str = "passed", statuses: dict | None = None,
-                misconceptions: dict | None = None, notes: tuple[str, ...] = ()) -> Report:
+                misconceptions: dict | None = None, notes: tuple[str, ...] = (),
+                outcome: Outcome | None = None) -> Report:
     statuses = statuses or {}
     misconceptions = misconceptions or {}
     items = []
@@ -32,7 +33,8 @@ def make_report(student: str, *, default: str = "passed", statuses: dict | None 
         items.append(ItemResult(item.id, item.part, item.title, points, item.points, status,
                                 (f"{item.id}: {status}",), tuple(misconceptions.get(item.id, ()))))
     items = tuple(items)
-    return Report(student, f"{student}.py", "0" * 64, items, parts_of(RUBRIC, items), "1.0.0", (), notes)
+    return Report(student, f"{student}.py", "0" * 64, items, parts_of(RUBRIC, items), "1.0.0", (), notes,
+                  outcome)
 
 
 @pytest.fixture
@@ -45,8 +47,10 @@ def reports() -> list[Report]:
                     misconceptions={"1c": ("eps_inside_sqrt",), "1f": ("eps_inside_sqrt",)}),
         make_report("grace", default="error"),                                   # 0, could not run
         make_report("kurt", default="not_attempted",                              # 0, unreadable
-                    notes=("This submission could not be run: the file is empty",)),
-        make_report("zed", default="ungradable", notes=("ungradable: SandboxError: fork failed",)),
+                    notes=("This submission could not be run: the file is empty",),
+                    outcome=Outcome("unreadable", "the file is empty")),
+        make_report("zed", default="ungradable", notes=("ungradable: SandboxError: fork failed",),
+                    outcome=Outcome("ungradable", "SandboxError: fork failed")),
     ]
 
 

@@ -12,7 +12,7 @@ from grader import __version__
 from grader.intake.submissions import Submission
 from grader.judging.inputs import draw_inputs, submission_seed
 from grader.judging.items import Judging, case_calls, judge_items, plan_calls
-from grader.results import ItemResult, PartResult, Report
+from grader.results import ItemResult, Outcome, PartResult, Report, submission_outcome
 from grader.rubric import Rubric
 from grader.sandbox.client import run_calls
 from grader.sandbox.manager import Sandbox
@@ -40,7 +40,8 @@ def grade(judging: Judging, sandbox: Sandbox, slot: int, submission: Submission)
     return Report(
         student=submission.student, submission=submission.origin, sha256=submission.sha256,
         items=items, parts=parts_of(judging.rubric, items), grader_version=__version__,
-        isolation=sandbox.isolation.layers, notes=notes)
+        isolation=sandbox.isolation.layers, notes=notes,
+        outcome=submission_outcome(items, submission.error))
 
 
 def ungradable(rubric: Rubric, submission: Submission, reason: str, isolation: tuple[str, ...]) -> Report:
@@ -51,4 +52,5 @@ def ungradable(rubric: Rubric, submission: Submission, reason: str, isolation: t
                   for i in rubric.items)
     return Report(student=submission.student, submission=submission.origin, sha256=submission.sha256,
                   items=items, parts=parts_of(rubric, items), grader_version=__version__,
-                  isolation=isolation, notes=(f"ungradable: {reason}",))
+                  isolation=isolation, notes=(f"ungradable: {reason}",),
+                  outcome=Outcome("ungradable", reason))

@@ -24,12 +24,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Callable, Mapping, Sequence
 
-from grader.errors import GraderError
+from grader.errors import GraderError, InstructorFault
 from grader.results import Report
 from grader.rubric import Rubric
 from grader.outputs.summary import write_summary
 from grader.outputs import canvas, gradescope, moodle
-from grader.outputs.base import ExportJob, Notice, write_file
+from grader.outputs.base import ExportJob, Notice, split_ungradable, write_file
 from grader.outputs.canvas import canvas_student_of
 from grader.outputs.gradescope import UngradableSubmission, gradescope_results
 
@@ -40,7 +40,7 @@ Exporter = Callable[[ExportJob], Sequence[Notice]]
 
 
 def _summary(job: ExportJob) -> tuple[Notice, ...]:
-    write_summary(job.out, job.reports, job.rubric, job.notices)
+    write_summary(job.out, job.all_reports, job.rubric, job.notices)
     return ()
 
 
@@ -61,7 +61,7 @@ def validate_exports(options: Mapping) -> None:
     """Raise a :class:`GraderError` now for export options that would fail after grading."""
     unknown = set(options) - set(EXPORTERS)
     if unknown:
-        raise GraderError(f"unknown exporter(s): {', '.join(sorted(unknown))}")
+        raise InstructorFault(f"unknown exporter(s): {', '.join(sorted(unknown))}")
     for name, check in VALIDATORS.items():
         check(options.get(name) or {})
 
@@ -72,11 +72,11 @@ def write_exports(out: Path, reports: Sequence[Report], rubric: Rubric, options:
     An exporter that fails with a :class:`GraderError` does not stop the others: its failure
     becomes a notice in the summary, and the first failure is raised once all have run.
     """
-    ordered = tuple(sorted(reports, key=lambda r: r.student))
+    gradable, ungradable = split_ungradable(reports)
     notices: list[Notice] = []
     failures: list[str] = []
     for name, exporter in EXPORTERS.items():
-        job = ExportJob(Path(out), ordered, rubric, options.get(name) or {}, tuple(notices))
+        job = ExportJob(Path(out), gradable, rubric, options.get(name) or {}, tuple(notices), ungradable)
         try:
             notices.extend(exporter(job))
         except GraderError as exc:

@@ -35,13 +35,29 @@ class ExportJob:
 
     #: The output folder; an exporter writes inside it only.
     out: Path
-    #: Every report of the batch, sorted by student id.
+    #: The reports that carry a grade (every outcome but ``ungradable``), sorted by student id.
     reports: tuple[Report, ...]
     rubric: Rubric
     #: This exporter's own options (from the command line).
     options: Mapping
     #: Notices of the exporters that ran before this one.
     notices: tuple[Notice, ...] = ()
+    #: The reports the grader failed on, sorted by student id: no grade may be exported for
+    #: them (split off once, by :func:`split_ungradable`, before any exporter runs).
+    ungradable: tuple[Report, ...] = ()
+
+    @property
+    def all_reports(self) -> tuple[Report, ...]:
+        """Every report of the batch, sorted by student id."""
+        return tuple(sorted(self.reports + self.ungradable, key=lambda r: r.student))
+
+
+def split_ungradable(reports) -> tuple[tuple[Report, ...], tuple[Report, ...]]:
+    """``(gradable, ungradable)`` reports, each sorted by student id: the one place where the
+    exports learn which submissions must not get a grade (by the typed outcome)."""
+    ordered = sorted(reports, key=lambda r: r.student)
+    return (tuple(r for r in ordered if r.outcome.kind != "ungradable"),
+            tuple(r for r in ordered if r.outcome.kind == "ungradable"))
 
 
 def write_file(out: Path, relative: str | Path, data: str | bytes) -> Path:

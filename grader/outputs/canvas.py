@@ -209,8 +209,13 @@ class CanvasImport:
     points_possible: str
 
 
-def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str) -> CanvasImport:
-    """The gradebook with ``column`` filled with each matched student's total."""
+def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
+                  ungradable: Sequence[str] = ()) -> CanvasImport:
+    """The gradebook with ``column`` filled with each matched student's total.
+
+    ``reports`` are the gradable reports; ``ungradable`` the ids of the others (listed, never
+    exported), as :func:`grader.outputs.base.split_ungradable` separates them.
+    """
     target = gradebook.index(column)
     if target is None:
         raise CanvasError(f'the Canvas gradebook has no column "{column}"')
@@ -229,11 +234,8 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str) 
         lookup[kind] = table
 
     claims: dict[int, list[Report]] = {}
-    unmatched, ungradable, ambiguous = [], [], []
+    unmatched, ambiguous = [], []
     for report in sorted(reports, key=lambda r: r.student):
-        if report.ungradable:
-            ungradable.append(report.student)
-            continue
         key = report.student.strip().casefold()
         found = None
         for table in lookup.values():
@@ -270,7 +272,7 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str) 
                     if n not in filled_rows and _cell(rows[n], 0) != TEST_STUDENT)
     points = next((_cell(row, target) for row in rows if row and "Points Possible" in row[0]), "")
     return CanvasImport(column, gradebook.to_text(rows), tuple(filled), without, tuple(unmatched),
-                        tuple(ungradable), tuple(sorted(ambiguous)), points.strip())
+                        tuple(sorted(ungradable)), tuple(sorted(ambiguous)), points.strip())
 
 
 def _cell(row: Sequence[str], index: int) -> str:
@@ -356,7 +358,7 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
         return ()
     gradebook = read_gradebook(job.options["gradebook"])
     column = choose_column(gradebook, job.options.get("column"))
-    result = canvas_import(gradebook, job.reports, column)
+    result = canvas_import(gradebook, job.reports, column, [r.student for r in job.ungradable])
     warning = points_mismatch(result, job.rubric.total_points)
     write_file(job.out, IMPORT_FILE, result.text)
     write_file(job.out, UNMATCHED_FILE, unmatched_text(result, warning))

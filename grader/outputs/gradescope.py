@@ -65,8 +65,7 @@ def gradescope_results(report: Report, *, visibility: Visibility = "visible",
 
 def ungradable_reason(report: Report) -> str:
     """Why a report is ungradable, in one line for the instructor."""
-    reasons = [note for note in report.notes if note.startswith("ungradable")]
-    detail = reasons[0] if reasons else "ungradable"
+    detail = f"ungradable: {report.outcome.reason}" if report.outcome.reason else "ungradable"
     return (f"The grader failed on the submission of {report.student} ({detail}). No score is "
             "recorded; rerun the autograder once the grader problem is fixed.")
 
@@ -104,22 +103,20 @@ def results_json(report: Report, **kwargs) -> str:
 
 
 def export(job: ExportJob) -> tuple[Notice, ...]:
-    """``gradescope/<student>/results.json`` for every gradable report."""
+    """``gradescope/<student>/results.json`` for every gradable report, ``UNGRADABLE.txt`` for
+    the others."""
     visibility = job.options.get("visibility", "visible")
     stdout_visibility = job.options.get("stdout_visibility", "hidden")
-    skipped = []
     for report in job.reports:
         folder = f"{FOLDER}/{report.student}"
-        try:
-            text = results_json(report, visibility=visibility, stdout_visibility=stdout_visibility)
-        except UngradableSubmission as exc:
-            remove_file(job.out, f"{folder}/{RESULTS}")
-            write_file(job.out, f"{folder}/{UNGRADABLE}", str(exc) + "\n")
-            skipped.append(report.student)
-            continue
         remove_file(job.out, f"{folder}/{UNGRADABLE}")
-        write_file(job.out, f"{folder}/{RESULTS}", text)
-    if not skipped:
+        write_file(job.out, f"{folder}/{RESULTS}",
+                   results_json(report, visibility=visibility, stdout_visibility=stdout_visibility))
+    for report in job.ungradable:
+        folder = f"{FOLDER}/{report.student}"
+        remove_file(job.out, f"{folder}/{RESULTS}")
+        write_file(job.out, f"{folder}/{UNGRADABLE}", ungradable_reason(report) + "\n")
+    if not job.ungradable:
         return ()
-    return (Notice("gradescope", f"Gradescope: no results.json for {len(skipped)} ungradable "
-                   "submission(s); regrade them before uploading", tuple(skipped)),)
+    return (Notice("gradescope", f"Gradescope: no results.json for {len(job.ungradable)} ungradable "
+                   "submission(s); regrade them before uploading", tuple(r.student for r in job.ungradable)),)

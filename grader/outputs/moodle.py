@@ -111,26 +111,27 @@ class MoodleImport:
 
 
 def moodle_import(reports: Sequence[Report], *, identifier: str | None, title: str,
-                  roster: Mapping[str, str] | None = None) -> MoodleImport:
-    """The CSV for Moodle's grade import (see the module docstring)."""
+                  roster: Mapping[str, str] | None = None, ungradable: Sequence[str] = ()) -> MoodleImport:
+    """The CSV for Moodle's grade import (see the module docstring).
+
+    ``reports`` are the gradable reports; ``ungradable`` the ids of the others (listed, never
+    exported), as :func:`grader.outputs.base.split_ungradable` separates them.
+    """
     if identifier is not None and identifier not in IDENTIFIERS:
         raise MoodleError(f"the Moodle identifier must be one of {', '.join(IDENTIFIERS)}, got {identifier!r}")
     header = (IDENTIFIERS[identifier][0] if identifier else STUDENT_ID_HEADER, title, f"Feedback: {title}")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(header)
-    rows, missing, ungradable = [], [], []
+    rows, missing = [], []
     for report in sorted(reports, key=lambda r: r.student):
-        if report.ungradable:
-            ungradable.append(report.student)
-            continue
         key = report.student if roster is None else roster.get(report.student.casefold())
         if not key:
             missing.append(report.student)
             continue
         writer.writerow([key, points_text(report.total), feedback_text(report, title)])
         rows.append((report.student, key))
-    return MoodleImport(header, buffer.getvalue(), tuple(rows), tuple(missing), tuple(ungradable))
+    return MoodleImport(header, buffer.getvalue(), tuple(rows), tuple(missing), tuple(sorted(ungradable)))
 
 
 def validate(options) -> None:
@@ -150,7 +151,8 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
     identifier = job.options.get("identifier")
     roster = read_roster(job.options["roster"], identifier) if job.options.get("roster") else None
     title = job.options.get("item") or job.rubric.title or "Adam vs. SGD with momentum"
-    result = moodle_import(job.reports, identifier=identifier, title=title, roster=roster)
+    result = moodle_import(job.reports, identifier=identifier, title=title, roster=roster,
+                           ungradable=[r.student for r in job.ungradable])
     write_file(job.out, IMPORT_FILE, result.text)
     column = result.header[0]
     if roster is not None:

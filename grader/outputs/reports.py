@@ -17,10 +17,11 @@ from pathlib import Path
 from typing import Iterable
 
 from grader.judging.misconceptions import CATALOGUE
-from grader.results import ItemResult, PartResult, Report
+from grader.results import ItemResult, Outcome, PartResult, Report
 from grader.rubric import Rubric
 
-SCHEMA = "adam-vs-momentum-report/1"
+#: Version 2: the submission-level ``outcome`` ({kind, reason}) is a field, not prose in ``notes``.
+SCHEMA = "adam-vs-momentum-report/2"
 STATUS_MARK = {"passed": "✅", "partial": "🟡", "failed": "❌", "not_attempted": "⬜",
                "error": "💥", "timeout": "⏱️", "ungradable": "⚠️"}
 
@@ -59,11 +60,12 @@ def _points(value: float) -> float | int:
     return int(value) if float(value).is_integer() else round(value, 4)
 
 
-def report_to_dict(report: Report, *, rubric_sha256: str = "") -> dict:
+def report_to_dict(report: Report) -> dict:
     """The JSON form of a report (SPEC section 5)."""
     return {
         "schema": SCHEMA,
         "student": report.student,
+        "outcome": {"kind": report.outcome.kind, "reason": report.outcome.reason},
         "submission": report.submission,
         "sha256": report.sha256,
         "total": _points(report.total),
@@ -75,7 +77,7 @@ def report_to_dict(report: Report, *, rubric_sha256: str = "") -> dict:
                    "feedback": list(i.feedback), "misconceptions": list(i.misconceptions)}
                   for i in report.items],
         "grader_version": report.grader_version,
-        "rubric_sha256": rubric_sha256,
+        "rubric_sha256": report.rubric_sha256,
         "isolation": list(report.isolation),
         "notes": list(report.notes),
     }
@@ -90,12 +92,14 @@ def report_from_dict(data: dict) -> Report:
                   for i in data["items"])
     parts = tuple(PartResult(p["id"], p["title"], float(p["points"]), float(p["max_points"]))
                   for p in data["parts"])
+    outcome = Outcome(data["outcome"]["kind"], str(data["outcome"]["reason"]))
     return Report(data["student"], data["submission"], data["sha256"], items, parts,
-                  data["grader_version"], tuple(data["isolation"]), tuple(data["notes"]))
+                  data["grader_version"], tuple(data["isolation"]), tuple(data["notes"]),
+                  outcome, str(data.get("rubric_sha256", "")))
 
 
-def report_json(report: Report, *, rubric_sha256: str = "") -> str:
-    return json.dumps(report_to_dict(report, rubric_sha256=rubric_sha256), indent=2, ensure_ascii=False) + "\n"
+def report_json(report: Report) -> str:
+    return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 
 _MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
@@ -167,19 +171,8 @@ def grades_csv(reports: Iterable[Report], rubric: Rubric) -> str:
 
 
 def overall_status(report: Report) -> str:
-    """One word for a submission: graded, ungradable, unreadable or not_run.
-
-    ``unreadable``: the file itself could not be used (empty, binary, malformed notebook...);
-    ``not_run``: it was read but no item got an answer (every item errored or timed out, as
-    after a syntax error or a crash at import).
-    """
-    if report.ungradable:
-        return "ungradable"
-    if report.notes and report.notes[0].startswith("This submission could not be run"):
-        return "unreadable"
-    if report.items and all(item.status in ("error", "timeout") for item in report.items):
-        return "not_run"
-    return "graded"
+    """One word for a submission: its outcome's kind (graded, not_run, unreadable, ungradable)."""
+    return report.outcome.kind
 
 
 def load_reports(folder: Path, *, skip: Iterable[str] = ()) -> list[Report]:

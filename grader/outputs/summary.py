@@ -139,15 +139,7 @@ def outcome_of(report: Report) -> str:
 
 
 def _reason(report: Report, outcome: str) -> str:
-    if outcome == "ungradable":
-        notes = [n for n in report.notes if n.startswith("ungradable")]
-        return notes[0] if notes else "the grader failed on this submission"
-    if outcome == "unreadable":
-        return report.notes[0]
-    for item in report.items:
-        if item.feedback:
-            return item.feedback[0]
-    return ""
+    return report.outcome.reason
 
 
 def _mean(values: Sequence[float]) -> float | None:
