@@ -8,14 +8,11 @@ the output folder at the end.
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import json
 import os
-import queue
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -146,42 +143,30 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
 
 def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: BatchOptions,
                reports_dir: Path, digest: str, on_report) -> list[Report]:
-    from grader.judging.grading import grade, ungradable
-
-    slots: queue.Queue[int] = queue.Queue()
-    for slot in range(max(1, options.workers)):
-        slots.put(slot)
+    from grader.chunk import grade_submissions
 
     times: dict[str, float] = {}
+    progress = _progress(len(todo), options.progress)
 
-    def one(sub: Submission) -> Report:
-        slot = slots.get()
-        started = time.monotonic()
-        try:
-            report = grade(judging, sandbox, slot, sub)
-        except Exception as exc:  # noqa: BLE001 - a grader bug costs one report, not the batch
-            report = ungradable(judging.rubric, sub, f"{type(exc).__name__}: {exc}",
-                                sandbox.isolation.layers)
-        finally:
-            slots.put(slot)
-        report = dataclasses.replace(report, rubric_sha256=digest)
+    def finished(report: Report, seconds: float) -> None:
         write_report(reports_dir, report)
-        times[sub.student] = time.monotonic() - started
+        times[report.student] = seconds
         if on_report:
             on_report(report)
-        return report
+        progress.update(1)
 
-    progress = _progress(len(todo), options.progress)
-    results = []
-    with ThreadPoolExecutor(max_workers=max(1, options.workers)) as pool:
-        for report in pool.map(one, todo):
-            results.append(report)
-            progress.update(1)
+    results = grade_submissions(judging, sandbox, todo, slots=range(max(1, options.workers)),
+                                rubric_sha256=digest, on_report=finished)
     progress.close()
-    if options.timings:
-        write_atomic(Path(options.timings), "student,seconds\n" + "".join(
-            f"{student},{seconds:.6f}\n" for student, seconds in sorted(times.items())))
+    write_timings(options.timings, times)
     return results
+
+
+def write_timings(path: Path | None, times: dict[str, float]) -> None:
+    """Each submission's grading seconds as CSV (benchmarks); nothing when ``path`` is None."""
+    if path:
+        write_atomic(Path(path), "student,seconds\n" + "".join(
+            f"{student},{seconds:.6f}\n" for student, seconds in sorted(times.items())))
 
 
 def _progress(total: int, enabled: bool):
