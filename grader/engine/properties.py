@@ -11,6 +11,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .numeric import check_array
+from .checks import NO_ANSWER, describe
 from .wire import ArrayValue
 
 #: How each optimizer's steps must change when every gradient is multiplied by c.
@@ -18,9 +19,31 @@ SCALING_RULES = (("momentum", "by c", lambda c: c),
                  ("adam", "by sign(c) when eps = 0", lambda c: float(np.sign(c))))
 
 
-def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[float], *, rtol: float,
-                  atol_scale: float) -> tuple[float, list[str]]:
-    """Share of the item earned (half per optimizer) and one message per finding.
+def probe_array(function: str, probe: str, value) -> tuple[np.ndarray | None, str | None]:
+    """The finite float array a probe's answer must be, or ``(None, why)``."""
+    if isinstance(value, ArrayValue) and value.nonfinite == 0:
+        return value.data, None
+    return None, f"{function} must return a finite float array (probe {probe}: it returned {describe(value)})"
+
+
+def probe_arrays(answers: Sequence[tuple[str, str, object]]) -> tuple[dict, list[str]]:
+    """The arrays of ``(probe, function, answer)`` triples (None where there is none) and the
+    messages: one for the first unusable answer of each optimizer (``NO_ANSWER``: the caller
+    has said why)."""
+    arrays, messages = {}, []
+    for probe, function, value in answers:
+        optimizer = probe.split("*")[0].split("~")[0]
+        array, why = (None, None) if value is NO_ANSWER else probe_array(function, probe, value)
+        if why and not any(arrays[other] is None for other in arrays
+                           if other.split("*")[0].split("~")[0] == optimizer):
+            messages.append(why)
+        arrays[probe] = array
+    return arrays, messages
+
+
+def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[float], *,
+                  shares: Mapping[str, float], rtol: float, atol_scale: float) -> tuple[float, list[str]]:
+    """Share of the item earned (``shares`` per optimizer) and one message per finding.
 
     ``answers`` holds ``"momentum"``/``"adam"`` (steps on the probe stream; Adam with
     eps = 0) and ``"momentum*i"``/``"adam*i"`` (steps on the stream times ``factors[i]``).
@@ -46,7 +69,7 @@ def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[fl
                 messages.append(f"{verdict.message}; they should scale {rule}")
                 break
         if ok:
-            share += 0.5
+            share += shares[optimizer]
             messages.append(f"your {optimizer}_updates steps scale {rule}")
     return share, messages
 
@@ -69,3 +92,30 @@ def safety_verdict(probe: str, steps: np.ndarray, bound: np.ndarray) -> tuple[bo
         return False, ("adam_updates on tiny gradients takes steps larger than alpha |m_hat| / eps, "
                        "which no correct Adam step can exceed")
     return True, "adam_updates stays finite and bounded on tiny gradients"
+
+
+def safety_share(answers: Mapping[str, object], shapes: Mapping[str, tuple], bound: np.ndarray, *,
+                 shares: Mapping[str, float]) -> tuple[float, list[str]]:
+    """Share of the numerical-safety item earned (``shares`` per probe) and its messages.
+
+    ``answers`` maps the probes that have an answer (``"zeros"``, ``"tiny"``) to the decoded
+    answers of ``adam_updates`` there; ``shapes`` gives each probe's gradient shape and
+    ``bound`` the reference bound on the tiny probe.
+    """
+    share, messages = 0.0, []
+    for probe in shares:
+        if probe not in answers:
+            continue  # no answer: the caller has said why
+        value = answers[probe]
+        got = value.data if isinstance(value, ArrayValue) else None
+        if got is None or got.shape != tuple(shapes[probe]):
+            messages.append(f"adam_updates on {probe} gradients must return a {tuple(shapes[probe])} float array")
+            continue
+        if value.nonfinite:
+            messages.append(f"adam_updates gives NaN or infinite steps on {probe} gradients "
+                            "(eps = 1e-8): the denominator sqrt(v_hat) + eps must never be 0")
+            continue
+        ok, message = safety_verdict(probe, got, bound)
+        messages.append(message)
+        share += shares[probe] * ok
+    return share, messages

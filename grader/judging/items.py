@@ -21,9 +21,12 @@ from reference import adam_vs_momentum as reference
 from grader.engine.arguments import encode_argument
 from grader.engine.expressions import encode_sympy, substitute
 from grader.engine.numeric import check_array
-from grader.engine.properties import safety_verdict, scaling_share
+from grader.engine import checks
+from grader.engine.checks import NO_ANSWER, Unanswered
+from grader.engine.contract import FUNCTIONS, SYMBOLIC_FUNCTIONS
+from grader.engine.properties import probe_arrays, safety_share, scaling_share
 from grader.engine.symbols import make_symbols
-from grader.engine.wire import ArrayValue, ExprValue, OtherValue, expression_tree
+from grader.engine.wire import expression_tree
 from grader.judging.inputs import Case, HiddenInputs, Probe, adam_step_bounds
 from grader.judging.misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
                              symbolic_templates, template_id)
@@ -31,17 +34,6 @@ from grader.results import CallOutcome, ItemResult, item_status
 from grader.rubric import Item, Rubric
 from grader.judging.symbolic import SymbolicJudge
 
-#: Symbolic functions and the symbols they receive, in parameter order.
-SYMBOLIC_FUNCTIONS: Mapping[str, tuple[str, ...]] = {
-    "adam_first_update": ("w1", "g1", "alpha", "beta1", "beta2", "eps"),
-    "adam_second_update": ("w1", "g1", "g2", "alpha", "beta1", "beta2", "eps"),
-    "momentum_constant_gradient_step": ("g", "t", "alpha", "mu"),
-    "adam_constant_gradient_step": ("g", "t", "alpha", "beta1", "beta2", "eps"),
-    "momentum_scale_factor": ("c",),
-    "adam_scale_factor": ("c",),
-    "adam_scaled_step": ("c", "m_hat", "v_hat", "alpha", "eps"),
-    "adam_step_bound": ("m_hat", "alpha", "eps"),
-}
 #: Part 1 items: (function, keys) each.
 PART1_KEYS: Mapping[str, tuple[str, tuple[str, ...]]] = {
     "1a": ("adam_first_update", ("m1", "v1")),
@@ -219,10 +211,6 @@ def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, C
     return tuple(results)
 
 
-#: What :func:`_outcome` gives for a call without an answer (a function may return None).
-NO_ANSWER = object()
-
-
 def _outcome(outcomes: Mapping[str, CallOutcome], call: Call, finding: _Finding):
     """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
     outcome = outcomes.get(call.key, CallOutcome("ungradable", detail="the call was never made"))
@@ -241,8 +229,7 @@ def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> N
     if answer is NO_ANSWER:
         return
     if not isinstance(answer, dict):
-        finding.feedback.append(f"{function} must return a dict with the keys "
-                                f"{', '.join(PART1_KEYS_ALL[function])}; it returned {_kind(answer)}")
+        finding.feedback.append(checks.not_a_dict(function, answer, FUNCTIONS[function].keys))
         return
     share = item.points / len(keys)
     allowed = SYMBOLIC_FUNCTIONS[function]
@@ -250,7 +237,7 @@ def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> N
     correct_keys = set()
     for key in keys:
         if key not in answer:
-            finding.feedback.append(f"the returned dict has no key {key!r}")
+            finding.feedback.append(checks.missing_key(key))
             continue
         verdict = judging.judge.judge(answer[key], judging.references[(function, key)], allowed,
                                       what=key, templates=symbolic_templates(function, key))
@@ -292,12 +279,6 @@ def consistent_misconceptions(function: str, keys: Sequence[str], matched: Mappi
             continue
         kept.append(ident)
     return kept
-
-
-PART1_KEYS_ALL = {
-    "adam_first_update": ("m1", "v1", "m_hat1", "v_hat1", "w2"),
-    "adam_second_update": ("m2", "v2", "m_hat2", "v_hat2", "w3"),
-}
 
 
 def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool:
@@ -352,149 +333,92 @@ def _judge_symbolic(judging: Judging, item: Item, outcomes, finding: _Finding) -
         finding.points = item.points
 
 
-def _check(judging: Judging, value, expected, what: str):
-    tol = judging.rubric.tolerances
-    return check_array(value, expected, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale, what=what)
+def _answers(outcomes, calls, cases, finding: _Finding):
+    """The answer getter of numeric cases for the shared checks (raises :class:`Unanswered`)."""
+    def answer(index: int):
+        value = _outcome(outcomes, calls[id(cases[index])], finding)
+        if value is NO_ANSWER:
+            raise Unanswered
+        return value
+    return answer
 
 
 def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], calls, outcomes,
                   finding: _Finding) -> None:
-    for number, case in enumerate(cases, start=1):
-        value = _outcome(outcomes, calls[id(case)], finding)
-        if value is NO_ANSWER:
-            return
-        verdict = _check(judging, value, case.expected, f"the result on hidden input {number}")
-        if not verdict.ok:
-            finding.feedback.append(verdict.message)
-            if verdict.outcome == "mismatch":
-                finding.name([ident for ident, template in numeric_templates(case.function).items()
-                              if _matches(judging, value, template, case.args)])
-            return
-    finding.points = item.points
-    finding.feedback.append(f"{cases[0].function} matches the reference on all {len(cases)} hidden inputs")
+    tol = judging.rubric.tolerances
+
+    def templates(index: int) -> dict:
+        case = cases[index]
+        return {ident: expected for ident, template in numeric_templates(case.function).items()
+                if (expected := _template_values(template, case.args)) is not None}
+
+    try:
+        found = checks.check_array_cases(
+            _answers(outcomes, calls, cases, finding), [case.expected for case in cases],
+            function=cases[0].function, where="hidden", rtol=tol.numeric_rtol,
+            atol_scale=tol.numeric_atol_scale, templates=templates)
+    except Unanswered:
+        return
+    finding.points = item.points * found.share
+    finding.feedback.extend(found.messages)
+    finding.name(found.misconceptions)
 
 
-def _matches(judging: Judging, value, template: Callable, args) -> bool:
+def _template_values(template: Callable, args):
     try:
         expected = template(*args)
     except (ArithmeticError, ValueError):
-        return False
-    if not np.all(np.isfinite(expected)):
-        return False
-    return _check(judging, value, expected, "").ok
+        return None
+    return expected if np.all(np.isfinite(expected)) else None
 
 
 def _judge_ratios(judging: Judging, item: Item, cases: Sequence[Case], calls, outcomes,
                   finding: _Finding) -> None:
-    share = item.points / len(RATIO_KEYS)
-    good = {key: True for key in RATIO_KEYS}
-    for number, case in enumerate(cases, start=1):
-        value = _outcome(outcomes, calls[id(case)], finding)
-        if value is NO_ANSWER:
-            return
-        if not isinstance(value, dict):
-            finding.feedback.append(f"{case.function} must return a dict with keys 'momentum' and "
-                                    f"'adam'; it returned {_kind(value)}")
-            return
-        for key in RATIO_KEYS:
-            if not good[key]:
-                continue
-            if key not in value:
-                finding.feedback.append(f"the returned dict has no key {key!r}")
-                good[key] = False
-                continue
-            verdict = _check(judging, value[key], case.expected[key], f"{key!r} on hidden input {number}")
-            if not verdict.ok:
-                finding.feedback.append(verdict.message)
-                good[key] = False
-    for key in RATIO_KEYS:
-        if good[key]:
-            finding.points += share
-            finding.feedback.append(f"{key!r} matches the reference on every hidden input")
-
-
-def _array_of(value) -> np.ndarray | None:
-    return value.data if isinstance(value, ArrayValue) and value.nonfinite == 0 else None
+    tol = judging.rubric.tolerances
+    shares = {key: 1 / len(RATIO_KEYS) for key in RATIO_KEYS}
+    try:
+        found = checks.check_ratio_cases(
+            _answers(outcomes, calls, cases, finding), [case.expected for case in cases],
+            function=cases[0].function, shares=shares, where="hidden", rtol=tol.numeric_rtol,
+            atol_scale=tol.numeric_atol_scale)
+    except Unanswered:
+        return
+    finding.points += item.points * found.share
+    finding.feedback.extend(found.messages)
 
 
 def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, calls, outcomes,
                    finding: _Finding) -> None:
-    answers = {}
-    for probe in inputs.probes[item.id]:
-        value = _outcome(outcomes, calls[id(probe)], finding)
-        array = None if value is NO_ANSWER else _array_of(value)
-        optimizer = probe.name.split("*")[0]
-        if value is not NO_ANSWER and array is None and not any(
-                answers[other] is None for other in answers if other.split("*")[0] == optimizer):
-            finding.feedback.append(f"{probe.function} must return a finite float array (probe "
-                                    f"{probe.name}: it returned {_kind(value)})")
-        answers[probe.name] = array
+    answers, messages = probe_arrays([(probe.name, probe.function, _outcome(outcomes, calls[id(probe)], finding))
+                                      for probe in inputs.probes[item.id]])
+    finding.feedback.extend(messages)
     tol = judging.rubric.tolerances
-    share, messages = scaling_share(answers, inputs.scale_factors, rtol=tol.numeric_rtol,
-                                    atol_scale=tol.numeric_atol_scale)
+    share, messages = scaling_share(answers, inputs.scale_factors, shares={"momentum": 0.5, "adam": 0.5},
+                                    rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
     finding.points += item.points * share
     finding.feedback.extend(messages)
 
 
 def _judge_safety(item: Item, probes: Sequence[Probe], calls, outcomes, finding: _Finding) -> None:
-    share = item.points / len(probes)
-    for probe in probes:
-        value = _outcome(outcomes, calls[id(probe)], finding)
-        if value is NO_ANSWER:
-            continue
-        grads, alpha, beta1, beta2, eps = probe.args
-        got = value.data if isinstance(value, ArrayValue) else None
-        if got is None or got.shape != grads.shape:
-            finding.feedback.append(f"adam_updates on {probe.name} gradients must return a "
-                                    f"{grads.shape} float array")
-            continue
-        if value.nonfinite:
-            finding.feedback.append(f"adam_updates gives NaN or infinite steps on {probe.name} gradients "
-                                    "(eps = 1e-8): the denominator sqrt(v_hat) + eps must never be 0")
-            continue
-        ok, message = safety_verdict(probe.name, got, adam_step_bounds(grads, alpha, beta1, beta2, eps))
-        finding.feedback.append(message)
-        finding.points += share * ok
+    answers = {probe.name: value for probe in probes
+               if (value := _outcome(outcomes, calls[id(probe)], finding)) is not NO_ANSWER}
+    tiny = next(probe for probe in probes if probe.name == "tiny")
+    share, messages = safety_share(answers, {probe.name: probe.args[0].shape for probe in probes},
+                                   adam_step_bounds(*tiny.args),
+                                   shares={probe.name: 1 / len(probes) for probe in probes})
+    finding.points += item.points * share
+    finding.feedback.extend(messages)
 
 
 def _judge_concepts(item: Item, prefix: str, outcomes, finding: _Finding) -> None:
     answers = _outcome(outcomes, Call("concept_answers", ()), finding)
     if answers is NO_ANSWER:
         return
-    if not isinstance(answers, dict):
-        finding.feedback.append(f"concept_answers must return a dict; it returned {_kind(answers)}")
-        return
-    correct = reference.concept_answers()
-    keys = sorted(k for k in reference.CONCEPT_QUESTIONS if k.startswith(prefix))
-    share = item.points / len(keys)
-    for key in keys:
-        options = reference.CONCEPT_QUESTIONS[key]["options"]
-        chosen = answers.get(key)
-        if chosen is None:
-            finding.feedback.append(f"{key}: no answer")
-        elif type(chosen) is not str or chosen not in options:
-            finding.feedback.append(f"{key}: {_kind(chosen)} is not one of the options ({', '.join(options)})")
-        elif chosen == correct[key]:
-            finding.points += share
-            finding.feedback.append(f"{key}: correct")
-        else:
-            finding.feedback.append(f"{key}: {chosen!r} is not the best answer")
-            ident = CONCEPT_MISCONCEPTIONS.get((key, chosen))
-            if ident:
-                finding.name([ident])
-
-
-def _kind(value) -> str:
-    if type(value) is str:
-        return repr(value[:60])
-    if isinstance(value, ArrayValue):
-        return f"an array of shape {value.shape}" + (" with NaN or infinite values" if value.nonfinite else "")
-    if isinstance(value, OtherValue):
-        if value.type_name in ("tuple", "list"):
-            return f"a {value.type_name}"  # why it has no wire form is beside the point here
-        return f"a {value.type_name} ({value.why})"
-    if isinstance(value, ExprValue):
-        return "a sympy expression"
-    if value is None:
-        return "None"
-    return f"a {type(value).__name__}"
+    options = {key: q["options"] for key, q in reference.CONCEPT_QUESTIONS.items() if key.startswith(prefix)}
+    found = checks.check_concepts(answers, options, reference.concept_answers())
+    finding.points += item.points * found.share
+    finding.feedback.extend(found.messages)
+    for choice in found.wrong_choices:
+        ident = CONCEPT_MISCONCEPTIONS.get(choice)
+        if ident:
+            finding.name([ident])

@@ -18,12 +18,14 @@ import hashlib
 import random
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Literal, Mapping, Sequence
+from typing import Mapping, Sequence
 
+from grader.engine import checks
+from grader.engine.checks import SymbolicVerdict
 from grader.engine.expressions import PRECISE, free_symbols
 from grader.engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL, PointAgreement,
                                agreement_with, values_at)
-from grader.engine.wire import ExprValue, OtherValue, canonical_key, expression_tree
+from grader.engine.wire import ExprValue, canonical_key, expression_tree
 
 # name -> (low, high, both signs?, integer?)
 DOMAIN: Mapping[str, tuple[float, float, bool, bool]] = {
@@ -47,19 +49,6 @@ class SamplePoints:
     names: tuple[str, ...]
     floats: tuple[Mapping[str, float], ...]
     exact: tuple[Mapping[str, object], ...]
-
-
-@dataclass(frozen=True)
-class SymbolicVerdict:
-    """The judgement of one symbolic answer."""
-
-    outcome: Literal["correct", "wrong", "unknown_symbols", "not_expression"]
-    message: str
-    misconceptions: tuple[str, ...] = ()
-
-    @property
-    def correct(self) -> bool:
-        return self.outcome == "correct"
 
 
 def _draw(name: str, rng: random.Random, exact: bool):
@@ -174,8 +163,7 @@ class SymbolicJudge:
         """
         tree = expression_tree(answer)
         if tree is None:
-            return SymbolicVerdict("not_expression", f"{what} is {describe_non_expression(answer)}, "
-                                                     "not a sympy expression")
+            return checks.not_expression(what, answer)
         answer_key = answer.key if isinstance(answer, ExprValue) else canonical_key(tree)
         key = (answer_key, canonical_key(expected_tree), tuple(allowed), what, tuple(templates))
         if not self.cache:
@@ -190,17 +178,13 @@ class SymbolicJudge:
         unknown = sorted(used - set(allowed))
         if unknown:
             names = self.matching(tree, templates, allowed, only_with=set(unknown))
-            listed = ", ".join(unknown)
-            return SymbolicVerdict(
-                "unknown_symbols",
-                f"{what} uses the symbol(s) {listed}, which are not parameters of this function "
-                f"(allowed: {', '.join(allowed)})", names)
+            return checks.unknown_symbols(what, unknown, allowed, names)
         points = self.points(expected_tree, allowed)
         result = self.agree(tree, expected_tree, points)
         if result.agree:
-            return SymbolicVerdict("correct", f"{what} is correct")
+            return checks.correct(what)
         names = self.matching(tree, templates, allowed)
-        return SymbolicVerdict("wrong", f"{what} is not right: " + self.describe(result, points), names)
+        return checks.wrong(what, self.describe(result, points), names)
 
     def describe(self, result: PointAgreement, points: SamplePoints) -> str:
         """Where two expressions differ, in words."""
@@ -223,28 +207,3 @@ class SymbolicJudge:
             if self.agree(tree, template, points).agree:
                 names.append(ident)
         return tuple(names)
-
-
-#: sympy's non-finite numbers, by class name, as a student would see them printed.
-_NON_FINITE_NODES = {"ComplexInfinity": "zoo", "Infinity": "oo", "NegativeInfinity": "-oo", "NaN": "nan"}
-
-
-def describe_non_expression(answer) -> str:
-    """Words for an answer that is not an expression."""
-    if answer is None:
-        return "None (did the function forget to return?)"
-    if isinstance(answer, OtherValue):
-        infinite = [name for name in _NON_FINITE_NODES if f"'{name}'" in answer.why]
-        if infinite:
-            name = _NON_FINITE_NODES[infinite[0]]
-            hint = ": a division by zero?" if name in ("zoo", "nan") else ""
-            return f"infinite or undefined (it holds sympy's {name}{hint})"
-        article = "an" if answer.type_name[:1].lower() in "aeiou" else "a"
-        return f"{article} {answer.type_name} ({answer.why})"
-    if type(answer) is bool:
-        return f"the boolean {answer}"
-    if type(answer) is str:
-        return f"the string {answer[:40]!r}"
-    if type(answer) is dict:
-        return "a dict"
-    return f"an array of shape {getattr(answer, 'shape', '?')}"
