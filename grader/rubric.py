@@ -1,7 +1,9 @@
 """The rubric: items, points, partial credit, tolerances and limits, loaded from one TOML file.
 
 The file is data an instructor can edit (``grader/rubric.toml``); :func:`load_rubric` checks
-it against the items the grader knows how to judge and against the 6 / 5 / 4 = 15 totals.
+it against the item registry (:mod:`grader.judging.registry`: exactly its items, each once,
+in its part, with the partial-credit shares its spec names) and against the 6 / 5 / 4 = 15
+totals.
 """
 
 from __future__ import annotations
@@ -11,21 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from grader.errors import RubricError
+from grader.judging.registry import PARTS, SPECS, TOTAL_POINTS
 
 DEFAULT_RUBRIC = Path(__file__).with_name("rubric.toml")
-
-#: Item ids per part, in report order. Binding: they name report fields and CSV columns.
-ITEM_IDS = {
-    "1": ("1a", "1b", "1c", "1d", "1e", "1f"),
-    "2": ("2.1.momentum_updates", "2.1.adam_updates", "2.1.momentum_constant_gradient_step",
-          "2.1.adam_constant_gradient_step", "2.2.momentum_scale_factor", "2.2.adam_scale_factor",
-          "2.2.adam_scaled_step", "2.2.scaling_property", "2.3.adam_step_bound",
-          "2.3.numerical_safety"),
-    "3": ("3a.adam_effective_learning_rates", "3a.concepts", "3b.spike_response",
-          "3b.sparse_feature_boost", "3b.concepts"),
-}
-PART_POINTS = {"1": 6.0, "2": 5.0, "3": 4.0}
-
 
 @dataclass(frozen=True)
 class Part:
@@ -45,6 +35,16 @@ class Item:
     title: str
     points: float
     follow_through: float = 0.0
+    #: Partial credit: (name, fraction of the item) for each share its spec names, in order.
+    shares: tuple[tuple[str, float], ...] = ()
+
+    def share(self, name: str) -> float:
+        """The fraction of the item that share ``name`` earns."""
+        return dict(self.shares)[name]
+
+    @property
+    def share_map(self) -> dict[str, float]:
+        return dict(self.shares)
 
 
 @dataclass(frozen=True)
@@ -109,37 +109,26 @@ def load_rubric(path: Path = DEFAULT_RUBRIC) -> Rubric:
 def _build(data: dict) -> Rubric:
     parts = tuple(Part(str(p["id"]), str(p["title"]), _points(p["points"], f"part {p['id']}"))
                   for p in data["parts"])
-    if [p.id for p in parts] != list(ITEM_IDS):
-        raise ValueError(f"parts must be {list(ITEM_IDS)}, got {[p.id for p in parts]}")
-    items = []
-    for raw in data["items"]:
-        unknown = set(raw) - {"id", "part", "title", "points", "follow_through"}
-        if unknown:
-            raise ValueError(f"item {raw.get('id')}: unknown fields {sorted(unknown)}")
-        follow = float(raw.get("follow_through", 0.0))
-        if not 0 <= follow <= 1:
-            raise ValueError(f"item {raw['id']}: follow_through must lie in [0, 1]")
-        items.append(Item(str(raw["id"]), str(raw["part"]), str(raw["title"]),
-                          _points(raw["points"], f"item {raw['id']}"), follow))
-    expected_ids = [item_id for ids in ITEM_IDS.values() for item_id in ids]
+    if [p.id for p in parts] != list(PARTS):
+        raise ValueError(f"parts must be {list(PARTS)}, got {[p.id for p in parts]}")
+    items = [_item(raw) for raw in data["items"]]
     got_ids = [item.id for item in items]
-    if sorted(got_ids) != sorted(expected_ids) or len(set(got_ids)) != len(got_ids):
-        missing = sorted(set(expected_ids) - set(got_ids))
-        extra = sorted(set(got_ids) - set(expected_ids))
-        raise ValueError(f"items must be exactly the SPEC ids once each (missing {missing}, unknown {extra})")
+    if sorted(got_ids) != sorted(SPECS) or len(set(got_ids)) != len(got_ids):
+        missing = sorted(set(SPECS) - set(got_ids))
+        extra = sorted(set(got_ids) - set(SPECS))
+        twice = sorted({i for i in got_ids if got_ids.count(i) > 1})
+        raise ValueError(f"items must be exactly the registry's ids once each (missing {missing}, "
+                         f"unknown {extra}, repeated {twice})")
     for part in parts:
-        wrong = [i.id for i in items if i.id in ITEM_IDS[part.id] and i.part != part.id]
-        if wrong:
-            raise ValueError(f"items {wrong} belong to part {part.id}")
         total = sum(i.points for i in items if i.part == part.id)
         if abs(total - part.points) > 1e-9:
             raise ValueError(f"part {part.id}: items add up to {total}, part has {part.points}")
-        if abs(part.points - PART_POINTS[part.id]) > 1e-9:
-            raise ValueError(f"part {part.id} must be worth {PART_POINTS[part.id]} points")
-    declared = float(data.get("total_points", 15))
-    if abs(sum(p.points for p in parts) - declared) > 1e-9 or declared != 15:
-        raise ValueError("total points must be 15")
-    order = {item_id: n for n, item_id in enumerate(expected_ids)}
+        if abs(part.points - PARTS[part.id]) > 1e-9:
+            raise ValueError(f"part {part.id} must be worth {PARTS[part.id]:g} points")
+    declared = float(data.get("total_points", TOTAL_POINTS))
+    if abs(sum(p.points for p in parts) - declared) > 1e-9 or declared != TOTAL_POINTS:
+        raise ValueError(f"total points must be {TOTAL_POINTS:g}")
+    order = {item_id: n for n, item_id in enumerate(SPECS)}
     tol = data["tolerances"]
     lim = data["limits"]
     tolerances = Tolerances(
@@ -159,6 +148,47 @@ def _build(data: dict) -> Rubric:
     return Rubric(title=str(data.get("title", "")), parts=parts,
                   items=tuple(sorted(items, key=lambda i: order[i.id])),
                   tolerances=tolerances, limits=limits)
+
+
+ITEM_FIELDS = {"id", "part", "title", "points", "follow_through", "shares"}
+
+
+def _item(raw: dict) -> Item:
+    """One item, checked against its spec in the registry."""
+    item_id = str(raw["id"])
+    spec = SPECS.get(item_id)
+    if spec is None:
+        raise ValueError(f"unknown item id {item_id!r} (the registry has {', '.join(SPECS)})")
+    unknown = set(raw) - ITEM_FIELDS
+    if unknown:
+        raise ValueError(f"item {item_id}: unknown fields {sorted(unknown)}")
+    if str(raw["part"]) != spec.part:
+        raise ValueError(f"item {item_id} belongs to part {spec.part}, not {raw['part']}")
+    follow = _fraction(raw.get("follow_through", 0.0), f"item {item_id}: follow_through", zero=True)
+    if follow and not spec.follow_through:
+        raise ValueError(f"item {item_id}: it has no follow-through credit (remove follow_through)")
+    shares = raw.get("shares", {})
+    if type(shares) is not dict:
+        raise ValueError(f"item {item_id}: shares must be a table of fractions")
+    if list(shares) != list(spec.shares):
+        if not spec.shares:
+            raise ValueError(f"item {item_id}: it has no partial-credit shares (remove shares)")
+        raise ValueError(f"item {item_id}: shares must give {', '.join(spec.shares)} in this order, "
+                         f"got {', '.join(shares) or 'none'}")
+    fractions = tuple((name, _fraction(value, f"item {item_id}: share {name}")) for name, value in shares.items())
+    if fractions and abs(sum(f for _, f in fractions) - 1) > 1e-9:
+        raise ValueError(f"item {item_id}: shares add up to {sum(f for _, f in fractions):g}, not 1")
+    return Item(item_id, spec.part, str(raw["title"]), _points(raw["points"], f"item {item_id}"), follow,
+                fractions)
+
+
+def _fraction(value, where: str, zero: bool = False) -> float:
+    if type(value) not in (int, float):
+        raise ValueError(f"{where} must be a number, got {value!r}")
+    fraction = float(value)
+    if not (0 <= fraction <= 1) or (fraction == 0 and not zero):
+        raise ValueError(f"{where} must lie in {'[0' if zero else '(0'}, 1], got {value!r}")
+    return fraction
 
 
 def _points(value, where: str) -> float:

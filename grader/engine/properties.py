@@ -1,4 +1,4 @@
-"""Property checks of a student's own optimizers (items 2.2.scaling_property, 2.3.numerical_safety).
+"""Property checks of a student's own optimizers (the scaling and numerical-safety items).
 
 Shared by the grader and the public checks: both pass the student's answers on the probes
 and receive the share of the item earned with one message per finding.

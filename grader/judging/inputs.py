@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from typing import Mapping
+from types import MappingProxyType
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from reference import adam_vs_momentum as reference
+
+from grader.judging.registry import ITEMS, ItemSpec
 
 PUBLIC_SEED = "public"
 
@@ -41,13 +44,23 @@ class Probe:
 
 
 @dataclass(frozen=True)
+class Drawn:
+    """What a generator draws for one item: cases, probes and (scaling) the factors."""
+
+    cases: tuple[Case, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    factors: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
 class HiddenInputs:
     """Every numeric case and property probe of one submission, by rubric item."""
 
     seed: str
     cases: Mapping[str, tuple[Case, ...]]
     probes: Mapping[str, tuple[Probe, ...]]
-    scale_factors: tuple[float, ...]
+    #: Scale factors of the items whose probes multiply the gradients, by item.
+    factors: Mapping[str, tuple[float, ...]]
 
 
 def submission_seed(content: bytes) -> str:
@@ -146,19 +159,34 @@ def _safety_probes(rng: np.random.Generator) -> tuple[Probe, ...]:
             Probe("tiny", "adam_updates", (tiny, *hyper)))
 
 
-def draw_inputs(seed: str) -> HiddenInputs:
+#: The generators the registry's specs name (``Draw.generator``).
+GENERATORS: Mapping[str, Callable[[np.random.Generator], Drawn]] = MappingProxyType({
+    "momentum_cases": lambda rng: Drawn(cases=_momentum_cases(rng)),
+    "adam_updates_cases": lambda rng: Drawn(cases=_adam_cases("adam_updates", reference.adam_updates, rng)),
+    "effective_rate_cases": lambda rng: Drawn(cases=_adam_cases(
+        "adam_effective_learning_rates", reference.adam_effective_learning_rates, rng)),
+    "spike_cases": lambda rng: Drawn(cases=_spike_cases(rng)),
+    "sparse_cases": lambda rng: Drawn(cases=_sparse_cases(rng)),
+    "scaling_probes": lambda rng: Drawn(*(((),) + _scaling_probes(rng))),
+    "safety_probes": lambda rng: Drawn(probes=_safety_probes(rng)),
+})
+
+
+def draw_inputs(seed: str, specs: Sequence[ItemSpec] = ITEMS) -> HiddenInputs:
     """All numeric cases and probes for one seed, with the reference's answers."""
-    cases = {
-        "2.1.momentum_updates": _momentum_cases(_rng(seed, "momentum")),
-        "2.1.adam_updates": _adam_cases("adam_updates", reference.adam_updates, _rng(seed, "adam")),
-        "3a.adam_effective_learning_rates": _adam_cases(
-            "adam_effective_learning_rates", reference.adam_effective_learning_rates, _rng(seed, "rates")),
-        "3b.spike_response": _spike_cases(_rng(seed, "spike")),
-        "3b.sparse_feature_boost": _sparse_cases(_rng(seed, "sparse")),
-    }
-    scaling, factors = _scaling_probes(_rng(seed, "scaling"))
-    probes = {"2.2.scaling_property": scaling, "2.3.numerical_safety": _safety_probes(_rng(seed, "safety"))}
-    return HiddenInputs(seed=seed, cases=cases, probes=probes, scale_factors=factors)
+    cases, probes, factors = {}, {}, {}
+    for spec in specs:
+        if spec.draw is None:
+            continue
+        drawn = GENERATORS[spec.draw.generator](_rng(seed, spec.draw.label))
+        if drawn.cases:
+            cases[spec.id] = drawn.cases
+        if drawn.probes:
+            probes[spec.id] = drawn.probes
+        if drawn.factors:
+            factors[spec.id] = drawn.factors
+    return HiddenInputs(seed=seed, cases=MappingProxyType(cases), probes=MappingProxyType(probes),
+                        factors=MappingProxyType(factors))
 
 
 def adam_step_bounds(grads: np.ndarray, alpha: float, beta1: float, beta2: float, eps: float) -> np.ndarray:

@@ -1,9 +1,12 @@
 """How each rubric item is judged: the calls it needs and the points its answers earn.
 
-:func:`plan_calls` lists every call a submission must answer (deduplicated, in a fixed
-order); :func:`judge_items` turns the outcomes of those calls into one :class:`ItemResult`
-per rubric item. Judging is pure: the same outcomes always give the same results.
-Expected values come from the reference, in this trusted process only.
+Every item's spec is in :mod:`grader.judging.registry`; its kind picks one judge of
+:data:`JUDGES`, and every judge has the signature of :data:`Judge`. :func:`plan_calls`
+lists every call a submission must answer (deduplicated, in a fixed order);
+:func:`judge_items` turns the outcomes of those calls into one :class:`ItemResult` per
+rubric item. Judging is pure: the same outcomes always give the same results. Expected
+values come from the reference, in this trusted process only. Misconceptions are named at
+one point, :meth:`_Finding.name`.
 """
 
 from __future__ import annotations
@@ -18,44 +21,21 @@ import sympy
 
 from reference import adam_vs_momentum as reference
 
-from grader.engine.arguments import encode_argument
-from grader.engine.expressions import encode_sympy, substitute
-from grader.engine.numeric import check_array
 from grader.engine import checks
+from grader.engine.arguments import encode_argument
 from grader.engine.checks import NO_ANSWER, Unanswered
 from grader.engine.contract import FUNCTIONS, SYMBOLIC_FUNCTIONS
+from grader.engine.expressions import encode_sympy, substitute
 from grader.engine.properties import probe_arrays, safety_share, scaling_share
 from grader.engine.symbols import make_symbols
 from grader.engine.wire import expression_tree
-from grader.judging.inputs import Case, HiddenInputs, Probe, adam_step_bounds
+from grader.judging.inputs import HiddenInputs, adam_step_bounds
 from grader.judging.misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
-                             symbolic_templates, template_id)
+                                           symbolic_templates, template_id)
+from grader.judging.registry import ITEMS, SPECS, ItemSpec
+from grader.judging.symbolic import SymbolicJudge
 from grader.results import CallOutcome, ItemResult, item_status
 from grader.rubric import Item, Rubric
-from grader.judging.symbolic import SymbolicJudge
-
-#: Part 1 items: (function, keys) each.
-PART1_KEYS: Mapping[str, tuple[str, tuple[str, ...]]] = {
-    "1a": ("adam_first_update", ("m1", "v1")),
-    "1b": ("adam_first_update", ("m_hat1", "v_hat1")),
-    "1c": ("adam_first_update", ("w2",)),
-    "1d": ("adam_second_update", ("m2", "v2")),
-    "1e": ("adam_second_update", ("m_hat2", "v_hat2")),
-    "1f": ("adam_second_update", ("w3",)),
-}
-#: Part 2 items answered by one symbolic expression.
-SYMBOLIC_ITEMS: Mapping[str, str] = {
-    "2.1.momentum_constant_gradient_step": "momentum_constant_gradient_step",
-    "2.1.adam_constant_gradient_step": "adam_constant_gradient_step",
-    "2.2.momentum_scale_factor": "momentum_scale_factor",
-    "2.2.adam_scale_factor": "adam_scale_factor",
-    "2.2.adam_scaled_step": "adam_scaled_step",
-    "2.3.adam_step_bound": "adam_step_bound",
-}
-ARRAY_ITEMS = ("2.1.momentum_updates", "2.1.adam_updates", "3a.adam_effective_learning_rates")
-RATIO_ITEMS = ("3b.spike_response", "3b.sparse_feature_boost")
-CONCEPT_ITEMS = {"3a.concepts": "3a_", "3b.concepts": "3b_"}
-RATIO_KEYS = ("momentum", "adam")
 
 
 @dataclass(frozen=True)
@@ -80,9 +60,10 @@ def value_call(function: str, args: Sequence) -> Call:
 
 
 def case_calls(inputs: HiddenInputs) -> dict[int, Call]:
-    """The call of every numeric case and probe, by ``id()`` of the case (built once)."""
-    everything = [case for item_id in ARRAY_ITEMS + RATIO_ITEMS for case in inputs.cases[item_id]]
-    everything += [probe for probes in inputs.probes.values() for probe in probes]
+    """The call of every numeric case and probe, by ``id()`` of the case (built once):
+    the cases of every item in registry order, then the probes."""
+    everything = [case for spec in ITEMS for case in inputs.cases.get(spec.id, ())]
+    everything += [probe for spec in ITEMS for probe in inputs.probes.get(spec.id, ())]
     return {id(case): value_call(case.function, case.args) for case in everything}
 
 
@@ -91,9 +72,10 @@ def plan_calls(inputs: HiddenInputs, index: Mapping[int, Call] | None = None) ->
 
     ``index`` is :func:`case_calls` of the same inputs when the caller already has it.
     """
-    calls = [symbolic_call(f) for f in SYMBOLIC_FUNCTIONS]
+    symbolic = {spec.function for spec in ITEMS if spec.kind in ("symbolic", "symbolic_keys")}
+    calls = [symbolic_call(f) for f in SYMBOLIC_FUNCTIONS if f in symbolic]
     calls += (case_calls(inputs) if index is None else index).values()
-    calls.append(Call("concept_answers", ()))
+    calls += [Call(spec.function, ()) for spec in ITEMS if spec.kind == "concepts"]
     unique = {call.key: call for call in calls}
     return tuple(unique.values())
 
@@ -116,7 +98,8 @@ def reference_trees() -> dict[tuple[str, str | None], list]:
 
 
 def follow_through_templates() -> dict[str, list]:
-    """Trees of the update rule applied to placeholders W (previous w), M (m_hat), V (v_hat)."""
+    """Trees of the update rule applied to placeholders W (previous w), M (m_hat), V (v_hat),
+    by the key they stand for."""
     S = make_symbols(["w1", "alpha", "eps"])
     W, M, V = (sympy.Symbol(n, real=True) for n in ("W_", "M_", "V_"))
     return {
@@ -139,10 +122,10 @@ class Judging:
     follow_through: Mapping[str, list]
 
     @classmethod
-    def create(cls, rubric: Rubric) -> "Judging":
+    def create(cls, rubric: Rubric, *, cache: bool = True) -> "Judging":
         tol = rubric.tolerances
         judge = SymbolicJudge(float_points=tol.symbolic_points, exact_points=tol.exact_points,
-                              rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)
+                              rtol=tol.symbolic_rtol, atol=tol.symbolic_atol, cache=cache)
         return cls(rubric, judge, reference_trees(), follow_through_templates())
 
 
@@ -159,6 +142,7 @@ class _Finding:
         self.feedback, self.misconceptions, self.kinds = [], [], set()
 
     def name(self, idents: Sequence[str]) -> None:
+        """Name misconceptions on this item (the one point where they are named)."""
         for ident in idents:
             ident = template_id(ident)
             if ident not in self.misconceptions:
@@ -171,6 +155,40 @@ class _Finding:
         return ItemResult(item.id, item.part, item.title, points, item.points,
                           item_status(points, item.points, self.kinds), tuple(self.feedback),
                           tuple(self.misconceptions))
+
+
+@dataclass(frozen=True)
+class Context:
+    """What a judge reads: the judging, the submission's inputs, the outcomes of its calls."""
+
+    judging: Judging
+    inputs: HiddenInputs
+    outcomes: Mapping[str, CallOutcome]
+    calls: Mapping[int, Call]
+
+    def outcome(self, call: Call, finding: _Finding):
+        """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
+        outcome = self.outcomes.get(call.key, CallOutcome("ungradable", detail="the call was never made"))
+        finding.kinds.add(outcome.kind)
+        why = _unusable(outcome, call.function)
+        if why is not None:
+            if why not in finding.feedback:
+                finding.feedback.append(why)
+            return NO_ANSWER
+        return outcome.value
+
+    def answers(self, cases: Sequence, finding: _Finding) -> Callable[[int], object]:
+        """The answer getter of numeric cases for the shared checks (raises :class:`Unanswered`)."""
+        def answer(index: int):
+            value = self.outcome(self.calls[id(cases[index])], finding)
+            if value is NO_ANSWER:
+                raise Unanswered
+            return value
+        return answer
+
+
+#: Every judge: (context, the item's spec, the rubric item, the finding to fill) -> None.
+Judge = Callable[[Context, ItemSpec, Item, _Finding], None]
 
 
 def _unusable(outcome: CallOutcome, function: str) -> str | None:
@@ -189,53 +207,29 @@ def _unusable(outcome: CallOutcome, function: str) -> str | None:
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
                 index: Mapping[int, Call] | None = None) -> tuple[ItemResult, ...]:
     """One result per rubric item, in rubric order (``index``: as for :func:`plan_calls`)."""
-    calls = case_calls(inputs) if index is None else index
+    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index)
     results = []
     for item in judging.rubric.items:
+        spec = SPECS[item.id]
         finding = _Finding()
-        if item.id in PART1_KEYS:
-            _judge_part1(judging, item, outcomes, finding)
-        elif item.id in SYMBOLIC_ITEMS:
-            _judge_symbolic(judging, item, outcomes, finding)
-        elif item.id in ARRAY_ITEMS:
-            _judge_arrays(judging, item, inputs.cases[item.id], calls, outcomes, finding)
-        elif item.id in RATIO_ITEMS:
-            _judge_ratios(judging, item, inputs.cases[item.id], calls, outcomes, finding)
-        elif item.id == "2.2.scaling_property":
-            _judge_scaling(judging, item, inputs, calls, outcomes, finding)
-        elif item.id == "2.3.numerical_safety":
-            _judge_safety(item, inputs.probes[item.id], calls, outcomes, finding)
-        elif item.id in CONCEPT_ITEMS:
-            _judge_concepts(item, CONCEPT_ITEMS[item.id], outcomes, finding)
+        JUDGES[spec.kind](context, spec, item, finding)
         results.append(finding.result(item))
     return tuple(results)
 
 
-def _outcome(outcomes: Mapping[str, CallOutcome], call: Call, finding: _Finding):
-    """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
-    outcome = outcomes.get(call.key, CallOutcome("ungradable", detail="the call was never made"))
-    finding.kinds.add(outcome.kind)
-    why = _unusable(outcome, call.function)
-    if why is not None:
-        if why not in finding.feedback:
-            finding.feedback.append(why)
-        return NO_ANSWER
-    return outcome.value
-
-
-def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> None:
-    function, keys = PART1_KEYS[item.id]
-    answer = _outcome(outcomes, symbolic_call(function), finding)
+def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    judging, function = context.judging, spec.function
+    answer = context.outcome(symbolic_call(function), finding)
     if answer is NO_ANSWER:
         return
     if not isinstance(answer, dict):
         finding.feedback.append(checks.not_a_dict(function, answer, FUNCTIONS[function].keys))
         return
-    share = item.points / len(keys)
+    shares = item.share_map or {key: 1.0 for key in spec.keys}
     allowed = SYMBOLIC_FUNCTIONS[function]
     matched: dict[str, tuple[str, ...]] = {}
     correct_keys = set()
-    for key in keys:
+    for key in spec.keys:
         if key not in answer:
             finding.feedback.append(checks.missing_key(key))
             continue
@@ -245,14 +239,14 @@ def _judge_part1(judging: Judging, item: Item, outcomes, finding: _Finding) -> N
         matched[key] = tuple(template_id(label) for label in verdict.misconceptions)
         if verdict.correct:
             correct_keys.add(key)
-            finding.points += share
-        elif key in judging.follow_through and item.follow_through > 0:
-            if _follows_through(judging, key, answer, outcomes):
+            finding.points += item.points * shares[key]
+        elif spec.follow_through and item.follow_through > 0:
+            if _follows_through(context, spec, key, answer):
                 finding.points += item.points * item.follow_through
                 finding.feedback.append(
                     f"Follow-through credit: your {key} applies the update rule correctly to your "
                     f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
-    finding.name(consistent_misconceptions(function, keys, matched, correct_keys))
+    finding.name(consistent_misconceptions(function, spec.keys, matched, correct_keys))
 
 
 def consistent_misconceptions(function: str, keys: Sequence[str], matched: Mapping[str, Sequence[str]],
@@ -281,29 +275,25 @@ def consistent_misconceptions(function: str, keys: Sequence[str], matched: Mappi
     return kept
 
 
-def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool:
-    """Is a wrong w2 / w3 the update rule applied to the student's own (wrong) moments?"""
+def _follows_through(context: Context, spec: ItemSpec, key: str, answer: dict) -> bool:
+    """Is a wrong answer under ``key`` the update rule applied to the student's own earlier
+    answers (at least one of them wrong)?"""
+    judging = context.judging
     judge, refs = judging.judge, judging.references
-    if key == "w2":
-        function, parts = "adam_first_update", {"M_": "m_hat1", "V_": "v_hat1"}
-        own = answer
-    else:
-        function, parts = "adam_second_update", {"M_": "m_hat2", "V_": "v_hat2"}
-        first = outcomes.get(symbolic_call("adam_first_update").key)
-        if first is None or first.kind != "value" or not isinstance(first.value, dict):
-            return False
-        own = {**answer, "w2": first.value.get("w2")}
-        parts = {**parts, "W_": "w2"}
-    allowed = SYMBOLIC_FUNCTIONS[function]
     trees = {}
     any_wrong = False
-    for placeholder, name in parts.items():
+    for placeholder, function, name in spec.follow_through:
+        if function == spec.function:
+            own = answer
+        else:
+            other = context.outcomes.get(symbolic_call(function).key)
+            if other is None or other.kind != "value" or not isinstance(other.value, dict):
+                return False
+            own = other.value
         tree = expression_tree(own.get(name))
         if tree is None:
             return False
-        ref_function = "adam_first_update" if name == "w2" else function
-        verdict = judge.judge(own[name], refs[(ref_function, name)], SYMBOLIC_FUNCTIONS[ref_function],
-                              what=name)
+        verdict = judge.judge(own[name], refs[(function, name)], SYMBOLIC_FUNCTIONS[function], what=name)
         if verdict.outcome == "unknown_symbols":
             return False
         any_wrong |= not verdict.correct
@@ -311,6 +301,7 @@ def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool
     if not any_wrong:
         return False
     template = substitute(judging.follow_through[key], trees)
+    allowed = SYMBOLIC_FUNCTIONS[spec.function]
     try:
         points = judge.points(template, allowed)
     except ValueError:
@@ -319,9 +310,9 @@ def _follows_through(judging: Judging, key: str, answer: dict, outcomes) -> bool
     return own_tree is not None and judge.agree(own_tree, template, points).agree
 
 
-def _judge_symbolic(judging: Judging, item: Item, outcomes, finding: _Finding) -> None:
-    function = SYMBOLIC_ITEMS[item.id]
-    answer = _outcome(outcomes, symbolic_call(function), finding)
+def _judge_symbolic(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    judging, function = context.judging, spec.function
+    answer = context.outcome(symbolic_call(function), finding)
     if answer is NO_ANSWER:
         return
     verdict = judging.judge.judge(answer, judging.references[(function, None)],
@@ -333,19 +324,9 @@ def _judge_symbolic(judging: Judging, item: Item, outcomes, finding: _Finding) -
         finding.points = item.points
 
 
-def _answers(outcomes, calls, cases, finding: _Finding):
-    """The answer getter of numeric cases for the shared checks (raises :class:`Unanswered`)."""
-    def answer(index: int):
-        value = _outcome(outcomes, calls[id(cases[index])], finding)
-        if value is NO_ANSWER:
-            raise Unanswered
-        return value
-    return answer
-
-
-def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], calls, outcomes,
-                  finding: _Finding) -> None:
-    tol = judging.rubric.tolerances
+def _judge_array(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    cases = context.inputs.cases[item.id]
+    tol = context.judging.rubric.tolerances
 
     def templates(index: int) -> dict:
         case = cases[index]
@@ -354,9 +335,8 @@ def _judge_arrays(judging: Judging, item: Item, cases: Sequence[Case], calls, ou
 
     try:
         found = checks.check_array_cases(
-            _answers(outcomes, calls, cases, finding), [case.expected for case in cases],
-            function=cases[0].function, where="hidden", rtol=tol.numeric_rtol,
-            atol_scale=tol.numeric_atol_scale, templates=templates)
+            context.answers(cases, finding), [case.expected for case in cases], function=spec.function,
+            where="hidden", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale, templates=templates)
     except Unanswered:
         return
     finding.points = item.points * found.share
@@ -372,49 +352,47 @@ def _template_values(template: Callable, args):
     return expected if np.all(np.isfinite(expected)) else None
 
 
-def _judge_ratios(judging: Judging, item: Item, cases: Sequence[Case], calls, outcomes,
-                  finding: _Finding) -> None:
-    tol = judging.rubric.tolerances
-    shares = {key: 1 / len(RATIO_KEYS) for key in RATIO_KEYS}
+def _judge_ratios(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    cases = context.inputs.cases[item.id]
+    tol = context.judging.rubric.tolerances
     try:
         found = checks.check_ratio_cases(
-            _answers(outcomes, calls, cases, finding), [case.expected for case in cases],
-            function=cases[0].function, shares=shares, where="hidden", rtol=tol.numeric_rtol,
-            atol_scale=tol.numeric_atol_scale)
+            context.answers(cases, finding), [case.expected for case in cases], function=spec.function,
+            shares=item.share_map, where="hidden", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
     except Unanswered:
         return
     finding.points += item.points * found.share
     finding.feedback.extend(found.messages)
 
 
-def _judge_scaling(judging: Judging, item: Item, inputs: HiddenInputs, calls, outcomes,
-                   finding: _Finding) -> None:
-    answers, messages = probe_arrays([(probe.name, probe.function, _outcome(outcomes, calls[id(probe)], finding))
-                                      for probe in inputs.probes[item.id]])
+def _judge_scaling(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    probes = context.inputs.probes[item.id]
+    answers, messages = probe_arrays([(probe.name, probe.function, context.outcome(context.calls[id(probe)], finding))
+                                      for probe in probes])
     finding.feedback.extend(messages)
-    tol = judging.rubric.tolerances
-    share, messages = scaling_share(answers, inputs.scale_factors, shares={"momentum": 0.5, "adam": 0.5},
+    tol = context.judging.rubric.tolerances
+    share, messages = scaling_share(answers, context.inputs.factors[item.id], shares=item.share_map,
                                     rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
     finding.points += item.points * share
     finding.feedback.extend(messages)
 
 
-def _judge_safety(item: Item, probes: Sequence[Probe], calls, outcomes, finding: _Finding) -> None:
+def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    probes = context.inputs.probes[item.id]
     answers = {probe.name: value for probe in probes
-               if (value := _outcome(outcomes, calls[id(probe)], finding)) is not NO_ANSWER}
+               if (value := context.outcome(context.calls[id(probe)], finding)) is not NO_ANSWER}
     tiny = next(probe for probe in probes if probe.name == "tiny")
     share, messages = safety_share(answers, {probe.name: probe.args[0].shape for probe in probes},
-                                   adam_step_bounds(*tiny.args),
-                                   shares={probe.name: 1 / len(probes) for probe in probes})
+                                   adam_step_bounds(*tiny.args), shares=item.share_map)
     finding.points += item.points * share
     finding.feedback.extend(messages)
 
 
-def _judge_concepts(item: Item, prefix: str, outcomes, finding: _Finding) -> None:
-    answers = _outcome(outcomes, Call("concept_answers", ()), finding)
+def _judge_concepts(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
+    answers = context.outcome(Call(spec.function, ()), finding)
     if answers is NO_ANSWER:
         return
-    options = {key: q["options"] for key, q in reference.CONCEPT_QUESTIONS.items() if key.startswith(prefix)}
+    options = {key: q["options"] for key, q in reference.CONCEPT_QUESTIONS.items() if key.startswith(spec.prefix)}
     found = checks.check_concepts(answers, options, reference.concept_answers())
     finding.points += item.points * found.share
     finding.feedback.extend(found.messages)
@@ -422,3 +400,15 @@ def _judge_concepts(item: Item, prefix: str, outcomes, finding: _Finding) -> Non
         ident = CONCEPT_MISCONCEPTIONS.get(choice)
         if ident:
             finding.name([ident])
+
+
+#: The judge of each kind of item (the registry's specs name the kind).
+JUDGES: Mapping[str, Judge] = {
+    "symbolic_keys": _judge_symbolic_keys,
+    "symbolic": _judge_symbolic,
+    "array": _judge_array,
+    "ratios": _judge_ratios,
+    "scaling": _judge_scaling,
+    "safety": _judge_safety,
+    "concepts": _judge_concepts,
+}

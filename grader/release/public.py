@@ -22,8 +22,8 @@ from grader.engine.arguments import encode_argument
 from grader.engine.contract import SYMBOLIC_FUNCTIONS
 from grader.engine.publicdata import SCHEMA, VERSION, contract_digest
 from grader.judging.inputs import PUBLIC_SEED, adam_step_bounds, draw_inputs
-from grader.judging.items import (ARRAY_ITEMS, CONCEPT_ITEMS, PART1_KEYS, RATIO_ITEMS, RATIO_KEYS,
-                    SYMBOLIC_ITEMS, reference_trees)
+from grader.judging.items import reference_trees
+from grader.judging.registry import SPECS
 from grader.judging.misconceptions import CATALOGUE, numeric_templates, symbolic_templates, template_id
 from grader.rubric import Rubric, load_rubric
 from grader.judging.symbolic import draw_points
@@ -63,7 +63,7 @@ def build_public_data(rubric: Rubric) -> dict:
         }
     inputs = draw_inputs(PUBLIC_SEED)
     numeric = {}
-    for item_id in ARRAY_ITEMS + RATIO_ITEMS:
+    for item_id in (spec.id for spec in SPECS.values() if spec.kind in ("array", "ratios")):
         cases = []
         for case in inputs.cases[item_id][:2]:
             entry = {"args": [encode_argument(a) for a in case.args]}
@@ -80,45 +80,34 @@ def build_public_data(rubric: Rubric) -> dict:
                 entry["misconceptions"] = templates
             cases.append(entry)
         numeric[item_id] = {"function": inputs.cases[item_id][0].function, "cases": cases}
-    scaling = inputs.probes["2.2.scaling_property"]
-    safety = inputs.probes["2.3.numerical_safety"]
-    tiny = next(p for p in safety if p.name == "tiny")
-    properties = {
-        "2.2.scaling_property": {
-            "factors": list(inputs.scale_factors),
-            "probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
-                       for p in scaling],
-        },
-        "2.3.numerical_safety": {
-            "probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
-                       for p in safety],
-            "tiny_bound": _array(adam_step_bounds(*tiny.args)),
-        },
-    }
+    properties = {}
+    for spec in SPECS.values():
+        if spec.kind not in ("scaling", "safety"):
+            continue
+        probes = inputs.probes[spec.id]
+        entry = {"probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
+                            for p in probes]}
+        if spec.kind == "scaling":
+            entry["factors"] = list(inputs.factors[spec.id])
+        else:
+            entry["tiny_bound"] = _array(adam_step_bounds(*next(p for p in probes if p.name == "tiny").args))
+        properties[spec.id] = entry
     from reference.adam_vs_momentum import CONCEPT_QUESTIONS
 
     concepts = {key: {"question": q["question"], "options": list(q["options"])}
                 for key, q in CONCEPT_QUESTIONS.items()}
     items = []
     for item in rubric.items:
-        entry = {"id": item.id, "part": item.part, "title": item.title, "points": item.points}
-        if item.id in PART1_KEYS:
-            keys = PART1_KEYS[item.id][1]
-            entry.update(kind="symbolic_keys", function=PART1_KEYS[item.id][0], keys=list(keys),
-                         shares={key: 1 / len(keys) for key in keys})
-        elif item.id in SYMBOLIC_ITEMS:
-            entry.update(kind="symbolic", function=SYMBOLIC_ITEMS[item.id])
-        elif item.id in ARRAY_ITEMS:
-            entry.update(kind="array", function=numeric[item.id]["function"])
-        elif item.id in RATIO_ITEMS:
-            entry.update(kind="ratios", function=numeric[item.id]["function"],
-                         shares={key: 1 / len(RATIO_KEYS) for key in RATIO_KEYS})
-        elif item.id in CONCEPT_ITEMS:
-            entry.update(kind="concepts", function="concept_answers", prefix=CONCEPT_ITEMS[item.id])
-        elif item.id == "2.2.scaling_property":
-            entry.update(kind="scaling", function="adam_updates", shares={"momentum": 0.5, "adam": 0.5})
-        else:
-            entry.update(kind="safety", function="adam_updates", shares={"zeros": 0.5, "tiny": 0.5})
+        spec = SPECS[item.id]
+        entry = {"id": item.id, "part": item.part, "title": item.title, "points": item.points,
+                 "kind": spec.kind, "function": spec.function}
+        if spec.keys:
+            entry["keys"] = list(spec.keys)
+        shares = item.share_map or ({key: 1.0 for key in spec.keys} if spec.keys else {})
+        if shares:
+            entry["shares"] = shares
+        if spec.prefix:
+            entry["prefix"] = spec.prefix
         items.append(entry)
     tol = rubric.tolerances
     return {
