@@ -25,6 +25,7 @@ import argparse
 import json
 import os
 import random
+import resource
 import statistics
 import subprocess
 import sys
@@ -155,6 +156,42 @@ class MemorySampler(threading.Thread):
         self.join()
 
 
+class CpuAccount:
+    """CPU seconds of a process and of every descendant, even those nobody waits for (the
+    zygote lets its supervisors be reaped by the kernel, so their time never reaches a
+    parent's ``RUSAGE_CHILDREN``): a cgroup-v1 ``cpuacct`` group of its own, where the machine
+    has one and we may create groups (root). ``seconds`` is None elsewhere."""
+
+    ROOT = Path("/sys/fs/cgroup/cpuacct")
+
+    def __init__(self, name: str):
+        self.path = self.ROOT / f"adam-bench-{os.getpid()}-{name}"
+        try:
+            self.path.mkdir()
+        except OSError:
+            self.path = None
+
+    def enter(self) -> None:
+        """For ``preexec_fn``: move the new process into the group before it runs anything."""
+        if self.path is not None:
+            (self.path / "cgroup.procs").write_text(str(os.getpid()))
+
+    @property
+    def seconds(self) -> float | None:
+        if self.path is None:
+            return None
+        return int((self.path / "cpuacct.usage").read_text()) / 1e9
+
+    def close(self) -> None:
+        if self.path is not None:
+            for _ in range(50):  # processes still leaving the group keep it busy a moment
+                try:
+                    self.path.rmdir()
+                    break
+                except OSError:
+                    time.sleep(0.1)
+
+
 NAIVE_RUNNER = r"""
 import json, sys, importlib.util
 import numpy as np, sympy as sp
@@ -231,20 +268,30 @@ print(time.monotonic() - started)
 """
 
 
-def floor(files: list[Path], workers: int, calls_file: Path) -> float:
+def floor(files: list[Path], workers: int, calls_file: Path) -> tuple[float, float]:
     """Seconds to merely run the students' functions: a warm process forks once per file and
-    calls every planned function (no sandbox, no judging, no reports), ``workers`` at once."""
+    calls every planned function (no sandbox, no judging, no reports), ``workers`` at once;
+    and the CPU seconds that took (every process, warm-up included)."""
     chunks = [files[i::workers] for i in range(workers)]
+    account = CpuAccount("floor")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     processes = [subprocess.Popen([PYTHON, "-c", FLOOR_RUNNER, str(calls_file), str(ROOT)], stdin=subprocess.PIPE,
-                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                  stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                  preexec_fn=account.enter)
                  for _ in chunks]
     for process, chunk in zip(processes, chunks):
         process.stdin.write("\n".join(map(str, chunk)))
         process.stdin.close()
     for process in processes:
         process.wait()
-    return time.monotonic() - started
+    elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # the floor waits for every fork
+    cpu = account.seconds
+    if cpu is None:
+        cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    account.close()
+    return elapsed, cpu
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -252,11 +299,83 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
+# Large wrong answers (the attack of "cost that grows with the attack"): each file returns
+# expressions of thousands of nodes, every file a different one (so no verdict is cached).
+LARGE = {
+    "wide_sum": "\ndef adam_first_update(w1, g1, alpha, beta1, beta2, eps):\n    import sympy as sp\n"
+                "    big = sp.Add(*[g1**(k % 7) * alpha / (k + {n}) for k in range(3000)], evaluate=False)\n"
+                "    return {{'m1': big, 'v1': big, 'm_hat1': big, 'v_hat1': big, 'w2': big}}\n",
+    "expanded_power": "\ndef adam_second_update(w1, g1, g2, alpha, beta1, beta2, eps):\n    import sympy as sp\n"
+                      "    big = sp.expand((g1 + g2 + alpha + beta1 + {n}) ** 16)\n"
+                      "    return {{'m2': big, 'v2': big, 'm_hat2': big, 'v_hat2': big, 'w3': big}}\n",
+    "deep_nest": "\ndef adam_scaled_step(c, m_hat, v_hat, alpha, eps):\n    import sympy as sp\n"
+                 "    e = m_hat\n    for k in range(400):\n        e = sp.sqrt(e**2 + v_hat + k + {n}, evaluate=False)\n"
+                 "    return e * alpha\n",
+}
+
+
+def add_large(folder: Path, kinds: dict[str, str], share: float, seed: int = 7) -> None:
+    """Turn ``share`` of the honest submissions into large wrong answers (in place)."""
+    rng = random.Random(seed)
+    reference = (ROOT / "reference" / "adam_vs_momentum.py").read_text(encoding="utf-8")
+    honest = sorted(name for name, kind in kinds.items() if kind in MIX)
+    for number, name in enumerate(rng.sample(honest, int(round(share * len(honest))))):
+        label = sorted(LARGE)[number % len(LARGE)]
+        text = reference + LARGE[label].format(n=number + 1)
+        (folder / f"{name}.py").write_text(f"# large {number}\n{text}\n", encoding="utf-8")
+        kinds[name] = f"large:{label}"
+
+
+def run_measured(command: list[str], name: str, cwd: Path = ROOT) -> tuple[float, int, float | None, int, str]:
+    """Run a command: (seconds, peak PSS bytes of its tree, CPU seconds of its tree, exit code, stderr)."""
+    account = CpuAccount(name)
+    started = time.monotonic()
+    process = subprocess.Popen(command, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=account.enter)
+    sampler = MemorySampler(process.pid)
+    sampler.start()
+    _, stderr = process.communicate()
+    elapsed = time.monotonic() - started
+    sampler.stop()
+    cpu = account.seconds
+    account.close()
+    return elapsed, sampler.peak, cpu, process.returncode, stderr.decode(errors="replace")
+
+
+def cold_starts(tmp: Path, repeats: int) -> dict:
+    """One submission from a cold start, ``repeats`` times each: the Gradescope path and the CLI."""
+    reference = (ROOT / "reference" / "adam_vs_momentum.py").read_bytes()
+    gradescope, cli = [], []
+    for run in range(repeats):
+        root = tmp / f"cold{run}" / "autograder"
+        (root / "submission").mkdir(parents=True)
+        (root / "submission" / "adam_vs_momentum.py").write_bytes(reference)
+        started = time.monotonic()
+        subprocess.run([PYTHON, "-m", "grader.release.gradescope", "--root", str(root)], cwd=ROOT, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        gradescope.append(time.monotonic() - started)
+        started = time.monotonic()
+        subprocess.run([PYTHON, "-m", "grader", "grade", str(root / "submission"), "--out", str(tmp / f"cold{run}" / "out"),
+                        "--quiet"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cli.append(time.monotonic() - started)
+    return {"cold_runs": repeats,
+            "cold_gradescope_seconds": {"min": round(min(gradescope), 3), "median": round(statistics.median(gradescope), 3)},
+            "cold_cli_seconds": {"min": round(min(cli), 3), "median": round(statistics.median(cli), 3)}}
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("-n", type=int, default=1000, help="number of submissions (default 1000)")
     parser.add_argument("--naive-sample", type=int, default=60, help="submissions graded the naive way")
     parser.add_argument("--workers", type=int, default=None, help="passed to grade --workers")
+    parser.add_argument("--processes", type=int, default=0,
+                        help="passed to grade --processes (0, the default: one trusted process per worker)")
+    parser.add_argument("--hostile-large", type=float, default=0.0, metavar="SHARE",
+                        help="turn this share of the honest submissions into large wrong answers "
+                             "(thousands of expression nodes each, every one different)")
+    parser.add_argument("--cold", type=int, default=0, metavar="RUNS",
+                        help="also time one submission from a cold start, RUNS times: the Gradescope "
+                             "path and the CLI (summary and charts included)")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     workers = args.workers or (os.cpu_count() or 1)
@@ -265,20 +384,18 @@ def main(argv=None) -> int:
         batch = tmp / "submissions"
         batch.mkdir()
         kinds = generate(batch, args.n)
+        if args.hostile_large:
+            add_large(batch, kinds, args.hostile_large)
         out, timings = tmp / "out", tmp / "timings.csv"
         command = [PYTHON, "-m", "grader", "grade", str(batch), "--out", str(out), "--quiet",
-                   "--workers", str(workers), "--timings", str(timings)]
-        started = time.monotonic()
-        process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        sampler = MemorySampler(process.pid)
-        sampler.start()
-        stdout, stderr = process.communicate()
-        elapsed = time.monotonic() - started
-        sampler.stop()
-        if process.returncode != 0:
-            print(stderr.decode(errors="replace"), file=sys.stderr)
+                   "--workers", str(workers), "--processes", str(args.processes), "--timings", str(timings)]
+        elapsed, peak, tree_cpu, code, stderr = run_measured(command, "grader")
+        if code != 0:
+            print(stderr, file=sys.stderr)
             return 1
-        per_submission = [float(line.split(",")[1]) for line in timings.read_text().splitlines()[1:]]
+        per_student = {line.split(",")[0]: float(line.split(",")[1]) for line in timings.read_text().splitlines()[1:]}
+        per_submission = list(per_student.values())
+        trusted = json.loads(timings.with_suffix(".cpu.json").read_text())
         reports = len(list((out / "reports").glob("*.json")))
 
         sys.path.insert(0, str(ROOT))
@@ -291,31 +408,78 @@ def main(argv=None) -> int:
         sample = [batch / f"{name}.py" for name in sample_names]
         naive_rate, naive_times = naive(sample, workers, calls_file, timeout=120)
         honest = [batch / f"{name}.py" for name, kind in sorted(kinds.items()) if not kind.startswith("hostile")]
-        floor_seconds = floor(honest, workers, calls_file)
+        floor_seconds, floor_cpu = floor(honest, workers, calls_file)
+        cold = cold_starts(tmp, args.cold) if args.cold else {}
 
     rate = args.n / elapsed
+    n = args.n
+    split = {}
+    if tree_cpu is not None:
+        sandbox_cpu = tree_cpu - trusted["trusted_cpu_seconds"] - floor_cpu
+        split = {"grader_tree_cpu_seconds": round(tree_cpu, 2),
+                 "trusted_cpu_ms_per_submission": round(1000 * trusted["trusted_cpu_seconds"] / n, 1),
+                 "sandbox_cpu_ms_per_submission": round(1000 * sandbox_cpu / n, 1),
+                 "student_cpu_ms_per_submission": round(1000 * floor_cpu / n, 1),
+                 "cpu_ratio_to_floor": round(tree_cpu / floor_cpu, 3)}
+    by_kind: dict[str, list[float]] = {}
+    for name, seconds in per_student.items():
+        by_kind.setdefault(kinds.get(name, "?").split(":")[0], []).append(seconds)
+    honest_median = statistics.median(by_kind.get("correct", []) + by_kind.get("misconception", [])
+                                      + by_kind.get("partial", []) or [0.0])
     figures = {
-        "submissions": args.n, "reports": reports, "workers": workers, "cpu_count": os.cpu_count(),
+        "submissions": n, "reports": reports, "workers": workers, "cpu_count": os.cpu_count(),
+        "trusted_processes": trusted["trusted_processes"],
         "seconds": round(elapsed, 2), "submissions_per_second": round(rate, 1),
         "median_seconds": round(statistics.median(per_submission), 4),
         "p95_seconds": round(percentile(per_submission, 0.95), 4),
-        "peak_memory_mib": round(sampler.peak / 2**20, 1),
+        "honest_median_seconds": round(honest_median, 4),
+        "peak_memory_mib": round(peak / 2**20, 1),
         "naive_sample": len(sample), "naive_submissions_per_second": round(naive_rate, 2),
         "naive_median_seconds": round(statistics.median(naive_times), 3),
         "speedup_vs_naive": round(rate / naive_rate, 1),
-        "student_code_floor_seconds": round(floor_seconds, 1), "student_code_floor_files": len(honest),
+        "student_code_floor_seconds": round(floor_seconds, 2), "student_code_floor_files": len(honest),
+        "student_code_floor_cpu_seconds": round(floor_cpu, 2),
+        "ratio_to_floor": round(elapsed / floor_seconds, 3),
+        "trusted_cpu_seconds": trusted["trusted_cpu_seconds"],
+        **split,
         "kinds": {k: sum(1 for v in kinds.values() if v.split(":")[0] == k)
                   for k in sorted({v.split(":")[0] for v in kinds.values()})},
+        **cold,
     }
-    print(f"Graded {args.n} submissions ({figures['kinds']}) with the sandbox on, {workers} workers:")
+    if "large" in by_kind:
+        figures["large_median_seconds"] = round(statistics.median(by_kind["large"]), 4)
+        figures["large_max_seconds"] = round(max(by_kind["large"]), 4)
+        figures["large_to_honest_median"] = round(figures["large_median_seconds"] / honest_median, 2)
+    print(f"Graded {n} submissions ({figures['kinds']}) with the sandbox on, {workers} workers, "
+          f"{figures['trusted_processes']} trusted process(es):")
     print(f"  {elapsed:.1f} s in all, {rate:.1f} submissions/s; per submission median "
           f"{figures['median_seconds'] * 1000:.0f} ms, 95th percentile {figures['p95_seconds'] * 1000:.0f} ms")
-    print(f"  peak memory (PSS of the grader, zygote and workers): {figures['peak_memory_mib']:.0f} MiB")
+    print(f"  peak memory (PSS of the grader, trusted processes, zygote and workers): {figures['peak_memory_mib']:.0f} MiB")
+    print(f"Floor: merely running the students' own functions for the {len(honest)} non-hostile files "
+          f"(warm fork per file, no sandbox, no judging, {workers} at once) takes {floor_seconds:.1f} s "
+          f"({floor_cpu:.1f} s of CPU)")
+    print(f"  ratio to the floor: {figures['ratio_to_floor']:.2f}x (target 1.15x, moonshot 1.05x)")
+    if split:
+        print(f"  CPU: {tree_cpu:.1f} s for the grader's whole tree, {split['cpu_ratio_to_floor']:.2f}x the floor's; "
+              f"per submission: trusted side {split['trusted_cpu_ms_per_submission']:.1f} ms (hidden inputs, "
+              f"templates, judging, reports), sandbox {split['sandbox_cpu_ms_per_submission']:.1f} ms (forks, "
+              f"namespaces, limits, clean-up, the zygote's start, and the hostile files' capped runs), "
+              f"students' code {split['student_cpu_ms_per_submission']:.1f} ms")
+    else:
+        print(f"  CPU: trusted side {1000 * trusted['trusted_cpu_seconds'] / n:.1f} ms per submission "
+              "(the sandbox's share needs a cpuacct cgroup: run as root on Linux)")
+    if "large" in by_kind:
+        print(f"Large wrong answers ({figures['kinds']['large']}): median {figures['large_median_seconds'] * 1000:.0f} ms, "
+              f"max {figures['large_max_seconds'] * 1000:.0f} ms, {figures['large_to_honest_median']:.1f}x the honest "
+              f"median ({honest_median * 1000:.0f} ms)")
     print(f"Naive design on {len(sample)} of them (fresh python per submission, no sandbox): "
           f"{naive_rate:.2f} submissions/s, median {figures['naive_median_seconds']:.2f} s")
     print(f"  speed-up of the sandboxed zygote design: {figures['speedup_vs_naive']:.1f}x")
-    print(f"Floor: merely running the students' own functions for the {len(honest)} non-hostile files "
-          f"(warm fork per file, no sandbox, no judging, {workers} at once) takes {floor_seconds:.1f} s")
+    if cold:
+        print(f"Cold start, one submission, {args.cold} runs (min / median): Gradescope path "
+              f"{cold['cold_gradescope_seconds']['min']:.2f} / {cold['cold_gradescope_seconds']['median']:.2f} s "
+              f"(target 1.0 s); CLI with summary and charts {cold['cold_cli_seconds']['min']:.2f} / "
+              f"{cold['cold_cli_seconds']['median']:.2f} s (target 1.5 s)")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -8,11 +8,15 @@ the output folder at the end.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
+import queue
+import resource
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -40,8 +44,12 @@ class BatchOptions:
     namespaces: bool = True
     #: Extra exports: name -> options (see :mod:`grader.outputs`).
     exports: dict = field(default_factory=dict)
-    #: Where to write per-submission grading times (CSV), for benchmarks; None: nowhere.
+    #: Where to write per-submission grading times (CSV), for benchmarks; None: nowhere. The
+    #: trusted side's CPU seconds (this process and the trusted processes) go beside it, in
+    #: the same name with the suffix ``.cpu.json``.
     timings: Path | None = None
+    #: Trusted processes that judge and write reports: 0, one per worker; 1, all in this one.
+    processes: int = 0
     #: Write the summary and the LMS exports (the Gradescope autograder, which grades one
     #: submission per container, needs neither).
     class_exports: bool = True
@@ -74,6 +82,8 @@ def select_shard(submissions: Sequence[Submission], shard: tuple[int, int] | Non
 def _reusable(path: Path, submission: Submission, digest: str) -> Report | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
+        if path.with_suffix(".md").stat().st_size == 0:  # reports are not fsynced one by one
+            return None
     except (OSError, ValueError):
         return None
     try:
@@ -122,6 +132,8 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     hide = {str(out.resolve())} | {str(Path(p).resolve().parent if Path(p).is_file() else Path(p).resolve())
                                    for p in paths}
     isolation = Isolation((), ())
+    children_before = _cpu_seconds(resource.RUSAGE_CHILDREN)
+    trusted_children = 0.0
     if todo:
         sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
         sandbox.launch()  # the zygote warms up while the judging machinery is imported and built
@@ -129,16 +141,29 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
             from grader.judging.items import Judging
 
             judging = Judging.create(rubric)
+            warm_up(judging)  # while the zygote boots; before the trusted processes fork, which share it
             isolation = sandbox.wait_ready()
             warn_isolation(isolation)
             done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
+            # the trusted processes (reaped by now), not the zygote (still running)
+            trusted_children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
         finally:
             sandbox.close()
     # Reports of this batch are in memory already; read only the others (--only, earlier runs).
     others = load_reports(reports_dir, skip=(r.student for r in done))
     write_class_files(out, others + done, rubric, options)
+    if options.timings:
+        write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
+            "trusted_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF) + trusted_children, 3),
+            "grader_process_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF), 3),
+            "trusted_processes": trusted_processes(options, len(todo)) if todo else 0}) + "\n")
     return BatchResult(tuple(sorted(done, key=lambda r: r.student)), len(done) - reused, reused,
                        time.monotonic() - started, isolation)
+
+
+def _cpu_seconds(who: int) -> float:
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: BatchOptions,
@@ -146,20 +171,199 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
     from grader.chunk import grade_submissions
 
     times: dict[str, float] = {}
-    progress = _progress(len(todo), options.progress)
+    progress = []
 
-    def finished(report: Report, seconds: float) -> None:
-        write_report(reports_dir, report)
+    def start_threads() -> None:
+        """The progress bar (tqdm's monitor thread) and the chart prefetch: never before a fork."""
+        progress.append(_progress(len(todo), options.progress))
+        if options.class_exports:
+            _prefetch_charts()
+
+    def record(report: Report, seconds: float) -> None:
         times[report.student] = seconds
         if on_report:
             on_report(report)
-        progress.update(1)
+        progress[0].update(1)
 
-    results = grade_submissions(judging, sandbox, todo, slots=range(max(1, options.workers)),
-                                rubric_sha256=digest, on_report=finished)
-    progress.close()
+    def finished(report: Report, seconds: float) -> None:
+        write_report(reports_dir, report)
+        record(report, seconds)
+
+    slots = range(max(1, options.workers))
+    processes = trusted_processes(options, len(todo))
+    if processes > 1:
+        results = _grade_in_processes(judging, sandbox, todo, slots, processes, reports_dir, digest, record,
+                                      forked=start_threads)
+    else:
+        start_threads()
+        results = grade_submissions(judging, sandbox, todo, slots=slots, rubric_sha256=digest,
+                                    on_report=finished)
+    progress[0].close()
     write_timings(options.timings, times)
     return results
+
+
+def _prefetch_charts() -> None:
+    """Import the summary's chart machinery (matplotlib: about half a second) in a thread while
+    the batch is graded, instead of after it (only once no process is forked any more: a fork
+    during an import would leave the child's import lock held)."""
+    import threading
+
+    def load() -> None:
+        try:
+            import grader.outputs.summary  # noqa: F401
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import matplotlib.ticker  # noqa: F401
+        except Exception:  # noqa: BLE001 - only a head start: the summary imports them itself
+            pass
+
+    threading.Thread(target=load, name="prefetch-charts", daemon=True).start()
+
+
+def trusted_processes(options: BatchOptions, count: int) -> int:
+    """How many trusted processes grade ``count`` submissions (one per worker by default)."""
+    wanted = options.processes if options.processes > 0 else options.workers
+    return max(1, min(wanted, options.workers, count))
+
+
+def _grade_in_processes(judging, sandbox: Sandbox, todo: list[Submission], slots: Sequence[int],
+                        processes: int, reports_dir: Path, digest: str,
+                        record: Callable[[Report, float], None],
+                        forked: Callable[[], None] | None = None) -> list[Report]:
+    """Grade ``todo`` in ``processes`` trusted processes forked from this one, all sharing its
+    judging (built, and warmed up, once before the fork) and its sandbox, each with worker
+    slots of its own.
+
+    Each process judges, renders and writes the reports of the submissions it is handed and
+    sends back their JSON form; this process only hands out work (one submission at a time,
+    one more than the process has slots, so that none waits) and collects. The reports are
+    the same as in one process: judging is pure, and the caches that each process fills for
+    itself change no verdict (tests/test_optimisations.py). A process that dies costs the
+    submissions it held an ``ungradable`` report each, never the batch. ``forked`` runs once
+    every process is forked (this process may start threads from then on).
+    """
+    import multiprocessing
+    from multiprocessing.connection import wait
+
+    from grader.judging.grading import ungradable
+
+    context = multiprocessing.get_context("fork")
+    lanes = [tuple(slot for k, slot in enumerate(slots) if k % processes == p) for p in range(processes)]
+    children = {}
+    for own_slots in lanes:
+        ours, theirs = context.Pipe()
+        process = context.Process(target=_trusted_process, daemon=True, name="grader-trusted",
+                                  args=(theirs, judging, sandbox, todo, own_slots, reports_dir, digest))
+        process.start()
+        theirs.close()
+        children[ours] = (process, len(own_slots) + 1, [])
+    if forked:
+        forked()  # threads may start now
+    results: dict[int, Report] = {}
+    pending = iter(range(len(todo)))
+
+    def hand_out(conn) -> None:
+        _, ahead, held = children[conn]
+        while len(held) < ahead:
+            index = next(pending, None)
+            if index is None:
+                return
+            conn.send(index)
+            held.append(index)
+
+    def lost(indexes, why: str) -> None:
+        for index in indexes:
+            report = dataclasses.replace(ungradable(judging.rubric, todo[index], why, sandbox.isolation.layers),
+                                         rubric_sha256=digest)
+            write_report(reports_dir, report)
+            results[index] = report
+            record(report, 0.0)
+
+    try:
+        for conn in children:
+            hand_out(conn)
+        live = set(children)
+        while live and len(results) < len(todo):
+            for conn in wait(list(live)):
+                process, _, held = children[conn]
+                try:
+                    index, data, seconds = conn.recv()
+                except (EOFError, OSError):
+                    live.discard(conn)
+                    process.join(5)
+                    lost(list(held), f"a trusted grading process ended ({process.exitcode})")
+                    held.clear()
+                    continue
+                held.remove(index)
+                results[index] = report_from_dict(data)
+                record(results[index], seconds)
+                hand_out(conn)
+        lost([index for index in range(len(todo)) if index not in results], "no trusted grading process left")
+    finally:
+        for conn in children:
+            try:
+                conn.send(None)
+            except OSError:
+                pass
+        for conn, (process, _, _) in children.items():
+            process.join(30)
+            if process.is_alive():
+                process.kill()
+                process.join()
+            conn.close()
+    return [results[index] for index in range(len(todo))]
+
+
+def _trusted_process(conn, judging, sandbox: Sandbox, todo: list[Submission], slots: Sequence[int],
+                     reports_dir: Path, digest: str) -> None:
+    """One trusted process: grade, render and write each submission it is handed (one at a
+    time in each of its slots), answer ``(index, report JSON form, seconds)``."""
+    import threading
+
+    from grader.chunk import grade_submissions
+    from grader.outputs.reports import report_to_dict
+
+    free: queue.Queue[int] = queue.Queue()
+    for slot in slots:
+        free.put(slot)
+    sending = threading.Lock()
+
+    def one(index: int) -> None:
+        slot = free.get()
+        try:
+            def done(report: Report, seconds: float) -> None:
+                write_report(reports_dir, report)
+                data = report_to_dict(report)
+                with sending:
+                    conn.send((index, data, seconds))
+
+            grade_submissions(judging, sandbox, [todo[index]], slots=(slot,), rubric_sha256=digest,
+                              on_report=done)
+        finally:
+            free.put(slot)
+
+    with ThreadPoolExecutor(max_workers=len(slots)) as pool:
+        while True:
+            index = conn.recv()
+            if index is None:
+                return
+            pool.submit(one, index)
+
+
+def warm_up(judging) -> None:
+    """Fill what every submission needs before forking the trusted processes, so that they
+    share it instead of each computing it: the misconception templates and the sample
+    points and values of every reference answer."""
+    from grader.engine.contract import SYMBOLIC_FUNCTIONS
+    from grader.judging.misconceptions import symbolic_templates
+
+    for (function, key), tree in judging.references.items():
+        symbolic_templates(function, key)
+        try:
+            judging.judge.judge(tree, tree, SYMBOLIC_FUNCTIONS[function], what="warm-up")
+        except Exception:  # noqa: BLE001 - warming up is an optimisation only
+            pass
 
 
 def write_timings(path: Path | None, times: dict[str, float]) -> None:
@@ -177,9 +381,10 @@ def _progress(total: int, enabled: bool):
 
 
 def write_report(reports_dir: Path, report: Report) -> None:
-    """The student's JSON and Markdown reports."""
-    write_atomic(reports_dir / f"{report.student}.json", report_json(report))
-    write_atomic(reports_dir / f"{report.student}.md", report_markdown(report))
+    """The student's JSON and Markdown reports (not fsynced one by one: a report lost or left
+    empty by a power failure does not parse, so the next run grades that submission again)."""
+    write_atomic(reports_dir / f"{report.student}.json", report_json(report), durable=False)
+    write_atomic(reports_dir / f"{report.student}.md", report_markdown(report), durable=False)
 
 
 def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions) -> None:

@@ -66,7 +66,8 @@ def _cmd_grade(args) -> int:
     exports = _exports(args)
     options = BatchOptions(out=args.out, workers=args.workers, rubric_path=args.rubric,
                            only=tuple(args.only or ()), shard=args.shard, progress=not args.quiet,
-                           namespaces=not args.no_namespaces, exports=exports, timings=args.timings)
+                           namespaces=not args.no_namespaces, exports=exports, timings=args.timings,
+                           processes=args.processes)
     result = grade_batch(args.submissions, options)
     print(f"Graded {result.graded} submission(s), reused {result.reused} unchanged report(s) "
           f"in {result.seconds:.1f} s; reports in {args.out / 'reports'}, class CSV in "
@@ -109,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("submissions", nargs="+", type=Path)
     g.add_argument("--out", type=Path, required=True, help="output folder")
     g.add_argument("--workers", type=int, default=None, help="parallel workers (default: CPU count)")
+    g.add_argument("--processes", type=int, default=0, metavar="N",
+                   help="trusted processes that judge and write reports (default 0: one per worker; "
+                        "1: all in the grader's own process)")
     g.add_argument("--rubric", type=Path, default=DEFAULT_RUBRIC, help="rubric TOML file")
     g.add_argument("--only", action="append", metavar="STUDENT",
                    help="regrade only this student (repeatable); other reports stay as they are")

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator
 
-from grader.engine.notebook import NotebookError, notebook_code
 
 MAX_BYTES = 1_000_000
 SOURCE_SUFFIXES = (".py", ".ipynb")
@@ -79,6 +78,8 @@ def read_submission(student: str, origin: str, content: bytes, *, notebook: bool
                       f"{exc.start} cannot be decoded); save it as UTF-8")
     notes: tuple[str, ...] = ()
     if notebook:
+        from grader.engine.notebook import NotebookError, notebook_code  # nbformat: only for notebooks
+
         try:
             text, notes = notebook_code(text)
         except NotebookError as exc:

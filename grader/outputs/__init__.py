@@ -27,7 +27,6 @@ from typing import Callable, Mapping, Sequence
 from grader.errors import GraderError, InstructorFault
 from grader.results import Report
 from grader.rubric import Rubric
-from grader.outputs.summary import write_summary
 from grader.outputs import canvas, gradescope, moodle
 from grader.outputs.base import ExportJob, Notice, split_ungradable, write_file
 from grader.outputs.canvas import canvas_student_of
@@ -40,6 +39,8 @@ Exporter = Callable[[ExportJob], Sequence[Notice]]
 
 
 def _summary(job: ExportJob) -> tuple[Notice, ...]:
+    from grader.outputs.summary import write_summary  # numpy and sympy: only when a summary is written
+
     write_summary(job.out, job.all_reports, job.rubric, job.notices)
     return ()
 

@@ -60,11 +60,12 @@ def split_ungradable(reports) -> tuple[tuple[Report, ...], tuple[Report, ...]]:
             tuple(r for r in ordered if r.outcome.kind == "ungradable"))
 
 
-def write_file(out: Path, relative: str | Path, data: str | bytes) -> Path:
+def write_file(out: Path, relative: str | Path, data: str | bytes, *, durable: bool = True) -> Path:
     """Write ``out/relative`` atomically, leaving it untouched when it already holds ``data``.
 
     Leaving identical files alone keeps their modification times, so regrading one student
     does not look like every export changed. ``relative`` must stay inside ``out``.
+    ``durable``: as for :func:`~grader.outputs.reports.write_atomic`.
     """
     out = Path(out)
     path = out / relative
@@ -76,7 +77,7 @@ def write_file(out: Path, relative: str | Path, data: str | bytes) -> Path:
             return path
     except OSError:
         pass
-    write_atomic(path, payload)
+    write_atomic(path, payload, durable=durable)
     return path
 
 

@@ -110,12 +110,12 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
     for report in job.reports:
         folder = f"{FOLDER}/{report.student}"
         remove_file(job.out, f"{folder}/{UNGRADABLE}")
-        write_file(job.out, f"{folder}/{RESULTS}",
-                   results_json(report, visibility=visibility, stdout_visibility=stdout_visibility))
+        write_file(job.out, f"{folder}/{RESULTS}",  # one per student, rebuilt by every batch: no fsync each
+                   results_json(report, visibility=visibility, stdout_visibility=stdout_visibility), durable=False)
     for report in job.ungradable:
         folder = f"{FOLDER}/{report.student}"
         remove_file(job.out, f"{folder}/{RESULTS}")
-        write_file(job.out, f"{folder}/{UNGRADABLE}", ungradable_reason(report) + "\n")
+        write_file(job.out, f"{folder}/{UNGRADABLE}", ungradable_reason(report) + "\n", durable=False)
     if not job.ungradable:
         return ()
     return (Notice("gradescope", f"Gradescope: no results.json for {len(job.ungradable)} ungradable "

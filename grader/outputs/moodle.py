@@ -26,7 +26,6 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from grader.errors import MoodleError
-from grader.judging.misconceptions import CATALOGUE
 from grader.results import Report
 from grader.outputs.base import ExportJob, Notice, points_text, write_file
 
@@ -88,6 +87,8 @@ def feedback_text(report: Report, title: str) -> str:
             line += " (" + "; ".join(f"{status.replace('_', ' ')}: " + ", ".join(i.id for i in items if i.status == status)
                                      for status in statuses) + ")"
         lines.append(line + ".")
+    from grader.judging.misconceptions import CATALOGUE  # sympy: imported when used, not by the registry
+
     names = sorted({CATALOGUE[m].title for i in report.items for m in i.misconceptions if m in CATALOGUE})
     if names:
         lines.append("Misconceptions recognised: " + "; ".join(names) + ".")

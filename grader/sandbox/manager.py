@@ -326,13 +326,20 @@ class Worker:
 
 
 class Sandbox:
-    """A running zygote. Use as a context manager; thread-safe :meth:`spawn`."""
+    """A running zygote. Use as a context manager; thread-safe :meth:`spawn`.
+
+    Processes forked by the grader after :meth:`launch` may spawn workers too (the batch's
+    trusted processes share one zygote, each with slots of its own): a spawn request is one
+    small message on the control socket, so requests from several processes never mix.
+    Only the process that launched the zygote watches it and stops it (:meth:`close`).
+    """
 
     def __init__(self, limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
                  disable: Iterable[str] = ()):
         self._config = sandbox_config(limits, namespaces=namespaces, hide=hide, disable=disable)
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
+        self._owner = os.getpid()
         self._socket: socket.socket | None = None
         self._log = None
         self.isolation = Isolation((), ())
@@ -370,6 +377,7 @@ class Sandbox:
         finally:
             theirs.close()
         self._socket = ours
+        self._owner = os.getpid()
         try:
             write_message(ours.fileno(), self._config, deadline=time.monotonic() + 30)
         except ProtocolError as exc:
@@ -408,7 +416,9 @@ class Sandbox:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             with self._lock:
-                if self._socket is None or self._process is None or self._process.poll() is not None:
+                if self._socket is None or self._process is None or (
+                        os.getpid() == self._owner and self._process.poll() is not None):
+                    # (in a forked process the zygote is not a child: a dead one fails the send)
                     raise SandboxError(f"the sandbox is not running; {self._zygote_log()}")
                 socket.send_fds(self._socket, [SPAWN.pack(slot)], [request_r, response_w, theirs.fileno()])
         except (OSError, SandboxError) as exc:
@@ -442,6 +452,8 @@ class Sandbox:
         if self._socket is not None:
             self._socket.close()
             self._socket = None
+        if self._process is not None and os.getpid() != self._owner:
+            self._process = None  # a forked process: the zygote is its launcher's to stop
         if self._process is not None:
             try:
                 self._process.wait(timeout=5)
