@@ -193,3 +193,38 @@ def test_class_csv_row_holds_the_same_points(graded_corpus, student):
     assert float(row["total"]) == pytest.approx(intended["total"])
     for item_id in ITEM_IDS:
         assert float(row[item_id]) == pytest.approx(intended["items"][item_id]), item_id
+
+
+# ---------------------------------------------------------------------------
+# The student's public checks name the same mistakes as the report
+# ---------------------------------------------------------------------------
+
+#: Real-world files whose mistakes show at the public points as at the hidden ones. Part 3's
+#: items are left out: there the grader also uses what it named on the student's own
+#: optimizers (2.1), which one public check alone cannot see.
+SAME_NAMES = ("r01_counter_never_incremented", "r02_counter_incremented_before_use",
+              "r04_no_correction_and_eps_inside", "r06_ascent_and_damped_momentum",
+              "r07_ema_swapped_in_m_only", "r08_float32_everywhere", "r13_closed_forms_off_by_one")
+
+
+def _titles_in(lines) -> set[str]:
+    named = [line for line in lines if line.startswith("Likely ")]
+    return {ident for ident, entry in CATALOGUE.items() for line in named if f"{entry.title}" in line}
+
+
+@pytest.mark.parametrize("student", SAME_NAMES)
+def test_public_checks_name_what_the_report_names(graded_corpus, student, tmp_path):
+    preview = tmp_path / "preview.json"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    f"--submission={CORPUS / (student + '.py')}", f"--preview-json={preview}"],
+                   cwd=ROOT / "assignment", capture_output=True, text=True, timeout=600)
+    public = {r["item"]: r for r in json.loads(preview.read_text(encoding="utf-8"))}
+    compared = 0
+    for item in _report(graded_corpus, student)["items"]:
+        if item["id"].startswith("3") or item["points"] >= item["max_points"]:
+            continue
+        if public[item["id"]]["status"] != "failed":
+            continue
+        assert _titles_in(public[item["id"]]["messages"]) == set(item["misconceptions"]), item["id"]
+        compared += 1
+    assert compared

@@ -186,7 +186,7 @@ def test_reference_in_a_notebook_code_cell_is_a_leak(files, secrets):
 
 def test_misconception_template_formula_is_a_leak(files, secrets):
     templates = (ROOT / "grader" / "judging" / "misconceptions.py").read_text()
-    line = next(line.strip() for line in templates.splitlines() if "sympy.Abs(g) + e" in line)
+    line = next(line.strip() for line in templates.splitlines() if "sympy.Abs(m_hat) / sympy.sqrt(e)" in line)
     files["README.md"] += f"\n{line}\n".encode()
     assert any("holds code of grader/judging/misconceptions.py" in p for p in find_leaks(files, secrets))
 

@@ -15,6 +15,7 @@ from typing import Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
+from .explain import unknown_symbols_message
 from .numeric import check_array
 from .wire import ArrayValue, ExprValue, OtherValue
 
@@ -106,10 +107,7 @@ def not_expression(what: str, answer) -> SymbolicVerdict:
 
 def unknown_symbols(what: str, unknown: Sequence[str], allowed: Sequence[str],
                     names: Sequence[str] = ()) -> SymbolicVerdict:
-    return SymbolicVerdict(
-        "unknown_symbols",
-        f"{what} uses the symbol(s) {', '.join(sorted(unknown))}, which are not parameters of this "
-        f"function (allowed: {', '.join(allowed)})", tuple(names))
+    return SymbolicVerdict("unknown_symbols", unknown_symbols_message(what, sorted(unknown), allowed), tuple(names))
 
 
 def correct(what: str) -> SymbolicVerdict:
@@ -204,8 +202,9 @@ def check_concepts(answers, options: Mapping[str, Sequence[str]],
     share, messages, wrong_choices = 0.0, [], []
     for key in sorted(options):
         chosen = answers.get(key)
-        if chosen is None:
-            messages.append(f"{key}: no answer")
+        if key not in answers:
+            messages.append(f"{key}: no answer (the returned dict has no key {key!r}); choose one of: "
+                            f"{', '.join(options[key])}")
         elif type(chosen) is not str or chosen not in options[key]:
             messages.append(f"{key}: {describe(chosen)} is not one of the options ({', '.join(options[key])})")
         elif correct_options is None:

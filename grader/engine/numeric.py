@@ -89,13 +89,23 @@ def check_array(value, expected, *, rtol: float = RTOL, atol_scale: float = ATOL
         rel = np.where(np.abs(expected) > 0, diff / np.abs(expected), np.inf)
     max_rel = float(rel[wrong].max())
     first = tuple(int(i) for i in np.argwhere(wrong)[0]) if got.ndim else ()
-    detail = (f" (first at index {list(first)}: expected {expected[first]:.6g}, got {got[first]:.6g})"
-              if got.ndim else f" (expected {float(expected):.6g}, got {float(got):.6g})")
+    shown_expected, shown_got = distinct_digits(float(expected[first]), float(got[first]))
+    detail = (f" (first at index {list(first)}: expected {shown_expected}, got {shown_got})"
+              if got.ndim else f" (expected {shown_expected}, got {shown_got})")
     return NumericVerdict(
         "mismatch",
         f"{what}: {int(wrong.sum())} of {got.size} elements differ; largest absolute error "
         f"{max_abs:.3g}, largest relative error {max_rel:.3g}{detail}",
         mismatches=int(wrong.sum()), max_abs_error=max_abs, max_rel_error=max_rel)
+
+
+def distinct_digits(expected: float, got: float) -> tuple[str, str]:
+    """Both numbers with 6 significant digits, or as many more as it takes to tell them apart."""
+    for digits in range(6, 18):
+        a, b = f"{expected:.{digits}g}", f"{got:.{digits}g}"
+        if a != b:
+            return a, b
+    return a, b
 
 
 def _shape(shape: tuple) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 
 from .numeric import check_array
 from .checks import NO_ANSWER, describe
+from .explain import nonfinite_steps_message, probe_words
 from .wire import ArrayValue
 
 #: How each optimizer's steps must change when every gradient is multiplied by c.
@@ -23,7 +24,7 @@ def probe_array(function: str, probe: str, value) -> tuple[np.ndarray | None, st
     """The finite float array a probe's answer must be, or ``(None, why)``."""
     if isinstance(value, ArrayValue) and value.nonfinite == 0:
         return value.data, None
-    return None, f"{function} must return a finite float array (probe {probe}: it returned {describe(value)})"
+    return None, f"{function} must return a finite float array (on {probe_words(probe)} it returned {describe(value)})"
 
 
 def probe_arrays(answers: Sequence[tuple[str, str, object]]) -> tuple[dict, list[str]]:
@@ -95,8 +96,11 @@ def safety_verdict(probe: str, steps: np.ndarray, bound: np.ndarray) -> tuple[bo
 
 
 def safety_share(answers: Mapping[str, object], shapes: Mapping[str, tuple], bound: np.ndarray, *,
-                 shares: Mapping[str, float]) -> tuple[float, list[str]]:
+                 shares: Mapping[str, float], named: Mapping[str, Sequence[str]] = {}) -> tuple[float, list[str]]:
     """Share of the numerical-safety item earned (``shares`` per probe) and its messages.
+
+    ``named`` gives, per probe, the labels of the mistakes whose steps are the student's
+    there (so a NaN is blamed on what causes it).
 
     ``answers`` maps the probes that have an answer (``"zeros"``, ``"tiny"``) to the decoded
     answers of ``adam_updates`` there; ``shapes`` gives each probe's gradient shape and
@@ -109,11 +113,10 @@ def safety_share(answers: Mapping[str, object], shapes: Mapping[str, tuple], bou
         value = answers[probe]
         got = value.data if isinstance(value, ArrayValue) else None
         if got is None or got.shape != tuple(shapes[probe]):
-            messages.append(f"adam_updates on {probe} gradients must return a {tuple(shapes[probe])} float array")
+            messages.append(f"adam_updates on {probe_words(probe)} must return a {tuple(shapes[probe])} float array")
             continue
         if value.nonfinite:
-            messages.append(f"adam_updates gives NaN or infinite steps on {probe} gradients "
-                            "(eps = 1e-8): the denominator sqrt(v_hat) + eps must never be 0")
+            messages.append(nonfinite_steps_message(probe, named.get(probe, ())))
             continue
         ok, message = safety_verdict(probe, got, bound)
         messages.append(message)

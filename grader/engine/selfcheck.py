@@ -19,12 +19,15 @@ import numpy as np
 
 from . import checks
 from .arguments import decode_argument
+from .explain import (first_departure_step, is_pair, looks_like_float32, misconception_lines, name_mistakes,
+                      same_values, unexplained_line, with_sympy_hint)
 from .expressions import free_symbols
+from .numeric import check_array
 from .pointwise import agreement, values_at
 from .properties import probe_arrays, safety_share, scaling_share
 from .publicdata import PublicData, PublicItem
 from .symbols import make_symbol
-from .wire import WireError, decode_value, encode_value, expression_tree
+from .wire import ArrayValue, WireError, decode_value, encode_value, expression_tree
 
 Status = Literal["passed", "failed", "not_implemented", "error", "format_ok"]
 
@@ -65,7 +68,7 @@ def _call(module, function: str, args: list):
     except NotImplementedError:
         raise _NotImplemented(f"{function} is not implemented yet (it raises NotImplementedError)") from None
     except Exception as exc:  # noqa: BLE001 - the student's exception becomes a message
-        raise _Raised(f"{function} raised {type(exc).__name__}: {exc}") from None
+        raise _Raised(with_sympy_hint(f"{function} raised {type(exc).__name__}: {exc}")) from None
     try:
         return decode_value(encode_value(value))
     except WireError as exc:
@@ -73,33 +76,82 @@ def _call(module, function: str, args: list):
 
 
 def _misconception_lines(names, catalogue) -> list[str]:
-    return [f"Likely misconception: {catalogue[n]['title']}. {catalogue[n]['explanation']}" for n in names]
+    return misconception_lines(names, catalogue)
+
+
+def _named_lines(keys, correct_keys, match, predicted, data, unexplained: str | None) -> list[str]:
+    """The sentences naming the mistakes that explain an item's answers (as the grader does)."""
+    labels = name_mistakes(keys, correct_keys, match, predicted)
+    if labels:
+        return misconception_lines(labels, data.misconceptions)
+    return [] if unexplained is None else [unexplained]
+
+
+def _split(templates: Mapping, pairs: bool) -> dict:
+    return {label: value for label, value in templates.items() if is_pair(label) == pairs}
+
+
+def _symbolic_lines(keys, entries: Mapping, values: Mapping, correct_keys, data, right_elsewhere: Mapping = {}):
+    """Name the mistakes whose public values match the student's wrong answers; a mistake
+    that would make one of the student's right answers elsewhere (``right_elsewhere``: the
+    other Part 1 keys, with their entries) wrong is not named."""
+    tol = data.tolerances
+    judged = [key for key in keys if values.get(key) is not None]
+
+    def match(key, pairs: bool):
+        return [label for label, template in _split(entries[key].get("misconceptions", {}), pairs).items()
+                if agreement(values[key], template, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree]
+
+    def predicted(key, pairs: bool):
+        entry = right_elsewhere[key] if key in right_elsewhere else entries[key]
+        return set(_split(entry.get("misconceptions", {}), pairs)) | {
+            label for label in entry.get("differs", ()) if is_pair(label) == pairs}
+
+    wrong = [key for key in judged if key not in correct_keys]
+    has_templates = any(entries[key].get("misconceptions") for key in wrong)
+    correct = [k for k in judged if k in correct_keys] + list(right_elsewhere)
+    return _named_lines(judged + list(right_elsewhere), correct, match, predicted, data,
+                        unexplained_line() if wrong and has_templates else None)
+
+
+def _right_elsewhere(item, module, data) -> dict:
+    """The student's right answers to the other Part 1 keys: ``(function, key)`` -> public entry."""
+    right = {}
+    for other in data.items:
+        if other.kind != "symbolic_keys":
+            continue
+        try:
+            answer, spec = _symbols_call(module, other.function, data)
+        except (_NotImplemented, _Raised):
+            continue
+        if not isinstance(answer, dict):
+            continue
+        for key in other.keys:
+            if key not in item.keys and key in answer and _symbolic_values(answer[key], spec["answers"][key],
+                                                                           spec, key, data)[0].correct:
+                right[(other.function, key)] = spec["answers"][key]
+    return right
 
 
 def _fmt(value) -> str:
     return f"{float(value):.6g}"
 
 
-def _symbolic_verdict(answer, entry: Mapping, spec: Mapping, what: str, data: PublicData) -> checks.SymbolicVerdict:
+def _symbolic_values(answer, entry: Mapping, spec: Mapping, what: str, data: PublicData):
+    """The verdict of one symbolic answer and its values at the public points (None: not judged)."""
     tree = expression_tree(answer)
     if tree is None:
-        return checks.not_expression(what, answer)
+        return checks.not_expression(what, answer), None
     allowed = spec["symbols"]
     unknown = sorted(free_symbols(tree) - set(allowed))
     if unknown:
-        return checks.unknown_symbols(what, unknown, allowed)
+        return checks.unknown_symbols(what, unknown, allowed), None
     tol = data.tolerances
     got = values_at(tree, spec["points"])
     result = agreement(got, entry["expected"], rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)
     if result.agree:
-        return checks.correct(what)
-    names = [ident for ident, values in entry.get("misconceptions", {}).items()
-             if agreement(got, values, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree]
-    return checks.wrong(what, result.describe(spec["points"], sorted(allowed)), names)
-
-
-def _lines(verdict: checks.SymbolicVerdict, data: PublicData) -> list[str]:
-    return [verdict.message] + _misconception_lines(verdict.misconceptions, data.misconceptions)
+        return checks.correct(what), got
+    return checks.wrong(what, result.describe(spec["points"], sorted(allowed))), got
 
 
 def check_item(item, module, data) -> CheckResult:
@@ -138,21 +190,26 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
     answer, spec = _symbols_call(module, item.function, data)
     if not isinstance(answer, dict):
         return 0.0, [checks.not_a_dict(item.function, answer, spec["answers"].keys())]
-    share, messages = 0.0, []
+    share, messages, values, correct = 0.0, [], {}, []
     for key in item.keys:
         if key not in answer:
             messages.append(checks.missing_key(key))
             continue
-        verdict = _symbolic_verdict(answer[key], spec["answers"][key], spec, key, data)
+        verdict, values[key] = _symbolic_values(answer[key], spec["answers"][key], spec, key, data)
         share += item.shares[key] * verdict.correct
-        messages += _lines(verdict, data)
-    return share, messages
+        messages.append(verdict.message)
+        if verdict.correct:
+            correct.append(key)
+    wrong = len(correct) < len(values)
+    return share, messages + _symbolic_lines(item.keys, spec["answers"], values, correct, data,
+                                             _right_elsewhere(item, module, data) if wrong else {})
 
 
 def _check_single_symbolic(item: PublicItem, module, data: PublicData):
     answer, spec = _symbols_call(module, item.function, data)
-    verdict = _symbolic_verdict(answer, spec["answers"][""], spec, f"the answer of {item.function}", data)
-    return float(verdict.correct), _lines(verdict, data)
+    verdict, values = _symbolic_values(answer, spec["answers"][""], spec, f"the answer of {item.function}", data)
+    return float(verdict.correct), [verdict.message] + _symbolic_lines(
+        [""], spec["answers"], {"": values}, [""] if verdict.correct else [], data)
 
 
 def _case_args(case: Mapping) -> list:
@@ -170,20 +227,73 @@ def _answers(module, function: str, cases) -> Callable[[int], object]:
 def _check_array_item(item: PublicItem, module, data: PublicData):
     cases = data.numeric[item.id]["cases"]
     tol = data.tolerances
+    answer = _answers(module, item.function, cases)
     found = checks.check_array_cases(
-        _answers(module, item.function, cases), [_array(case["expected"]) for case in cases],
-        function=item.function, where="public", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
-        templates=lambda index: {ident: _array(v) for ident, v in cases[index].get("misconceptions", {}).items()})
-    return found.share, list(found.messages) + _misconception_lines(found.misconceptions, data.misconceptions)
+        answer, [_array(case["expected"]) for case in cases],
+        function=item.function, where="public", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
+    if found.share >= 1:
+        return found.share, list(found.messages)
+    for case in cases:  # name the mistakes on the first case that is wrong
+        value, expected = answer(cases.index(case)), _array(case["expected"])
+        if check_array(value, expected, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale).ok:
+            continue
+        return found.share, list(found.messages) + _array_lines(value, expected, case, data)
+    return found.share, list(found.messages)
+
+
+def _array_lines(value, expected: np.ndarray, case: Mapping, data: PublicData) -> list[str]:
+    if not isinstance(value, ArrayValue) or value.data.shape != expected.shape:
+        return []
+    tol = data.tolerances
+    rtol, atol_scale = tol.numeric_rtol, tol.numeric_atol_scale
+    got = value.data
+    if looks_like_float32(got, expected):
+        return misconception_lines(["float32_rounding"], data.misconceptions)
+    arrays = {label: _array(v) for label, v in case.get("misconceptions", {}).items()}
+
+    def match(_key, pairs: bool):
+        return [label for label, v in _split(arrays, pairs).items()
+                if same_values(got, v, rtol=rtol, atol_scale=atol_scale)]
+
+    step = first_departure_step(got, expected, rtol=rtol, atol_scale=atol_scale)
+    return _named_lines(["value"], [], match, lambda _k, pairs: _split(arrays, pairs), data,
+                        unexplained_line(step) if arrays else None)
 
 
 def _check_ratios(item: PublicItem, module, data: PublicData):
     cases = data.numeric[item.id]["cases"]
     tol = data.tolerances
+    answer = _answers(module, item.function, cases)
     found = checks.check_ratio_cases(
-        _answers(module, item.function, cases), [case["expected"] for case in cases], function=item.function,
+        answer, [case["expected"] for case in cases], function=item.function,
         shares=item.shares, where="public", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
+    if found.share >= 1:
+        return found.share, list(found.messages)
+    for index, case in enumerate(cases):
+        value = answer(index)
+        if isinstance(value, dict) and any(not _close(value.get(k), v, tol) for k, v in case["expected"].items()):
+            return found.share, list(found.messages) + _ratio_lines(value, case, data)
     return found.share, list(found.messages)
+
+
+def _close(a, b, tol) -> bool:
+    return type(a) in (int, float) and same_values(np.asarray(float(a)), np.asarray(float(b)),
+                                                   rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
+
+
+def _ratio_lines(answer: dict, case: Mapping, data: PublicData) -> list[str]:
+    """Name the mistakes whose ratios on this public input match the student's wrong ones."""
+    tol, templates, expected = data.tolerances, case.get("misconceptions", {}), case["expected"]
+    wrong = [key for key in expected if not _close(answer.get(key), expected[key], tol)]
+
+    def match(key, pairs: bool):
+        return [label for label, v in _split(templates, pairs).items()
+                if _close(answer.get(key), v[key], tol) and not _close(expected[key], v[key], tol)]
+
+    def predicted(key, pairs: bool):
+        return [label for label, v in _split(templates, pairs).items() if not _close(expected[key], v[key], tol)]
+
+    return _named_lines(list(expected), [k for k in expected if k not in wrong], match, predicted, data, None)
 
 
 def _probe_answers(module, spec: Mapping) -> dict:
@@ -205,7 +315,21 @@ def _check_safety(item: PublicItem, module, data: PublicData):
     spec = data.properties[item.id]
     answers = _probe_answers(module, spec)
     shapes = {probe["name"]: tuple(probe["args"][0]["array"]["shape"]) for probe in spec["probes"]}
-    return safety_share(answers, shapes, _array(spec["tiny_bound"]), shares=item.shares)
+    tol = data.tolerances
+    named = {}
+    for probe in spec["probes"]:
+        value = answers.get(probe["name"])
+        if isinstance(value, ArrayValue) and value.data.shape == shapes[probe["name"]]:
+            arrays = {label: _array(v) for label, v in probe.get("misconceptions", {}).items()}
+            named[probe["name"]] = name_mistakes(["value"], [], lambda _k, pairs: [] if pairs else [
+                label for label, v in arrays.items()
+                if same_values(value.data, v, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)],
+                lambda _k, pairs: [] if pairs else list(arrays))
+    share, messages = safety_share(answers, shapes, _array(spec["tiny_bound"]), shares=item.shares, named=named)
+    if share < 1 - 1e-9:
+        labels = next((labels for labels in named.values() if labels), [])
+        messages = list(messages) + misconception_lines(labels, data.misconceptions)
+    return share, messages
 
 
 def _check_concepts(item: PublicItem, module, data: PublicData):

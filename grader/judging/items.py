@@ -12,7 +12,7 @@ one point, :meth:`_Finding.name`.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Mapping, Sequence
 
@@ -25,13 +25,17 @@ from grader.engine import checks
 from grader.engine.arguments import encode_argument
 from grader.engine.checks import NO_ANSWER, Unanswered
 from grader.engine.contract import FUNCTIONS, SYMBOLIC_FUNCTIONS
+from grader.engine.explain import with_sympy_hint
 from grader.engine.expressions import encode_sympy, substitute
+from grader.engine.numeric import check_array
 from grader.engine.properties import probe_arrays, safety_share, scaling_share
 from grader.engine.symbols import make_symbols
+from grader.engine.wire import ArrayValue as _ArrayValue
 from grader.engine.wire import expression_tree
+from grader.judging import diagnosis
 from grader.judging.inputs import HiddenInputs, adam_step_bounds
-from grader.judging.misconceptions import (CATALOGUE, CONCEPT_MISCONCEPTIONS, numeric_templates,
-                                           symbolic_templates, template_id)
+from grader.judging.catalogue import CONCEPT_MISCONCEPTIONS
+from grader.judging.misconceptions import symbolic_templates
 from grader.judging.registry import ITEMS, SPECS, ItemSpec
 from grader.judging.symbolic import SymbolicJudge
 from grader.results import CallOutcome, ItemResult, item_status
@@ -142,13 +146,15 @@ class _Finding:
         self.feedback, self.misconceptions, self.kinds = [], [], set()
 
     def name(self, idents: Sequence[str]) -> None:
-        """Name misconceptions on this item (the one point where they are named)."""
-        for ident in idents:
-            ident = template_id(ident)
-            if ident not in self.misconceptions:
-                self.misconceptions.append(ident)
-                entry = CATALOGUE[ident]
-                self.feedback.append(f"Likely misconception: {entry.title}. {entry.explanation}")
+        """Name misconceptions on this item (by catalogue id)."""
+        self.explain(diagnosis.Diagnosis(tuple(idents), tuple(diagnosis.misconception_lines(
+            idents, diagnosis.CATALOGUE_DATA))))
+
+    def explain(self, found: "diagnosis.Diagnosis") -> None:
+        """Name the mistakes of a diagnosis (each id once per item) with its sentences."""
+        if not found.ids or not set(found.ids) <= set(self.misconceptions):
+            self.feedback.extend(line for line in found.lines if line not in self.feedback)
+        self.misconceptions.extend(ident for ident in found.ids if ident not in self.misconceptions)
 
     def result(self, item: Item) -> ItemResult:
         points = round(min(max(self.points, 0.0), item.points), 6)
@@ -165,6 +171,13 @@ class Context:
     inputs: HiddenInputs
     outcomes: Mapping[str, CallOutcome]
     calls: Mapping[int, Call]
+    #: Catalogue ids named so far, by item id (filled as the items are judged, in rubric order).
+    named: dict = field(default_factory=dict)
+
+    def named_on(self, item_id: str) -> tuple[str, ...]:
+        """The mistakes named on the items whose answers this item is computed from (a
+        mistake named there is preferred among those that fit here equally well)."""
+        return tuple(ident for other in PREFER.get(item_id, ()) for ident in self.named.get(other, ()))
 
     def outcome(self, call: Call, finding: _Finding):
         """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
@@ -201,7 +214,20 @@ def _unusable(outcome: CallOutcome, function: str) -> str | None:
         return f"{function} is not defined in the submission"
     if outcome.kind in ("not_loaded", "ungradable"):
         return outcome.detail
+    if outcome.kind == "raised":
+        return with_sympy_hint(outcome.detail)
     return outcome.detail or f"{function} gave no answer ({outcome.kind})"
+
+
+#: Items computed from the student's own optimizers, and the items that judge those: the
+#: effective rates cannot tell "no bias correction" from "only m corrected", adam_updates can.
+PREFER: Mapping[str, tuple[str, ...]] = {
+    "2.2.scaling_property": ("2.1.adam_updates",),
+    "2.3.numerical_safety": ("2.1.adam_updates",),
+    "3a.adam_effective_learning_rates": ("2.1.adam_updates",),
+    "3b.spike_response": ("2.1.momentum_updates", "2.1.adam_updates"),
+    "3b.sparse_feature_boost": ("2.1.momentum_updates", "2.1.adam_updates"),
+}
 
 
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
@@ -214,6 +240,7 @@ def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, C
         finding = _Finding()
         JUDGES[spec.kind](context, spec, item, finding)
         results.append(finding.result(item))
+        context.named[item.id] = results[-1].misconceptions
     return tuple(results)
 
 
@@ -227,8 +254,7 @@ def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: 
         return
     shares = item.share_map or {key: 1.0 for key in spec.keys}
     allowed = SYMBOLIC_FUNCTIONS[function]
-    matched: dict[str, tuple[str, ...]] = {}
-    correct_keys = set()
+    verdicts, explained = {}, []
     for key in spec.keys:
         if key not in answer:
             finding.feedback.append(checks.missing_key(key))
@@ -236,43 +262,39 @@ def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: 
         verdict = judging.judge.judge(answer[key], judging.references[(function, key)], allowed,
                                       what=key, templates=symbolic_templates(function, key))
         finding.feedback.append(verdict.message)
-        matched[key] = tuple(template_id(label) for label in verdict.misconceptions)
+        verdicts[key] = verdict
         if verdict.correct:
-            correct_keys.add(key)
             finding.points += item.points * shares[key]
         elif spec.follow_through and item.follow_through > 0:
             if _follows_through(context, spec, key, answer):
+                explained.append(key)
                 finding.points += item.points * item.follow_through
                 finding.feedback.append(
                     f"Follow-through credit: your {key} applies the update rule correctly to your "
                     f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
-    finding.name(consistent_misconceptions(function, spec.keys, matched, correct_keys))
+    finding.explain(diagnosis.diagnose_symbolic(judging.judge, function, spec.keys, verdicts, answer, allowed,
+                                                judging.references, explained=explained,
+                                                right_elsewhere=_right_in_part1(context, spec.keys)))
 
 
-def consistent_misconceptions(function: str, keys: Sequence[str], matched: Mapping[str, Sequence[str]],
-                              correct_keys: set) -> list[str]:
-    """The misconceptions that explain an item's keys together, in order of first match.
-
-    Each key is matched on its own, so a wrong ``m_hat1`` alone fits "no bias correction"
-    and "only v corrected" alike. Across the item's keys, a misconception is dropped when it
-    predicts a key wrong that the student has right, or when another matched one explains
-    every key it explains and more (a student with no bias correction at all is not also
-    told that only one moment was corrected).
-    """
-    explains: dict[str, set] = {}
-    for key in keys:
-        for ident in matched.get(key, ()):
-            explains.setdefault(ident, set()).add(key)
-    predicted_wrong = {key: {template_id(label) for label in symbolic_templates(function, key)}
-                       for key in keys}
-    kept = []
-    for ident, explained in explains.items():
-        if any(ident in predicted_wrong[key] for key in correct_keys):
+def _right_in_part1(context: Context, keys: Sequence[str]) -> list[tuple[str, str]]:
+    """The (function, key) of the student's right answers to the other symbolic-keys items."""
+    judging, right = context.judging, []
+    for other in ITEMS:
+        if other.kind != "symbolic_keys":
             continue
-        if any(explained < other for name, other in explains.items() if name != ident):
+        outcome = context.outcomes.get(symbolic_call(other.function).key)
+        if outcome is None or outcome.kind != "value" or not isinstance(outcome.value, dict):
             continue
-        kept.append(ident)
-    return kept
+        for key in other.keys:
+            if key in keys or key not in outcome.value:
+                continue
+            verdict = judging.judge.judge(outcome.value[key], judging.references[(other.function, key)],
+                                          SYMBOLIC_FUNCTIONS[other.function], what=key,
+                                          templates=symbolic_templates(other.function, key))
+            if verdict.correct:
+                right.append((other.function, key))
+    return right
 
 
 def _follows_through(context: Context, spec: ItemSpec, key: str, answer: dict) -> bool:
@@ -319,7 +341,8 @@ def _judge_symbolic(context: Context, spec: ItemSpec, item: Item, finding: _Find
                                   SYMBOLIC_FUNCTIONS[function], what=f"the answer of {function}",
                                   templates=symbolic_templates(function))
     finding.feedback.append(verdict.message)
-    finding.name(verdict.misconceptions)
+    finding.explain(diagnosis.diagnose_symbolic(judging.judge, function, [None], {None: verdict}, {None: answer},
+                                                SYMBOLIC_FUNCTIONS[function], judging.references))
     if verdict.correct:
         finding.points = item.points
 
@@ -327,29 +350,34 @@ def _judge_symbolic(context: Context, spec: ItemSpec, item: Item, finding: _Find
 def _judge_array(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
     cases = context.inputs.cases[item.id]
     tol = context.judging.rubric.tolerances
-
-    def templates(index: int) -> dict:
-        case = cases[index]
-        return {ident: expected for ident, template in numeric_templates(case.function).items()
-                if (expected := _template_values(template, case.args)) is not None}
-
     try:
         found = checks.check_array_cases(
             context.answers(cases, finding), [case.expected for case in cases], function=spec.function,
-            where="hidden", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale, templates=templates)
+            where="hidden", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
     except Unanswered:
         return
     finding.points = item.points * found.share
     finding.feedback.extend(found.messages)
-    finding.name(found.misconceptions)
+    wrong = _first_wrong(context, cases, finding)
+    if wrong is not None and isinstance(wrong[1], _ArrayValue):
+        case, value = wrong
+        finding.explain(diagnosis.diagnose_array(case.function, value, case.expected, case.args,
+                                                 rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
+                                                 prefer=context.named_on(item.id)))
 
 
-def _template_values(template: Callable, args):
-    try:
-        expected = template(*args)
-    except (ArithmeticError, ValueError):
-        return None
-    return expected if np.all(np.isfinite(expected)) else None
+def _first_wrong(context: Context, cases: Sequence, finding: _Finding, key: str | None = None):
+    """``(case, answer)`` of the first case whose answer (or its ``key``) is not the expected one."""
+    tol = context.judging.rubric.tolerances
+    for case in cases:
+        value = context.outcome(context.calls[id(case)], finding)
+        if value is NO_ANSWER:
+            return None
+        mine, want = (value, case.expected) if key is None else (
+            value.get(key) if isinstance(value, dict) else None, case.expected[key])
+        if mine is None or not check_array(mine, want, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale).ok:
+            return case, value
+    return None
 
 
 def _judge_ratios(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -363,6 +391,16 @@ def _judge_ratios(context: Context, spec: ItemSpec, item: Item, finding: _Findin
         return
     finding.points += item.points * found.share
     finding.feedback.extend(found.messages)
+    for key in item.share_map:
+        wrong = _first_wrong(context, cases, finding, key)
+        if wrong is not None and isinstance(wrong[1], dict):
+            case, value = wrong
+            wrong_keys = [k for k in item.share_map if k not in value or not check_array(
+                value[k], case.expected[k], rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale).ok]
+            finding.explain(diagnosis.diagnose_ratios(case.function, value, case.expected, case.args, wrong_keys,
+                                                      rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
+                                                      prefer=context.named_on(item.id)))
+            break
 
 
 def _judge_scaling(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -375,6 +413,12 @@ def _judge_scaling(context: Context, spec: ItemSpec, item: Item, finding: _Findi
                                     rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
     finding.points += item.points * share
     finding.feedback.extend(messages)
+    adam = next((probe for probe in probes if probe.name == "adam"), None)
+    if adam is not None and answers.get("adam") is not None and not any(
+            m.startswith("your adam_updates steps scale") for m in messages):
+        finding.explain(diagnosis.diagnose_probe(_ArrayValue(answers["adam"], 0), adam.args, rtol=tol.numeric_rtol,
+                                                 atol_scale=tol.numeric_atol_scale,
+                                                 prefer=context.named_on(item.id)))
 
 
 def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -382,10 +426,21 @@ def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Findin
     answers = {probe.name: value for probe in probes
                if (value := context.outcome(context.calls[id(probe)], finding)) is not NO_ANSWER}
     tiny = next(probe for probe in probes if probe.name == "tiny")
+    tol = context.judging.rubric.tolerances
+    found = {probe.name: diagnosis.diagnose_probe(answers[probe.name], probe.args, rtol=tol.numeric_rtol,
+                                                  atol_scale=tol.numeric_atol_scale, prefer=context.named_on(item.id))
+             for probe in probes if isinstance(answers.get(probe.name), _ArrayValue)
+             and answers[probe.name].data.shape == probe.args[0].shape}
     share, messages = safety_share(answers, {probe.name: probe.args[0].shape for probe in probes},
-                                   adam_step_bounds(*tiny.args), shares=item.share_map)
+                                   adam_step_bounds(*tiny.args), shares=item.share_map,
+                                   named={name: d.labels for name, d in found.items()})
     finding.points += item.points * share
     finding.feedback.extend(messages)
+    if share < sum(item.share_map.values()) - 1e-9:
+        for d in found.values():
+            if d.labels:
+                finding.explain(d)
+                break
 
 
 def _judge_concepts(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:

@@ -1,4 +1,4 @@
-"""The misconception catalogue: named wrong answers, each a template judged like an answer.
+"""The misconception templates: named wrong answers, each judged like an answer.
 
 One catalogue serves the grader and the student's public checks: the grader compares a
 wrong answer with every template of its item (symbolically or numerically, with the same
@@ -8,7 +8,11 @@ points only, so the student bundle holds names and values, never a formula.
 Most Adam misconceptions are one change to the algorithm (no bias correction, eps inside
 the square root, ...). They are described as an :class:`AdamVariant` and computed by the
 small variant engine below, which follows the reference's update rule with that one
-change; ``AdamVariant()`` with no change reproduces the reference (a test pins that).
+change; ``AdamVariant()`` with no change reproduces the reference (a test pins that). Two
+such changes together are a *pair* (label ``a+b``): pair templates are built on first use
+only, and compared only with answers that no single mistake explains.
+
+The names and words of the mistakes are plain data in :mod:`grader.judging.catalogue`.
 """
 
 from __future__ import annotations
@@ -21,96 +25,14 @@ from typing import Callable, Mapping
 import numpy as np
 import sympy
 
+from grader.engine.explain import label_ids
 from grader.engine.expressions import ExpressionError, encode_sympy
 from grader.engine.symbols import make_symbol, make_symbols
+from grader.judging.catalogue import CATALOGUE, CONCEPT_MISCONCEPTIONS, Misconception
 
-
-@dataclass(frozen=True)
-class Misconception:
-    """A named, recognisable mistake and what to say about it."""
-
-    id: str
-    title: str
-    explanation: str
-
-
-_ENTRIES = (
-    Misconception("no_bias_correction", "No bias correction",
-                  "m and v start at zero, so early on they are biased towards zero; Adam divides "
-                  "them by (1 - beta**t) before using them."),
-    Misconception("bias_correction_power_t_minus_1", "Bias correction with beta**(t-1)",
-                  "At step t the correction divides by 1 - beta**t, with the step counter starting at 1."),
-    Misconception("bias_correction_one_minus_beta_power", "Bias correction with (1 - beta)**t",
-                  "The correction factor is 1 - beta**t, not (1 - beta)**t."),
-    Misconception("only_m_corrected", "Only m bias-corrected",
-                  "Both moments start at zero; v needs its own correction by 1 - beta2**t."),
-    Misconception("only_v_corrected", "Only v bias-corrected",
-                  "Both moments start at zero; m needs its own correction by 1 - beta1**t."),
-    Misconception("bias_correction_multiplied", "Bias correction multiplied instead of divided",
-                  "The biased moments are too small; correcting them divides by 1 - beta**t."),
-    Misconception("eps_inside_sqrt", "eps inside the square root",
-                  "In Kingma & Ba's Adam, eps is added after the square root: sqrt(v_hat) + eps."),
-    Misconception("eps_hat_tensorflow", "TensorFlow/Keras epsilon placement",
-                  "TensorFlow folds the bias correction into the step size "
-                  "alpha * sqrt(1 - beta2**t) / (1 - beta1**t) and adds its epsilon to sqrt(v) "
-                  "before correction; with the plain eps that amounts to eps / sqrt(1 - beta2**t) "
-                  "next to sqrt(v_hat). It equals this homework's Adam only with "
-                  "eps_hat = eps * sqrt(1 - beta2**t) in that form (and plain eps in Kingma & Ba's form)."),
-    Misconception("sqrt_of_square_as_identity", "sqrt(g**2) written as g",
-                  "For a real g, sqrt(g**2) is |g|, not g: the two differ when g < 0."),
-    Misconception("eps_dropped", "eps dropped",
-                  "The denominator is sqrt(v_hat) + eps; without eps the answer changes whenever eps > 0."),
-    Misconception("ema_weights_swapped", "EMA weights swapped",
-                  "The new gradient enters with weight (1 - beta), the old average with weight beta."),
-    Misconception("betas_swapped", "beta1 and beta2 swapped",
-                  "beta1 drives the first moment m, beta2 the second moment v."),
-    Misconception("v_from_g_not_g_squared", "v built from g instead of g**2",
-                  "The second moment averages squared gradients."),
-    Misconception("sqrt_split_over_sum", "Square root split over a sum",
-                  "sqrt(a + b) is not sqrt(a) + sqrt(b)."),
-    Misconception("stale_moments_in_w3", "w3 uses the first step's moments",
-                  "The second update uses the moments after g2: m_hat2 and v_hat2."),
-    Misconception("ascent_sign_error", "Sign error (gradient ascent)",
-                  "A descent step moves against the gradient: w_{t+1} = w_t - alpha * (...)."),
-    Misconception("damped_momentum", "Momentum with a (1 - mu) damping factor",
-                  "The homework's momentum is u_t = mu * u_{t-1} + g_t, with no (1 - mu) on g_t."),
-    Misconception("momentum_steady_state_only", "Only the long-run momentum step",
-                  "alpha * g / (1 - mu) is the limit as t grows; at step t only t gradients have "
-                  "been summed."),
-    Misconception("momentum_sum_off_by_one", "Off-by-one in the momentum sum",
-                  "After t steps the velocity holds t gradients: powers mu**0 ... mu**(t-1)."),
-    Misconception("adam_exactly_scale_invariant", "Adam claimed exactly scale-invariant with eps > 0",
-                  "With eps > 0 the denominator is |c| sqrt(v_hat) + eps: eps does not scale with c, "
-                  "so the step changes with c."),
-    Misconception("adam_scales_like_momentum", "Adam claimed to scale like momentum",
-                  "m_hat scales by c and sqrt(v_hat) by |c|; their ratio cancels the size of c."),
-    Misconception("adam_scale_sign_lost", "Direction flip under negative scaling missed",
-                  "c / |c| is -1 when c < 0: the step keeps its size but flips direction."),
-    Misconception("momentum_claimed_scale_invariant", "Momentum claimed scale-invariant",
-                  "Momentum's velocity is linear in the gradients, so every step scales with c."),
-    Misconception("abs_c_for_c", "|c| used where c belongs",
-                  "A negative c flips the gradient's sign, and so the step's direction."),
-    Misconception("bound_alpha_over_eps", "Bound alpha / eps",
-                  "The numerator still holds m_hat: the bound is reached at v_hat = 0."),
-    Misconception("bound_sqrt_eps", "Bound with sqrt(eps)",
-                  "eps is added outside the square root, so at v_hat = 0 the denominator is eps."),
-    Misconception("bound_uses_raw_m", "Bound with m instead of m_hat",
-                  "The step uses the bias-corrected moment m_hat."),
-    Misconception("bound_without_abs", "Bound without an absolute value",
-                  "A bound on |dw| must hold for m_hat of either sign."),
-    Misconception("momentum_adapts_per_parameter", "Momentum claimed to adapt per parameter",
-                  "Momentum multiplies every coordinate's velocity by the same global alpha."),
-    Misconception("adam_large_gradients_bigger_steps", "Adam's large-gradient coordinates claimed to get larger steps",
-                  "A large v_hat makes the denominator large, so those coordinates get smaller "
-                  "effective steps."),
-    Misconception("spike_not_normalised", "Adam's RMS normalisation of spikes missed",
-                  "A spike also inflates v_hat, so Adam's step grows far less than the spike."),
-    Misconception("sparse_no_boost", "Adam's boost for rare features missed",
-                  "A rarely active coordinate keeps a small v_hat, so when its gradient arrives its "
-                  "step is relatively large."),
-)
-
-CATALOGUE: Mapping[str, Misconception] = MappingProxyType({m.id: m for m in _ENTRIES})
+__all__ = ["CATALOGUE", "CONCEPT_MISCONCEPTIONS", "Misconception", "AdamVariant", "ADAM_VARIANTS",
+           "adam_pairs", "variant_part1", "variant_history", "variant_effective_rates",
+           "symbolic_templates", "differing_labels", "numeric_templates", "template_id"]
 
 
 # ---------------------------------------------------------------------------
@@ -121,13 +43,15 @@ CATALOGUE: Mapping[str, Misconception] = MappingProxyType({m.id: m for m in _ENT
 class AdamVariant:
     """Adam with at most a few deliberate changes (all defaults: Kingma & Ba's Adam)."""
 
-    ema_swapped: bool = False
+    #: which moments have the EMA weights swapped: "" (none), "m", "v" or "mv"
+    ema_swapped: str = ""
     betas_swapped: bool = False
     v_from_g: bool = False
-    correct_m: str = "divide"        # divide | none | multiply | power_t_minus_1 | one_minus_beta_power
+    #: divide | none | multiply | power_t_minus_1 | power_t_plus_1 | stuck_at_1 | one_minus_beta_power
+    correct_m: str = "divide"
     correct_v: str = "divide"
     #: standard | eps_inside | eps_tf (TensorFlow's form with the plain eps) |
-    #: eps_hat_kb (TensorFlow's eps_hat in Kingma & Ba's form) | no_eps | abs_dropped | sqrt_split
+    #: eps_hat_kb (TensorFlow's eps_hat in Kingma & Ba's form) | no_eps | abs_dropped | sqrt_split | no_sqrt
     denominator: str = "standard"
     ascent: bool = False
     stale_second_step: bool = False
@@ -142,12 +66,18 @@ def _correct(value, beta, t, how: str):
         return value * (1 - beta**t)
     if how == "power_t_minus_1":
         return value / (1 - beta ** (t - 1))
+    if how == "power_t_plus_1":
+        return value / (1 - beta ** (t + 1))
+    if how == "stuck_at_1":
+        return value / (1 - beta)
     if how == "one_minus_beta_power":
         return value / (1 - beta) ** t
     raise ValueError(how)
 
 
 def _sqrt(x, how: str):
+    if how == "no_sqrt":
+        return x
     if not isinstance(x, sympy.Basic):
         return np.sqrt(x)
     root = sympy.sqrt(x)
@@ -177,16 +107,16 @@ def _split_sqrt(x):
     return root / sympy.sqrt(denominator)
 
 
+def _betas(variant: AdamVariant, beta1, beta2):
+    return (beta2, beta1) if variant.betas_swapped else (beta1, beta2)
+
+
 def variant_moments(variant: AdamVariant, m_prev, v_prev, g, t, beta1, beta2):
     """One moment update of the variant: ``(m, v, m_hat, v_hat)``."""
-    b_m, b_v = (beta2, beta1) if variant.betas_swapped else (beta1, beta2)
+    b_m, b_v = _betas(variant, beta1, beta2)
     square = g if variant.v_from_g else g**2
-    if variant.ema_swapped:
-        m = (1 - b_m) * m_prev + b_m * g
-        v = (1 - b_v) * v_prev + b_v * square
-    else:
-        m = b_m * m_prev + (1 - b_m) * g
-        v = b_v * v_prev + (1 - b_v) * square
+    m = ((1 - b_m) * m_prev + b_m * g) if "m" in variant.ema_swapped else (b_m * m_prev + (1 - b_m) * g)
+    v = ((1 - b_v) * v_prev + b_v * square) if "v" in variant.ema_swapped else (b_v * v_prev + (1 - b_v) * square)
     return m, v, _correct(m, b_m, t, variant.correct_m), _correct(v, b_v, t, variant.correct_v)
 
 
@@ -220,6 +150,22 @@ def variant_part1(variant: AdamVariant) -> dict:
         w3 = w2 + variant_step(variant, m_hat2, v_hat2, a, e, 2, b2)
     return {"m1": m1, "v1": v1, "m_hat1": m_hat1, "v_hat1": v_hat1, "w2": w2,
             "m2": m2, "v2": v2, "m_hat2": m_hat2, "v_hat2": v_hat2, "w3": w3}
+
+
+def variant_constant_gradient_step(variant: AdamVariant):
+    """The variant's step at step t when every gradient equals g (sympy, SPEC symbols).
+
+    An EMA started at zero that keeps ``keep`` of its old value holds ``x (1 - keep**t)``
+    after t steps of a constant x.
+    """
+    g, t, a, b1, b2, e = (make_symbol(n) for n in ("g", "t", "alpha", "beta1", "beta2", "eps"))
+    b_m, b_v = _betas(variant, b1, b2)
+    keep_m = 1 - b_m if "m" in variant.ema_swapped else b_m
+    keep_v = 1 - b_v if "v" in variant.ema_swapped else b_v
+    square = g if variant.v_from_g else g**2
+    m_hat = _correct(g * (1 - keep_m**t), b_m, t, variant.correct_m)
+    v_hat = _correct(square * (1 - keep_v**t), b_v, t, variant.correct_v)
+    return variant_step(variant, m_hat, v_hat, a, e, t, b2)
 
 
 def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2, eps):
@@ -257,10 +203,13 @@ def damped_momentum_steps(grads: np.ndarray, alpha, mu):
     return steps
 
 
-#: The Adam misconceptions that are one change to the algorithm.
+#: The Adam misconceptions that are one change to the algorithm (label -> variant; a label
+#: with ``#`` is a second form of the same mistake: in one moment only, another placement).
 ADAM_VARIANTS: Mapping[str, AdamVariant] = MappingProxyType({
     "no_bias_correction": AdamVariant(correct_m="none", correct_v="none"),
     "bias_correction_power_t_minus_1": AdamVariant(correct_m="power_t_minus_1", correct_v="power_t_minus_1"),
+    "bias_correction_power_t_plus_1": AdamVariant(correct_m="power_t_plus_1", correct_v="power_t_plus_1"),
+    "step_counter_never_incremented": AdamVariant(correct_m="stuck_at_1", correct_v="stuck_at_1"),
     "bias_correction_one_minus_beta_power": AdamVariant(correct_m="one_minus_beta_power",
                                                         correct_v="one_minus_beta_power"),
     "only_m_corrected": AdamVariant(correct_v="none"),
@@ -271,7 +220,10 @@ ADAM_VARIANTS: Mapping[str, AdamVariant] = MappingProxyType({
     "eps_hat_tensorflow#2": AdamVariant(denominator="eps_hat_kb"),
     "sqrt_of_square_as_identity": AdamVariant(denominator="abs_dropped"),
     "eps_dropped": AdamVariant(denominator="no_eps"),
-    "ema_weights_swapped": AdamVariant(ema_swapped=True),
+    "sqrt_dropped": AdamVariant(denominator="no_sqrt"),
+    "ema_weights_swapped": AdamVariant(ema_swapped="mv"),
+    "ema_weights_swapped#m": AdamVariant(ema_swapped="m"),
+    "ema_weights_swapped#v": AdamVariant(ema_swapped="v"),
     "betas_swapped": AdamVariant(betas_swapped=True),
     "v_from_g_not_g_squared": AdamVariant(v_from_g=True),
     "sqrt_split_over_sum": AdamVariant(denominator="sqrt_split"),
@@ -279,14 +231,42 @@ ADAM_VARIANTS: Mapping[str, AdamVariant] = MappingProxyType({
     "ascent_sign_error": AdamVariant(ascent=True),
 })
 
+_DEFAULT = AdamVariant()
+
+
+def _changes(variant: AdamVariant) -> dict:
+    return {name: getattr(variant, name) for name in variant.__dataclass_fields__
+            if getattr(variant, name) != getattr(_DEFAULT, name)}
+
+
+@functools.cache
+def adam_pairs() -> Mapping[str, AdamVariant]:
+    """Every two single mistakes that can be made together (label ``a+b``, in catalogue order).
+
+    Two changes combine when they touch different parts of the algorithm; second forms of
+    one mistake pair like their first form.
+    """
+    labels = list(ADAM_VARIANTS)
+    out = {}
+    for i, first in enumerate(labels):
+        for second in labels[i + 1:]:
+            if label_ids(first) == label_ids(second):
+                continue
+            a, b = _changes(ADAM_VARIANTS[first]), _changes(ADAM_VARIANTS[second])
+            if set(a) & set(b):
+                continue
+            out[f"{first}+{second}"] = replace(_DEFAULT, **a, **b)
+    return MappingProxyType(out)
+
 
 # ---------------------------------------------------------------------------
 # Symbolic templates per (function, key)
 # ---------------------------------------------------------------------------
 
 def _explicit_templates() -> dict[str, dict[str, sympy.Expr]]:
+    """Templates that are not a variant of Adam's algorithm (label -> expression)."""
     g, t, a, mu, e = (make_symbol(n) for n in ("g", "t", "alpha", "mu", "eps"))
-    b1, b2, c, m_hat, v_hat = (make_symbol(n) for n in ("beta1", "beta2", "c", "m_hat", "v_hat"))
+    c, m_hat, v_hat = (make_symbol(n) for n in ("c", "m_hat", "v_hat"))
     m_raw = sympy.Symbol("m", real=True)
     geometric = (1 - mu**t) / (1 - mu)
     return {
@@ -294,21 +274,9 @@ def _explicit_templates() -> dict[str, dict[str, sympy.Expr]]:
             "damped_momentum": -a * g * (1 - mu**t),
             "momentum_steady_state_only": -a * g / (1 - mu),
             "momentum_sum_off_by_one": -a * g * (1 - mu ** (t + 1)) / (1 - mu),
+            "momentum_sum_off_by_one#2": -a * g * (1 - mu ** (t - 1)) / (1 - mu),
             "ascent_sign_error": a * g * geometric,
-        },
-        "adam_constant_gradient_step": {
-            "no_bias_correction": -a * g * (1 - b1**t) / (sympy.sqrt(1 - b2**t) * sympy.Abs(g) + e),
-            "only_m_corrected": -a * g / (sympy.sqrt(1 - b2**t) * sympy.Abs(g) + e),
-            "only_v_corrected": -a * g * (1 - b1**t) / (sympy.Abs(g) + e),
-            "bias_correction_multiplied": -a * g * (1 - b1**t) ** 2 / ((1 - b2**t) * sympy.Abs(g) + e),
-            "bias_correction_power_t_minus_1": -a * g * (1 - b1**t) / (1 - b1 ** (t - 1))
-            / (sympy.Abs(g) * sympy.sqrt((1 - b2**t) / (1 - b2 ** (t - 1))) + e),
-            "v_from_g_not_g_squared": -a * g / (sympy.sqrt(g) + e),
-            "eps_inside_sqrt": -a * g / sympy.sqrt(g**2 + e),
-            "eps_hat_tensorflow": -a * g / (sympy.Abs(g) + e / sympy.sqrt(1 - b2**t)),
-            "sqrt_of_square_as_identity": -a * g / (g + e),
-            "eps_dropped": -a * sympy.sign(g),
-            "ascent_sign_error": a * g / (sympy.Abs(g) + e),
+            "damped_momentum+ascent_sign_error": a * g * (1 - mu**t),
         },
         "momentum_scale_factor": {
             "momentum_claimed_scale_invariant": sympy.Integer(1),
@@ -320,118 +288,209 @@ def _explicit_templates() -> dict[str, dict[str, sympy.Expr]]:
         },
         "adam_scaled_step": {
             "adam_exactly_scale_invariant": -a * m_hat / (sympy.sqrt(v_hat) + e),
+            "adam_exactly_scale_invariant#sign": -a * sympy.sign(c) * m_hat / (sympy.sqrt(v_hat) + e),
             "adam_scales_like_momentum": -a * c * m_hat / (sympy.sqrt(v_hat) + e),
             "sqrt_of_square_as_identity": -a * c * m_hat / (c * sympy.sqrt(v_hat) + e),
             "eps_inside_sqrt": -a * c * m_hat / sympy.sqrt(c**2 * v_hat + e),
             "eps_dropped": -a * c * m_hat / (sympy.Abs(c) * sympy.sqrt(v_hat)),
             "ascent_sign_error": a * c * m_hat / (sympy.Abs(c) * sympy.sqrt(v_hat) + e),
         },
-        "adam_scaled_step#sign": {  # a second template of the same misconception
-            "adam_exactly_scale_invariant": -a * sympy.sign(c) * m_hat / (sympy.sqrt(v_hat) + e),
-        },
         "adam_step_bound": {
             "bound_alpha_over_eps": a / e,
             "bound_sqrt_eps": a * sympy.Abs(m_hat) / sympy.sqrt(e),
             "bound_uses_raw_m": a * sympy.Abs(m_raw) / e,
+            "bound_uses_raw_m#raw": a * m_raw / e,
             "bound_without_abs": a * m_hat / e,
-        },
-        "adam_constant_gradient_step#hat": {
-            "eps_hat_tensorflow": -a * g / (sympy.Abs(g) + e * sympy.sqrt(1 - b2**t)),
-        },
-        "adam_step_bound#raw": {
-            "bound_uses_raw_m": a * m_raw / e,
         },
     }
 
 
-def symbolic_templates(function: str, key: str | None = None) -> dict[str, list]:
-    """Misconception id -> template tree for one symbolic answer (a dict key where it has one).
+#: Variants that change nothing in the closed form of a constant-gradient step (they act on
+#: how a sum is written, or on the second update only).
+_NO_CLOSED_FORM = ("sqrt_split_over_sum", "stale_moments_in_w3")
 
-    Templates that have no finite value, or that cannot be encoded, are left out; so is a
-    variant that gives the reference's own answer for this key (it names nothing).
+
+def symbolic_templates(function: str, key: str | None = None, *, pairs: bool = False) -> dict[str, list]:
+    """Label -> template tree for one symbolic answer (a dict key where it has one).
+
+    ``pairs=False``: the single mistakes; ``pairs=True``: two mistakes together (built on
+    first use). Templates that cannot be encoded, and those that give the reference's own
+    answer for this key (they name nothing), are left out.
     """
-    return dict(_build_templates().get((function, key), {}))
+    return dict((_build_pair_templates() if pairs else _build_templates())[0].get((function, key), {}))
+
+
+def differing_labels(function: str, key: str | None = None, *, pairs: bool = False) -> frozenset:
+    """Every Adam-variant label whose answer for this key is not the reference's, including
+    those whose answer has no template (``1 / (1 - beta**0)`` at the first step)."""
+    return frozenset((_build_pair_templates() if pairs else _build_templates())[1].get((function, key), ()))
+
+
+_FIRST_KEYS = ("m1", "v1", "m_hat1", "v_hat1", "w2")
+
+
+def _variant_templates(variants: Mapping[str, AdamVariant]) -> tuple[dict, dict]:
+    """Part 1 and constant-gradient templates of some variants, by (function, key), and the
+    labels that differ from the reference there (with a template or not)."""
+    out: dict = {}
+    differs: dict = {}
+    correct = variant_part1(_DEFAULT)
+    constant = variant_constant_gradient_step(_DEFAULT)
+    for label, variant in variants.items():
+        for key, expr in variant_part1(variant).items():
+            if expr == correct[key]:
+                continue
+            where = ("adam_first_update" if key in _FIRST_KEYS else "adam_second_update", key)
+            differs.setdefault(where, set()).add(label)
+            _add(out, where, label, expr)
+        if not any(ident in _NO_CLOSED_FORM for ident in label_ids(label)):
+            expr = variant_constant_gradient_step(variant)
+            if expr != constant:
+                _add(out, ("adam_constant_gradient_step", None), label, expr)
+    return out, differs
 
 
 @functools.cache
 def _build_templates() -> dict:
-    """Every symbolic template, built once per process on first use (it takes sympy ~0.2 s)."""
-    out: dict = {}
-    first_keys = ("m1", "v1", "m_hat1", "v_hat1", "w2")
-    correct = variant_part1(AdamVariant())
-    for ident, variant in ADAM_VARIANTS.items():
-        values = variant_part1(variant)
-        for key, expr in values.items():
-            if sympy.srepr(expr) == sympy.srepr(correct[key]):
-                continue
-            function = "adam_first_update" if key in first_keys else "adam_second_update"
-            _add(out, (function, key), ident, expr)
-    for name, templates in _explicit_templates().items():
-        function = name.split("#")[0]
-        for ident, expr in templates.items():
-            _add(out, (function, None), ident, expr, suffix="#" in name)
-    return out
+    """Every single-mistake template, built once per process on first use (sympy: ~0.3 s)."""
+    out, differs = _variant_templates(ADAM_VARIANTS)
+    for function, templates in _explicit_templates().items():
+        for label, expr in templates.items():
+            _add(out, (function, None), label, expr)
+    return out, differs
 
 
-def _add(out: dict, where: tuple, ident: str, expr, suffix: bool = False) -> None:
+@functools.cache
+def _build_pair_templates() -> dict:
+    """Every two-mistake template, built once per process when first needed."""
+    return _variant_templates(adam_pairs())
+
+
+def _add(out: dict, where: tuple, label: str, expr) -> None:
     try:
         tree = encode_sympy(expr)
-    except (ExpressionError, RecursionError):
+    except (ExpressionError, RecursionError, TypeError, ValueError):
         return
-    label = ident + ("#2" if suffix else "")
     out.setdefault(where, {})[label] = tree
 
 
-
-
 def template_id(label: str) -> str:
-    """The misconception id of a template label (a second template carries a ``#2``)."""
-    return label.split("#")[0]
+    """The (first) misconception id of a template label."""
+    return label_ids(label)[0]
 
 
 # ---------------------------------------------------------------------------
 # Numeric templates (computed per set of hidden inputs)
 # ---------------------------------------------------------------------------
 
-NumericTemplate = Callable[..., np.ndarray]
+NumericTemplate = Callable[..., object]
 
-# Numeric templates are keyed by plain catalogue ids (the student bundle looks them up), so
-# each misconception has one numeric form: TensorFlow's placement is the plain-eps one.
-
-_NUMERIC_ADAM = ("no_bias_correction", "bias_correction_one_minus_beta_power", "only_m_corrected",
-                 "only_v_corrected", "bias_correction_multiplied", "eps_inside_sqrt",
-                 "eps_hat_tensorflow", "eps_dropped", "ema_weights_swapped",
-                 "betas_swapped", "v_from_g_not_g_squared", "ascent_sign_error")
+#: Variants that change nothing numerically (they act on how a formula is written, or on
+#: the symbolic second update only).
+_SYMBOLIC_ONLY = ("sqrt_of_square_as_identity", "sqrt_split_over_sum", "stale_moments_in_w3")
 
 
-def numeric_templates(function: str) -> dict[str, NumericTemplate]:
-    """Misconception id -> function of the same arguments, for one numeric function."""
+def _numeric(variants: Mapping[str, AdamVariant]) -> dict[str, AdamVariant]:
+    return {label: variant for label, variant in variants.items()
+            if not any(ident in _SYMBOLIC_ONLY for ident in label_ids(label)) and "#2" not in label}
+
+
+def _adam_steps(variant):
+    return lambda grads, alpha, beta1, beta2, eps: variant_history(variant, grads, alpha, beta1, beta2, eps)[0]
+
+
+def _adam_rates(variant):
+    return lambda grads, alpha, beta1, beta2, eps: variant_effective_rates(variant, grads, alpha, beta1, beta2, eps)
+
+
+def _positions(steps_of):
+    """Where w has moved to after each step (``w_{t+1} - w_1``) instead of the steps."""
+    return lambda *args: np.cumsum(steps_of(*args), axis=0)
+
+
+def _positions_before(steps_of):
+    """Where w is before each step (``w_t - w_1``, a first row of zeros)."""
+    return lambda *args: np.concatenate([np.zeros_like(steps_of(*args)[:1]),
+                                         np.cumsum(steps_of(*args), axis=0)[:-1]])
+
+
+def _spike_at(shift: int):
+    from reference.adam_vs_momentum import spike_response
+
+    def template(grads, t_spike, *rest):
+        return spike_response(grads, t_spike + shift, *rest)
+    return template
+
+
+def numeric_templates(function: str, *, pairs: bool = False) -> dict[str, NumericTemplate]:
+    """Label -> function of the same arguments, for one numeric function.
+
+    ``pairs=True``: two mistakes together. A template may return a value equal to the
+    reference's on some inputs (a mistake in m leaves the effective rates unchanged): the
+    caller leaves those out. ``spike_response`` templates return its dict.
+    """
+    from reference.adam_vs_momentum import momentum_updates
+
+    adam = _numeric(adam_pairs() if pairs else ADAM_VARIANTS)
     if function == "adam_updates":
-        return {ident: (lambda v: lambda grads, alpha, beta1, beta2, eps:
-                        variant_history(v, grads, alpha, beta1, beta2, eps)[0])(ADAM_VARIANTS[ident])
-                for ident in _NUMERIC_ADAM}
+        out = {label: _adam_steps(variant) for label, variant in adam.items()}
+        if not pairs:
+            out["positions_instead_of_steps"] = _positions(_adam_steps(_DEFAULT))
+            out["positions_instead_of_steps#before"] = _positions_before(_adam_steps(_DEFAULT))
+        return out
     if function == "adam_effective_learning_rates":
-        return {ident: (lambda v: lambda grads, alpha, beta1, beta2, eps:
-                        variant_effective_rates(v, grads, alpha, beta1, beta2, eps))(ADAM_VARIANTS[ident])
-                for ident in ("no_bias_correction", "bias_correction_one_minus_beta_power",
-                              "only_m_corrected", "bias_correction_multiplied", "eps_inside_sqrt",
-                              "eps_hat_tensorflow", "eps_dropped", "betas_swapped",
-                              "v_from_g_not_g_squared", "ema_weights_swapped")}
+        return {label: _adam_rates(variant) for label, variant in adam.items()
+                if not any(ident in ("ascent_sign_error", "only_v_corrected") for ident in label_ids(label))
+                and "#m" not in label}
     if function == "momentum_updates":
-        from reference.adam_vs_momentum import momentum_updates
-
+        if pairs:
+            return {"damped_momentum+ascent_sign_error": lambda grads, alpha, mu: -damped_momentum_steps(grads, alpha, mu),
+                    "damped_momentum+positions_instead_of_steps": _positions(damped_momentum_steps)}
         return {"damped_momentum": damped_momentum_steps,
-                "ascent_sign_error": lambda grads, alpha, mu: -momentum_updates(grads, alpha, mu)}
+                "ascent_sign_error": lambda grads, alpha, mu: -momentum_updates(grads, alpha, mu),
+                "positions_instead_of_steps": _positions(momentum_updates),
+                "positions_instead_of_steps#before": _positions_before(momentum_updates)}
+    if function in ("spike_response", "sparse_feature_boost"):
+        ratio = _spike_ratio if function == "spike_response" else _sparse_ratio
+        out = {label: ratio(momentum_updates, _adam_steps(variant)) for label, variant in adam.items()}
+        if not pairs:
+            reference_adam = _adam_steps(_DEFAULT)
+            out["damped_momentum"] = ratio(damped_momentum_steps, reference_adam)
+            out["positions_instead_of_steps"] = ratio(_positions(momentum_updates), reference_adam)
+            out["positions_instead_of_steps#adam"] = ratio(momentum_updates, _positions(reference_adam))
+            out["positions_instead_of_steps#both"] = ratio(_positions(momentum_updates), _positions(reference_adam))
+            if function == "spike_response":
+                out.update({"t_spike_off_by_one": _spike_at(1), "t_spike_off_by_one#2": _spike_at(-1)})
+        return out
     return {}
 
 
-#: Wrong concept options that are a named misconception: (key, option) -> id.
-CONCEPT_MISCONCEPTIONS: Mapping[tuple[str, str], str] = MappingProxyType({
-    ("3a_momentum_per_parameter", "yes_through_mu"): "momentum_adapts_per_parameter",
-    ("3a_momentum_per_parameter", "yes_through_the_velocity_u"): "momentum_adapts_per_parameter",
-    ("3a_smaller_effective_step", "small_or_rare_gradients"): "adam_large_gradients_bigger_steps",
-    ("3a_doubling_all_gradients", "both_double"): "adam_scales_like_momentum",
-    ("3b_spike_adam", "grows_in_proportion_to_the_spike"): "spike_not_normalised",
-    ("3b_sparse_adam", "tiny_because_m_hat_is_small"): "sparse_no_boost",
-    ("3b_sparse_adam", "exactly_the_dense_step"): "sparse_no_boost",
-})
+# The ratios of Part 3b, computed with a student's mistaken optimizer in place of the
+# reference's (the definitions are the reference's: see its spike_response and
+# sparse_feature_boost docstrings).
+
+def _ratios_at(t: int, columns, momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps) -> dict:
+    both = np.stack(columns, axis=1)
+    out = {}
+    with np.errstate(all="ignore"):
+        for name, steps in (("momentum", momentum_steps(both, alpha, mu)),
+                            ("adam", adam_steps(both, alpha, beta1, beta2, eps))):
+            first, second = np.abs(steps[t - 1])
+            out[name] = float(first / second)
+    return out
+
+
+def _spike_ratio(momentum_steps, adam_steps):
+    def template(grads, t_spike, spike, alpha, mu, beta1, beta2, eps):
+        stream = np.asarray(grads, dtype=np.float64)
+        spiked = stream.copy()
+        spiked[t_spike - 1] = spike
+        return _ratios_at(t_spike, (spiked, stream), momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps)
+    return template
+
+
+def _sparse_ratio(momentum_steps, adam_steps):
+    def template(T, k, g, alpha, mu, beta1, beta2, eps):
+        sparse = np.where(np.arange(1, T + 1) % k == 0, g, 0.0)
+        return _ratios_at(T, (sparse, np.full(T, g)), momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps)
+    return template

@@ -24,7 +24,8 @@ from grader.engine.publicdata import SCHEMA, VERSION, contract_digest
 from grader.judging.inputs import PUBLIC_SEED, adam_step_bounds, draw_inputs
 from grader.judging.items import reference_trees
 from grader.judging.registry import SPECS
-from grader.judging.misconceptions import CATALOGUE, numeric_templates, symbolic_templates, template_id
+from grader.judging.misconceptions import (CATALOGUE, AdamVariant, differing_labels, numeric_templates,
+                                           symbolic_templates, variant_history)
 from grader.rubric import Rubric, load_rubric
 from grader.judging.symbolic import draw_points
 
@@ -32,8 +33,53 @@ PUBLIC_POINTS = 6
 
 
 def _array(value) -> dict:
+    """An array as JSON data; a template's NaN and infinities are written as strings."""
     array = np.asarray(value, dtype=np.float64)
-    return {"shape": list(array.shape), "data": [float(x) for x in array.reshape(-1)]}
+    return {"shape": list(array.shape),
+            "data": [float(x) if np.isfinite(x) else str(float(x)) for x in array.reshape(-1)]}
+
+
+def _template_arrays(function: str, args: tuple, expected) -> dict:
+    """Label -> values of every numeric template (single mistakes and pairs) that differs
+    from the reference here (NaN included, where some value is finite)."""
+    templates = {}
+    for pairs in (False, True):
+        for label, template in numeric_templates(function, pairs=pairs).items():
+            try:
+                with np.errstate(all="ignore"):
+                    value = np.asarray(template(*args), dtype=np.float64)
+            except (ArithmeticError, ValueError, IndexError):
+                continue
+            if value.shape == np.shape(expected) and np.any(np.isfinite(value)) and not np.array_equal(
+                    value, expected):
+                templates[label] = _array(value)
+    return templates
+
+
+def _ratio_templates(function: str, args: tuple, expected: dict) -> dict:
+    templates = {}
+    for pairs in (False, True):
+        for label, template in numeric_templates(function, pairs=pairs).items():
+            try:
+                with np.errstate(all="ignore"):
+                    value = template(*args)
+            except (ArithmeticError, ValueError, IndexError):
+                continue
+            if all(np.isfinite(value[k]) for k in expected) and value != expected:
+                templates[label] = {k: float(value[k]) for k in expected}
+    return templates
+
+
+def _probe_templates(probe) -> dict:
+    """The single Adam mistakes whose steps on a safety probe differ from the reference's."""
+    right = variant_history(AdamVariant(), *probe.args)[0]
+    out = {}
+    for label, template in numeric_templates(probe.function).items():
+        with np.errstate(all="ignore"):
+            value = np.asarray(template(*probe.args), dtype=np.float64)
+        if np.any(np.isfinite(value)) and not np.allclose(value, right, rtol=1e-6, atol=0, equal_nan=True):
+            out[label] = _array(value)
+    return out
 
 
 def _symbolic_entry(function: str, key: str | None, expected_tree, points: list) -> dict:
@@ -41,11 +87,16 @@ def _symbolic_entry(function: str, key: str | None, expected_tree, points: list)
     if any(v is None for v in expected):
         raise ValueError(f"reference {function}/{key} is not finite at a public point")
     templates = {}
-    for label, tree in symbolic_templates(function, key).items():
-        values = values_at(tree, points)
-        if all(v is not None and type(v) is not bool for v in values):
-            templates.setdefault(template_id(label), values)
-    return {"expected": expected, "misconceptions": templates}
+    for pairs in (False, True):
+        for label, tree in symbolic_templates(function, key, pairs=pairs).items():
+            values = values_at(tree, points)
+            if all(v is not None and type(v) is not bool for v in values):
+                templates[label] = values
+    entry = {"expected": expected, "misconceptions": templates}
+    differs = differing_labels(function, key) | differing_labels(function, key, pairs=True)
+    if differs:  # the mistakes that would make this answer wrong (for the other keys' checks)
+        entry["differs"] = sorted(differs)
+    return entry
 
 
 def build_public_data(rubric: Rubric) -> dict:
@@ -69,15 +120,10 @@ def build_public_data(rubric: Rubric) -> dict:
             entry = {"args": [encode_argument(a) for a in case.args]}
             if isinstance(case.expected, dict):
                 entry["expected"] = {k: float(v) for k, v in case.expected.items()}
+                entry["misconceptions"] = _ratio_templates(case.function, case.args, entry["expected"])
             else:
                 entry["expected"] = _array(case.expected)
-                templates = {}
-                for ident, template in numeric_templates(case.function).items():
-                    with np.errstate(all="ignore"):
-                        value = np.asarray(template(*case.args), dtype=np.float64)
-                    if np.all(np.isfinite(value)):
-                        templates[ident] = _array(value)
-                entry["misconceptions"] = templates
+                entry["misconceptions"] = _template_arrays(case.function, case.args, case.expected)
             cases.append(entry)
         numeric[item_id] = {"function": inputs.cases[item_id][0].function, "cases": cases}
     properties = {}
@@ -86,6 +132,7 @@ def build_public_data(rubric: Rubric) -> dict:
             continue
         probes = inputs.probes[spec.id]
         entry = {"probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
+                            | ({"misconceptions": _probe_templates(p)} if spec.kind == "safety" else {})
                             for p in probes]}
         if spec.kind == "scaling":
             entry["factors"] = list(inputs.factors[spec.id])
