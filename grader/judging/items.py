@@ -171,13 +171,15 @@ class Context:
     inputs: HiddenInputs
     outcomes: Mapping[str, CallOutcome]
     calls: Mapping[int, Call]
-    #: Catalogue ids named so far, by item id (filled as the items are judged, in rubric order).
+    #: Catalogue ids named on the array items of the student's own optimizers, by function
+    #: (filled as the items are judged, in rubric order).
     named: dict = field(default_factory=dict)
 
-    def named_on(self, item_id: str) -> tuple[str, ...]:
-        """The mistakes named on the items whose answers this item is computed from (a
-        mistake named there is preferred among those that fit here equally well)."""
-        return tuple(ident for other in PREFER.get(item_id, ()) for ident in self.named.get(other, ()))
+    def named_on(self, spec: "ItemSpec") -> tuple[str, ...]:
+        """The mistakes named on the student's own optimizers, for an item computed from them."""
+        if spec.kind == "array" and spec.function in OWN_OPTIMIZERS:
+            return ()
+        return tuple(ident for function in OWN_OPTIMIZERS for ident in self.named.get(function, ()))
 
     def outcome(self, call: Call, finding: _Finding):
         """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
@@ -219,15 +221,11 @@ def _unusable(outcome: CallOutcome, function: str) -> str | None:
     return outcome.detail or f"{function} gave no answer ({outcome.kind})"
 
 
-#: Items computed from the student's own optimizers, and the items that judge those: the
-#: effective rates cannot tell "no bias correction" from "only m corrected", adam_updates can.
-PREFER: Mapping[str, tuple[str, ...]] = {
-    "2.2.scaling_property": ("2.1.adam_updates",),
-    "2.3.numerical_safety": ("2.1.adam_updates",),
-    "3a.adam_effective_learning_rates": ("2.1.adam_updates",),
-    "3b.spike_response": ("2.1.momentum_updates", "2.1.adam_updates"),
-    "3b.sparse_feature_boost": ("2.1.momentum_updates", "2.1.adam_updates"),
-}
+#: The student's own optimizers: items computed from them (the effective rates, the 3b
+#: ratios, the property probes) prefer a mistake named on these functions' array items among
+#: those that fit equally well (the rates cannot tell "no bias correction" from "only m
+#: corrected"; adam_updates can).
+OWN_OPTIMIZERS = ("momentum_updates", "adam_updates")
 
 
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
@@ -240,7 +238,8 @@ def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, C
         finding = _Finding()
         JUDGES[spec.kind](context, spec, item, finding)
         results.append(finding.result(item))
-        context.named[item.id] = results[-1].misconceptions
+        if spec.kind == "array" and spec.function in OWN_OPTIMIZERS:
+            context.named[spec.function] = results[-1].misconceptions
     return tuple(results)
 
 
@@ -363,7 +362,7 @@ def _judge_array(context: Context, spec: ItemSpec, item: Item, finding: _Finding
         case, value = wrong
         finding.explain(diagnosis.diagnose_array(case.function, value, case.expected, case.args,
                                                  rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
-                                                 prefer=context.named_on(item.id)))
+                                                 prefer=context.named_on(spec)))
 
 
 def _first_wrong(context: Context, cases: Sequence, finding: _Finding, key: str | None = None):
@@ -399,7 +398,7 @@ def _judge_ratios(context: Context, spec: ItemSpec, item: Item, finding: _Findin
                 value[k], case.expected[k], rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale).ok]
             finding.explain(diagnosis.diagnose_ratios(case.function, value, case.expected, case.args, wrong_keys,
                                                       rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
-                                                      prefer=context.named_on(item.id)))
+                                                      prefer=context.named_on(spec)))
             break
 
 
@@ -418,7 +417,7 @@ def _judge_scaling(context: Context, spec: ItemSpec, item: Item, finding: _Findi
             m.startswith("your adam_updates steps scale") for m in messages):
         finding.explain(diagnosis.diagnose_probe(_ArrayValue(answers["adam"], 0), adam.args, rtol=tol.numeric_rtol,
                                                  atol_scale=tol.numeric_atol_scale,
-                                                 prefer=context.named_on(item.id)))
+                                                 prefer=context.named_on(spec)))
 
 
 def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -428,7 +427,7 @@ def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Findin
     tiny = next(probe for probe in probes if probe.name == "tiny")
     tol = context.judging.rubric.tolerances
     found = {probe.name: diagnosis.diagnose_probe(answers[probe.name], probe.args, rtol=tol.numeric_rtol,
-                                                  atol_scale=tol.numeric_atol_scale, prefer=context.named_on(item.id))
+                                                  atol_scale=tol.numeric_atol_scale, prefer=context.named_on(spec))
              for probe in probes if isinstance(answers.get(probe.name), _ArrayValue)
              and answers[probe.name].data.shape == probe.args[0].shape}
     share, messages = safety_share(answers, {probe.name: probe.args[0].shape for probe in probes},
