@@ -25,6 +25,7 @@ from grader import __version__
 from grader.errors import GraderError, InputError
 from grader.outputs.reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
                       write_atomic)
+from grader.overrides import FILE_NAME as OVERRIDES_FILE, apply_overrides, load_overrides, unused
 from grader.results import Report
 from grader.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
 from grader.sandbox.manager import LAYER_PURPOSES, Isolation, Sandbox
@@ -53,6 +54,9 @@ class BatchOptions:
     #: Write the summary and the LMS exports (the Gradescope autograder, which grades one
     #: submission per container, needs neither).
     class_exports: bool = True
+    #: An overrides file kept outside the output folder, applied with ``out/overrides.csv``
+    #: (see :mod:`grader.overrides`).
+    overrides: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,16 @@ class BatchResult:
     reused: int
     seconds: float
     isolation: Isolation
+    #: What the exporters want the instructor to know (files, matched rows), in run order.
+    notices: tuple = ()
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What a merge did."""
+
+    reports: tuple[Report, ...]
+    notices: tuple = ()
 
 
 def rubric_digest(path: Path) -> str:
@@ -97,15 +111,49 @@ def _reusable(path: Path, submission: Submission, digest: str) -> Report | None:
     return None if report.ungradable else report
 
 
-def warn_isolation(isolation: Isolation, stream=sys.stderr) -> None:
-    """Say loudly, once, which isolation layers are missing."""
+def known_students(submissions: Sequence[Submission], shown: int = 30) -> str:
+    """"the submissions are: a, b, ..." for an error message (at most ``shown`` ids)."""
+    ids = sorted({s.student for s in submissions})
+    if not ids:
+        return "no submission was found at all"
+    listed = ", ".join(ids[:shown]) + (f", ... ({len(ids)} in all)" if len(ids) > shown else "")
+    return f"the students are: {listed}"
+
+
+#: Without both, a worker can read whatever the instructor's uid can: the reference, the
+#: other submissions, the output folder (grades are exposed). Without no_capabilities, root of
+#: a user namespace can undo the mounts that hide them.
+EXPOSING = (("private_mounts", "landlock"), ("no_capabilities",), ("separate_process",))
+
+
+def exposes_grades(isolation: Isolation) -> bool:
+    """Whether the missing layers let student code reach the reference or other grades."""
+    missing = set(isolation.missing)
+    return any(set(group) <= missing for group in EXPOSING)
+
+
+def isolation_warning(isolation: Isolation) -> str:
+    """What to say about missing isolation layers: nothing, one line (the usual ordinary-user
+    setup, grades still protected), or a loud block (a mode that leaves grades exposed)."""
     if isolation.complete:
-        return
+        return ""
+    where = 'the README, section "Sandbox"'
+    if not exposes_grades(isolation):
+        return (f"note: isolation layers not available here: {', '.join(isolation.missing)} "
+                f"(grades are protected by the others; {where} explains each)")
     lines = ["", "!" * 78, "WARNING: the sandbox runs WITHOUT these isolation layers:"]
     lines += [f"  - {layer}: {LAYER_PURPOSES[layer]}" for layer in isolation.missing]
     lines += [f"  ({w})" for w in isolation.warnings]
-    lines += ["Grades are still computed the same way; student code is less contained.", "!" * 78, ""]
-    print("\n".join(lines), file=stream)
+    lines += ["Student code may read the reference solution and other students' files and grades.",
+              f"Grades are computed the same way. See {where}.", "!" * 78, ""]
+    return "\n".join(lines)
+
+
+def warn_isolation(isolation: Isolation, stream=sys.stderr) -> None:
+    """Say once which isolation layers are missing (see :func:`isolation_warning`)."""
+    text = isolation_warning(isolation)
+    if text:
+        print(text, file=stream)
 
 
 def grade_batch(paths: Sequence[Path], options: BatchOptions,
@@ -115,14 +163,16 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     rubric = load_rubric(options.rubric_path)
     digest = rubric_digest(options.rubric_path)
     out = Path(options.out)
+    overrides = load_overrides(override_files(out, options), rubric)  # a bad one fails before grading
     reports_dir = out / "reports"
-    submissions = select_shard(discover(paths), options.shard)
+    submissions = everyone = select_shard(discover(paths), options.shard)
     if options.only:
         wanted = set(options.only)
         submissions = [s for s in submissions if s.student in wanted]
         missing = wanted - {s.student for s in submissions}
         if missing:
-            raise InputError(f"no submission for --only {', '.join(sorted(missing))}")
+            raise InputError(f"no submission for --only {', '.join(sorted(missing))}; "
+                             f"{known_students(everyone)}")
     done: list[Report] = []
     todo: list[Submission] = []
     for sub in submissions:
@@ -151,14 +201,34 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
             sandbox.close()
     # Reports of this batch are in memory already; read only the others (--only, earlier runs).
     others = load_reports(reports_dir, skip=(r.student for r in done))
-    write_class_files(out, others + done, rubric, options)
+    final = finish_reports(reports_dir, others + done, overrides)
+    notices = write_class_files(out, final, rubric, options, overrides)
     if options.timings:
         write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
             "trusted_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF) + trusted_children, 3),
             "grader_process_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF), 3),
             "trusted_processes": trusted_processes(options, len(todo)) if todo else 0}) + "\n")
-    return BatchResult(tuple(sorted(done, key=lambda r: r.student)), len(done) - reused, reused,
-                       time.monotonic() - started, isolation)
+    mine = {r.student for r in done}
+    return BatchResult(tuple(sorted((r for r in final if r.student in mine), key=lambda r: r.student)),
+                       len(done) - reused, reused, time.monotonic() - started, isolation, notices)
+
+
+def override_files(out: Path, options: BatchOptions, extra: Sequence[Path] = ()) -> list[Path]:
+    """The overrides files of a batch: the output folder's own, ``--overrides``, then ``extra``."""
+    return [Path(out) / OVERRIDES_FILE, *([options.overrides] if options.overrides else []), *extra]
+
+
+def finish_reports(reports_dir: Path, reports: Sequence[Report], overrides) -> list[Report]:
+    """Every report with the current overrides applied (reports are graded and written
+    without them); a report file whose content changes (an override added, changed or
+    removed) is rewritten."""
+    final = []
+    for report in reports:
+        adjusted = apply_overrides(report, overrides)
+        if adjusted != report:
+            write_report(reports_dir, adjusted)
+        final.append(adjusted)
+    return final
 
 
 def _cpu_seconds(who: int) -> float:
@@ -189,16 +259,23 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
         write_report(reports_dir, report)
         record(report, seconds)
 
-    slots = range(max(1, options.workers))
-    processes = trusted_processes(options, len(todo))
-    if processes > 1:
-        results = _grade_in_processes(judging, sandbox, todo, slots, processes, reports_dir, digest, record,
-                                      forked=start_threads)
-    else:
-        start_threads()
-        results = grade_submissions(judging, sandbox, todo, slots=slots, rubric_sha256=digest,
-                                    on_report=finished)
-    progress[0].close()
+    try:
+        slots = range(max(1, options.workers))
+        processes = trusted_processes(options, len(todo))
+        if processes > 1:
+            results = _grade_in_processes(judging, sandbox, todo, slots, processes, reports_dir, digest, record,
+                                          forked=start_threads)
+        else:
+            start_threads()
+            results = grade_submissions(judging, sandbox, todo, slots=slots, rubric_sha256=digest,
+                                        on_report=finished)
+    except BaseException:
+        if progress:
+            progress[0].leave = False  # close() erases the bar: nothing is drawn after "interrupted"
+        raise
+    finally:
+        if progress:
+            progress[0].close()
     write_timings(options.timings, times)
     return results
 
@@ -387,17 +464,27 @@ def write_report(reports_dir: Path, report: Report) -> None:
     write_atomic(reports_dir / f"{report.student}.md", report_markdown(report), durable=False)
 
 
-def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions) -> None:
-    """grades.csv, the summary and the LMS exports, from every report of the batch."""
-    write_atomic(out / "grades.csv", grades_csv(reports, rubric))
+def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions,
+                      overrides=()) -> tuple:
+    """grades.csv, the summary and the LMS exports, from every report of the batch; returns
+    the exporters' notices."""
+    from grader.outputs.canvas import student_names
+
+    names = student_names(options.exports.get("canvas"), reports) if options.class_exports else {}
+    write_atomic(out / "grades.csv", grades_csv(reports, rubric, names))
     if not options.class_exports:
-        return
-    from grader.outputs import write_exports
+        return ()
+    from grader.outputs import Notice, write_exports
 
-    write_exports(out, reports, rubric, options.exports)
+    notices = []
+    idle = unused(overrides, reports)
+    if idle:
+        notices.append(Notice("overrides", f"{len(idle)} instructor override(s) not applied: no gradable "
+                              "report of that student", tuple(f"{o.student} {o.item}: {o.reason}" for o in idle)))
+    return write_exports(out, reports, rubric, options.exports, notices, names)
 
 
-def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> list[Report]:
+def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> MergeResult:
     """Combine the output folders of ``grade --shard`` runs into ``options.out``.
 
     Copies every shard's reports (byte for byte) and rebuilds the class files from all of
@@ -405,6 +492,7 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> list[Report]
     """
     rubric = load_rubric(options.rubric_path)
     out = Path(options.out)
+    overrides = load_overrides(override_files(out, options, [Path(s) / OVERRIDES_FILE for s in shards]), rubric)
     merged: dict[str, tuple[Report, Path]] = {}
     for shard in shards:
         folder = Path(shard) / "reports"
@@ -419,9 +507,9 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> list[Report]
         for suffix in (".json", ".md"):
             source = Path(shard) / "reports" / f"{student}{suffix}"
             write_atomic(out / "reports" / source.name, source.read_bytes())
-    reports = [report for report, _ in merged.values()]
-    write_class_files(out, reports, rubric, options)
-    return sorted(reports, key=lambda r: r.student)
+    reports = finish_reports(out / "reports", [report for report, _ in merged.values()], overrides)
+    notices = write_class_files(out, reports, rubric, options, overrides)
+    return MergeResult(tuple(sorted(reports, key=lambda r: r.student)), notices)
 
 
 def default_workers() -> int:

@@ -74,3 +74,7 @@ class CanvasError(InstructorFault):
 
 class MoodleError(InstructorFault):
     """The Moodle options or the roster cannot be used."""
+
+
+class OverrideError(InstructorFault):
+    """An instructor override names an unknown item, points outside the item's range, or no reason."""

@@ -28,6 +28,17 @@ class CallOutcome:
 
 
 @dataclass(frozen=True)
+class Adjustment:
+    """An instructor's override of one item: the automatic verdict it replaces, and why."""
+
+    #: What the grader gave before the instructor's change.
+    automatic_points: float
+    automatic_status: Status
+    #: The instructor's reason, shown to the student beside the automatic verdict.
+    reason: str
+
+
+@dataclass(frozen=True)
 class ItemResult:
     """The grade of one rubric item."""
 
@@ -41,6 +52,9 @@ class ItemResult:
     feedback: tuple[str, ...] = ()
     #: Ids of the misconceptions recognised in this item's answers.
     misconceptions: tuple[str, ...] = ()
+    #: The instructor's override, when there is one (``points`` and ``status`` are then the
+    #: instructor's; the automatic verdict is kept here).
+    adjustment: Adjustment | None = None
 
     @property
     def passed(self) -> bool:

@@ -14,11 +14,13 @@ from grader.judging.grading import parts_of
 from grader.judging.misconceptions import CATALOGUE
 from grader.results import ItemResult, Outcome, Report
 from grader.rubric import load_rubric
-from grader.outputs.summary import ITEM_STATUSES, summarize, write_summary
+from grader.outputs.summary import (ITEM_STATUSES, blocks_html, blocks_markdown, chart_pngs, histogram_bins,
+                                    summarize, summary_blocks, write_summary)
+from grader.overrides import Override, apply_overrides
 
 RUBRIC = load_rubric()
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-CHARTS = ("score_histogram", "item_pass_rates", "misconceptions")
+CHARTS = ("score_histogram", "part_scores", "item_pass_rates", "misconceptions")
 
 
 def make_report(student: str, *, default: str = "passed", statuses: dict | None = None,
@@ -146,7 +148,8 @@ def test_two_runs_give_identical_bytes(tmp_path, reports):
     write_summary(second, list(reversed(reports)), RUBRIC)
     files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
     assert [str(f) for f in files] == ["charts/item_pass_rates.png", "charts/misconceptions.png",
-                                       "charts/score_histogram.png", "summary.html", "summary.md"]
+                                       "charts/part_scores.png", "charts/score_histogram.png",
+                                       "summary.html", "summary.md"]
     for relative in files:
         assert (first / relative).read_bytes() == (second / relative).read_bytes(), relative
 
@@ -163,3 +166,85 @@ def test_an_empty_class_still_gets_a_summary(tmp_path):
     assert "| 0 | – |" in (tmp_path / "summary.md").read_text(encoding="utf-8")
     _png_size((tmp_path / "charts" / "score_histogram.png").read_bytes())
 
+
+
+# ---------------------------------------------------------------------------
+# What the summary shows (issue 15)
+# ---------------------------------------------------------------------------
+
+def test_histogram_keeps_fourteen_seventy_five_apart_from_full_marks():
+    labels, counts = histogram_bins([15.0, 14.75, 14.0, 13.99, 0.0, 0.25, 15.0], 15.0)
+    assert labels == tuple(str(k) for k in range(16))
+    assert counts[15] == 2 and counts[14] == 2 and counts[13] == 1 and counts[0] == 2
+    assert sum(counts) == 7
+
+
+def test_statistics_are_rounded_and_shown_with_percentages(reports):
+    markdown = blocks_markdown(summary_blocks(summarize(reports, RUBRIC)))
+    assert "| 5 | 5.9 | 39% | 1 | 0 | 15 | 6.84 |" in markdown  # mean 5.9 of 15 = 39%, pstdev 6.8440...
+    assert "| 1 | The first two Adam updates in closed form | 2.3 | 6 | 38% |" in markdown
+
+
+def test_items_table_and_chart_name_titles_and_parts_with_counts_of_real_outcomes_only(reports):
+    summary = summarize(reports, RUBRIC)
+    markdown = blocks_markdown(summary_blocks(summary))
+    first = RUBRIC.items[0]
+    assert f"| 1a | 1 | {first.title} | 0.6 / 1 | 60% | 3 passed, 1 not attempted, 1 error |" in markdown
+    assert "0 partial" not in markdown  # an outcome nobody had is not listed
+
+
+def test_item_chart_has_no_legend_entry_for_an_outcome_nobody_had(monkeypatch, reports):
+    from matplotlib.figure import Figure
+
+    seen = {}
+    original = Figure.legend
+
+    def spy(self, *args, **kwargs):
+        legend = original(self, *args, **kwargs)
+        seen["labels"] = [text.get_text() for text in legend.get_texts()]
+        return legend
+
+    monkeypatch.setattr(Figure, "legend", spy)
+    chart_pngs(summarize(reports, RUBRIC))
+    assert seen["labels"] == ["passed", "partial", "failed", "not attempted", "error", "timeout"]
+    seen.clear()
+    chart_pngs(summarize(reports[:2], RUBRIC))  # ada and alan: passed, partial and failed only
+    assert seen["labels"] == ["passed", "partial", "failed"]
+
+
+def test_per_student_table_names_misconceptions_status_parts_and_lms_names(reports):
+    summary = summarize(reports, RUBRIC, names={"alan": "Turing, Alan"})
+    rows = {row.student: row for row in summary.students}
+    assert rows["alan"].name == "Turing, Alan" and rows["alan"].total == 13.5
+    assert rows["alan"].parts == (4.5, 5.0, 4.0)
+    assert rows["alan"].misconceptions == tuple(sorted(
+        {CATALOGUE["stale_moments_in_w3"].title, CATALOGUE["eps_inside_sqrt"].title}))
+    assert rows["grace"].outcome == "not run" and rows["zed"].outcome == "ungradable"
+    markdown = blocks_markdown(summary_blocks(summary))
+    assert "| student | name | total | % | part 1 | part 2 | part 3 | status | misconceptions | adjusted |" in markdown
+    assert "| alan | Turing, Alan | 13.5 | 90% | 4.5 | 5 | 4 | graded |" in markdown
+    assert "| name |" not in blocks_markdown(summary_blocks(summarize(reports, RUBRIC)))
+
+
+def test_instructor_adjustments_are_listed_with_the_automatic_points(reports):
+    adjusted = [apply_overrides(r, [Override("emmy", "1f", 1, "derivation accepted by hand")]) for r in reports]
+    summary = summarize(adjusted, RUBRIC)
+    assert [(a.student, a.item, a.automatic_points, a.points) for a in summary.adjustments] == [("emmy", "1f", 0.0, 1.0)]
+    markdown = blocks_markdown(summary_blocks(summary))
+    assert "## Instructor adjustments" in markdown
+    assert "| emmy | 1f | 0 / 1 | 1 / 1 | derivation accepted by hand |" in markdown
+    assert next(r for r in summary.students if r.student == "emmy").adjusted == ("1f",)
+    assert "## Instructor adjustments" not in blocks_markdown(summary_blocks(summarize(reports, RUBRIC)))
+
+
+def test_html_tables_align_numbers_and_let_long_item_ids_break_at_dots(reports):
+    page = blocks_html(summary_blocks(summarize(reports, RUBRIC)), chart_pngs(summarize(reports, RUBRIC)))
+    assert '<td class="id">2.<wbr>1.<wbr>momentum_<wbr>constant_<wbr>gradient_<wbr>step</td>' in page
+    assert '<td class="num">60%</td>' in page
+    assert '<div class="table"><table>' in page  # scrolls sideways on a narrow screen instead of overflowing
+    assert "max-width: 64rem" in page
+
+
+def test_notices_without_content_add_no_empty_section(reports):
+    quiet = (Notice("gradescope", "", (), "Gradescope previews: ..."),)
+    assert "LMS exports" not in blocks_markdown(summary_blocks(summarize(reports, RUBRIC), quiet))

@@ -12,7 +12,7 @@ policy never lives here: exporters copy points from the reports.
 ========== ============================================================ =================
 name       files (in the output folder)                                  runs
 ========== ============================================================ =================
-gradescope ``gradescope/<student>/results.json``                          always
+gradescope ``gradescope/<student>/results.json`` (previews, not imports)   always
 canvas     ``canvas_import.csv``, ``canvas_unmatched.txt``                with a gradebook
 moodle     ``moodle_import.csv``, ``moodle_unmatched.txt``                always
 summary    ``summary.md``, ``summary.html``, ``charts/*.png``             always, last
@@ -41,7 +41,7 @@ Exporter = Callable[[ExportJob], Sequence[Notice]]
 def _summary(job: ExportJob) -> tuple[Notice, ...]:
     from grader.outputs.summary import write_summary  # numpy and sympy: only when a summary is written
 
-    write_summary(job.out, job.all_reports, job.rubric, job.notices)
+    write_summary(job.out, job.all_reports, job.rubric, job.notices, job.names)
     return ()
 
 
@@ -67,17 +67,20 @@ def validate_exports(options: Mapping) -> None:
         check(options.get(name) or {})
 
 
-def write_exports(out: Path, reports: Sequence[Report], rubric: Rubric, options: Mapping) -> None:
-    """Run every exporter; ``options`` maps an exporter's name to its own options.
+def write_exports(out: Path, reports: Sequence[Report], rubric: Rubric, options: Mapping,
+                  notices: Sequence[Notice] = (), names: Mapping[str, str] | None = None) -> tuple[Notice, ...]:
+    """Run every exporter; ``options`` maps an exporter's name to its own options; ``notices``
+    (from the batch itself) come first in the summary. Returns every notice.
 
     An exporter that fails with a :class:`GraderError` does not stop the others: its failure
     becomes a notice in the summary, and the first failure is raised once all have run.
     """
     gradable, ungradable = split_ungradable(reports)
-    notices: list[Notice] = []
+    notices = list(notices)
     failures: list[str] = []
     for name, exporter in EXPORTERS.items():
-        job = ExportJob(Path(out), gradable, rubric, options.get(name) or {}, tuple(notices), ungradable)
+        job = ExportJob(Path(out), gradable, rubric, options.get(name) or {}, tuple(notices), ungradable,
+                        dict(names or {}))
         try:
             notices.extend(exporter(job))
         except GraderError as exc:
@@ -85,3 +88,4 @@ def write_exports(out: Path, reports: Sequence[Report], rubric: Rubric, options:
             notices.append(Notice(name, f"The {name} export failed", (str(exc),)))
     if failures:
         raise GraderError("; ".join(failures))
+    return tuple(notices)

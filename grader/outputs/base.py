@@ -8,7 +8,7 @@ are guesses, ...). The class summary, which runs last, lists every notice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
@@ -27,6 +27,9 @@ class Notice:
     title: str
     #: Details, one entry per line (plain text).
     lines: tuple[str, ...] = ()
+    #: One line for the terminal at the end of a run: where the exporter's file is and how
+    #: many rows it matched ("" when there is nothing to say there).
+    status: str = ""
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class ExportJob:
     #: The reports the grader failed on, sorted by student id: no grade may be exported for
     #: them (split off once, by :func:`split_ungradable`, before any exporter runs).
     ungradable: tuple[Report, ...] = ()
+    #: Student id -> name, where an LMS gradebook gives one.
+    names: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def all_reports(self) -> tuple[Report, ...]:

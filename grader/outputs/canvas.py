@@ -207,6 +207,8 @@ class CanvasImport:
     ambiguous: tuple[str, ...]
     #: The Points Possible cell of the column ("" when the file has none).
     points_possible: str
+    #: ``(report id, the gradebook's Student cell)`` of every filled row.
+    names: tuple[tuple[str, str], ...] = ()
 
 
 def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
@@ -253,7 +255,7 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
         else:
             claims.setdefault(found, []).append(report)
 
-    filled = []
+    filled, names = [], []
     for n in students:
         claimants = claims.get(n, [])
         if len(claimants) > 1:
@@ -267,12 +269,24 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
             row.extend([""] * (target + 1 - len(row)))
             row[target] = value
             filled.append((_label(gradebook, rows[n]), claimants[0].student, value))
+            names.append((claimants[0].student, _cell(rows[n], 0).strip()))
     filled_rows = {n for n, c in claims.items() if len(c) == 1}
     without = tuple(_label(gradebook, rows[n]) for n in students
                     if n not in filled_rows and _cell(rows[n], 0) != TEST_STUDENT)
     points = next((_cell(row, target) for row in rows if row and "Points Possible" in row[0]), "")
     return CanvasImport(column, gradebook.to_text(rows), tuple(filled), without, tuple(unmatched),
-                        tuple(sorted(ungradable)), tuple(sorted(ambiguous)), points.strip())
+                        tuple(sorted(ungradable)), tuple(sorted(ambiguous)), points.strip(), tuple(names))
+
+
+def student_names(options, reports: Sequence[Report]) -> dict[str, str]:
+    """Report id -> the student's name in the Canvas gradebook (``Student`` column), for the
+    reports the gradebook matches; empty without a gradebook."""
+    if not options or not options.get("gradebook"):
+        return {}
+    gradebook = read_gradebook(options["gradebook"])
+    result = canvas_import(gradebook, [r for r in reports if not r.ungradable],
+                           choose_column(gradebook, options.get("column")))
+    return {student: name for student, name in result.names if name}
 
 
 def _cell(row: Sequence[str], index: int) -> str:
@@ -371,4 +385,11 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
                            ("Ambiguous matches (not exported)", result.ambiguous)):
         if entries:
             lines.append(f"{title}: " + "; ".join(entries))
-    return (Notice("canvas", f'Canvas gradebook import, column "{column}"', tuple(lines)),)
+    students = len(result.filled) + len(result.without_submission)
+    not_matched = len(result.unmatched_reports) + len(result.ambiguous)
+    status = (f"Canvas: {job.out / IMPORT_FILE} ({column}): {len(result.filled)} of {students} gradebook "
+              f"student(s) filled, {len(result.without_submission)} without a submission; "
+              f"{not_matched} submission(s) matched no student"
+              + (f", {len(result.ungradable)} ungradable" if result.ungradable else "")
+              + f" (see {UNMATCHED_FILE})" + (" -- WARNING: points differ, see that file" if warning else ""))
+    return (Notice("canvas", f'Canvas gradebook import, column "{column}"', tuple(lines), status),)

@@ -1,5 +1,9 @@
 """Gradescope: a ``results.json`` per submission, following Gradescope's autograder spec.
 
+Inside Gradescope the autograder zip (:mod:`grader.release.gradescope`) writes it for the one
+submission of its container; in a batch's output folder, ``gradescope/<student>/results.json``
+is a preview of what that student would see there, not a file to import.
+
 Format: "Autograder Specifications", https://gradescope-autograders.readthedocs.io/en/latest/specs/
 (section "Output format"). Top level: ``score`` (optional when every test has one; when
 given it overrides the sum of the tests), ``output`` and ``output_format``, ``visibility``
@@ -27,7 +31,7 @@ import json
 from typing import Literal
 
 from grader.errors import UngradableSubmission
-from grader.outputs.reports import item_markdown
+from grader.outputs.reports import item_markdown, md_escape
 from grader.results import ItemResult, Report
 from grader.outputs.base import ExportJob, Notice, points_text, remove_file, write_file
 
@@ -59,7 +63,7 @@ def gradescope_results(report: Report, *, visibility: Visibility = "visible",
         "stdout_visibility": stdout_visibility,
         "extra_data": {"student": report.student, "submission_sha256": report.sha256,
                        "grader_version": report.grader_version},
-        "tests": [_test(item) for item in report.items],
+        "tests": [_test(item, visibility) for item in report.items],
     }
 
 
@@ -70,19 +74,21 @@ def ungradable_reason(report: Report) -> str:
             "recorded; rerun the autograder once the grader problem is fixed.")
 
 
-def _test(item: ItemResult) -> dict:
+def _test(item: ItemResult, visibility: Visibility) -> dict:
+    """One test per rubric item: Gradescope shows "<number>) <name>", so the number is the
+    item id and the name its title (the id is not said twice)."""
     status_line = (f"**{item.status.replace('_', ' ')}**: {points_text(item.points)} / "
                    f"{points_text(item.max_points)} points")
     body = item_markdown(item)
     return {
-        "name": f"{item.id}: {item.title}",
+        "name": item.title,
         "number": item.id,
         "score": float(item.points),
         "max_score": float(item.max_points),
         "status": "passed" if item.status == "passed" else "failed",
         "output": status_line + ("\n\n" + body if body else ""),
         "output_format": "md",
-        "visibility": "visible",
+        "visibility": visibility,
     }
 
 
@@ -91,8 +97,15 @@ def _overview(report: Report) -> str:
              "| Part | Points |", "|---|---|"]
     lines += [f"| {part.id}. {part.title} | {points_text(part.points)} / {points_text(part.max_points)} |"
               for part in report.parts]
+    if report.outcome.kind in ("not_run", "unreadable"):  # a syntax error, a crash at import, an
+        # empty file: say why once, here, not only inside each test
+        lines += ["", f"**Your file could not be run, so no item got an answer:** "
+                      f"{md_escape(report.outcome.reason)}"]
     if report.notes:
-        lines += ["", "**Notes**", ""] + [f"- {note}" for note in report.notes]
+        lines += ["", "**Notes**", ""] + [f"- {md_escape(note)}" for note in report.notes]
+    adjusted = [item.id for item in report.items if item.adjustment is not None]
+    if adjusted:
+        lines += ["", f"**Instructor adjustments:** {', '.join(adjusted)} (see those tests)."]
     lines += ["", "Each rubric item below is one test; open it for the feedback."]
     return "\n".join(lines)
 
@@ -116,7 +129,10 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
         folder = f"{FOLDER}/{report.student}"
         remove_file(job.out, f"{folder}/{RESULTS}")
         write_file(job.out, f"{folder}/{UNGRADABLE}", ungradable_reason(report) + "\n", durable=False)
+    status = (f"Gradescope previews: {job.out / FOLDER}/<student>/{RESULTS} (what each student would see "
+              "on Gradescope; not an import file)")
     if not job.ungradable:
-        return ()
+        return (Notice("gradescope", "", (), status),)
     return (Notice("gradescope", f"Gradescope: no results.json for {len(job.ungradable)} ungradable "
-                   "submission(s); regrade them before uploading", tuple(r.student for r in job.ungradable)),)
+                   "submission(s); regrade them before uploading", tuple(r.student for r in job.ungradable),
+                   status),)

@@ -38,8 +38,30 @@ IDENTIFIERS = {"email": ("Email address", "useremail"), "idnumber": ("ID number"
 STUDENT_ID_HEADER = "Student ID"
 
 
-def read_roster(path: Path, identifier: str) -> dict[str, str]:
-    """Student id (case-folded) -> Moodle identifier, from a CSV ``student_id,<identifier>``."""
+#: Name columns of Moodle's participants download (Participants > select all > "Download table
+#: data as" CSV): ``First name``, ``Last name`` (``Surname`` in older Moodle), then the site's
+#: identity fields by their display names (``Email address``, ``ID number``, ``Username``, ...).
+PARTICIPANT_NAMES = ("first name", "last name", "surname")
+
+
+@dataclass(frozen=True)
+class Roster:
+    """Who is in the Moodle course, and how a grader student id finds their identifier."""
+
+    #: Case-folded key (a student id, or for a participants export every form a file name
+    #: may take: the identifier, the e-mail's local part, username, ID number) -> identifier.
+    keys: Mapping[str, str]
+    #: ``(label for the instructor, identifier)`` of every student in the roster, in file order.
+    people: tuple[tuple[str, str], ...]
+
+
+def load_roster(path: Path, identifier: str) -> Roster:
+    """A roster CSV: either ``student_id,<identifier>`` (made by hand) or Moodle's own
+    participants download (``First name``, ``Last name``, ``Email address``, ...), where each
+    grader student id is matched with a participant's identifier, e-mail (or its part before
+    the ``@``), username or ID number; a key two participants share matches nobody."""
+    from grader.intake.submissions import student_id
+
     path = Path(path)
     header_name = IDENTIFIERS[identifier][0]
     try:
@@ -53,24 +75,51 @@ def read_roster(path: Path, identifier: str) -> dict[str, str]:
         raise MoodleError(f"the Moodle roster {path} is empty")
     header = [cell.strip().casefold() for cell in rows[0]]
     wanted = {identifier, header_name.casefold()}
-    try:
+    col = next((n for n, name in enumerate(header) if name in wanted), None)
+    if col is None or ("student_id" not in header and not set(header) & set(PARTICIPANT_NAMES)):
+        raise MoodleError(f"the Moodle roster {path} needs the columns student_id,{identifier}, or must be "
+                          f"Moodle's participants download with an \"{header_name}\" column "
+                          f"(got {', '.join(rows[0]) or 'no header'})")
+    if "student_id" in header:
         sid = header.index("student_id")
-        col = next(n for n, name in enumerate(header) if name in wanted)
-    except (ValueError, StopIteration):
-        raise MoodleError(f"the Moodle roster {path} needs the columns student_id,{identifier} "
-                          f"(got {', '.join(rows[0]) or 'no header'})") from None
-    roster: dict[str, str] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        if len(row) <= max(sid, col) or not row[sid].strip():
+        keys: dict[str, str] = {}
+        people = []
+        for line, row in enumerate(rows[1:], start=2):
+            if len(row) <= max(sid, col) or not row[sid].strip():
+                continue
+            student, value = row[sid].strip(), row[col].strip()
+            key = student.casefold()
+            if key in keys and keys[key] != value:
+                raise MoodleError(f"the Moodle roster {path} gives student {student} two identifiers "
+                                  f"({keys[key]!r} and {value!r}; line {line})")
+            if value and key not in keys:
+                keys[key] = value
+                people.append((student, value))
+        return Roster(keys, tuple(people))
+    names = [n for n, name in enumerate(header) if name in PARTICIPANT_NAMES]
+    extra = [n for n, name in enumerate(header) if name in ("email address", "username", "id number")]
+    found: dict[str, set[str]] = {}
+    people = []
+    for row in rows[1:]:
+        value = row[col].strip() if col < len(row) else ""
+        if not value:
             continue
-        student, value = row[sid].strip(), row[col].strip()
-        key = student.casefold()
-        if key in roster and roster[key] != value:
-            raise MoodleError(f"the Moodle roster {path} gives student {student} two identifiers "
-                              f"({roster[key]!r} and {value!r}; line {line})")
-        if value:
-            roster[key] = value
-    return roster
+        label = " ".join(row[n].strip() for n in names if n < len(row) and row[n].strip()) or value
+        people.append((f"{label} ({value})", value))
+        forms = {value}
+        for n in extra:
+            cell = row[n].strip() if n < len(row) else ""
+            if cell:
+                forms |= {cell, cell.split("@")[0]} if "@" in cell else {cell}
+        for form in forms | {student_id(f) for f in forms}:
+            found.setdefault(form.casefold(), set()).add(value)
+    keys = {key: next(iter(values)) for key, values in found.items() if len(values) == 1}
+    return Roster(keys, tuple(people))
+
+
+def read_roster(path: Path, identifier: str) -> dict[str, str]:
+    """Student id (case-folded) -> Moodle identifier (see :func:`load_roster`)."""
+    return dict(load_roster(path, identifier).keys)
 
 
 def feedback_text(report: Report, title: str) -> str:
@@ -92,6 +141,11 @@ def feedback_text(report: Report, title: str) -> str:
     names = sorted({CATALOGUE[m].title for i in report.items for m in i.misconceptions if m in CATALOGUE})
     if names:
         lines.append("Misconceptions recognised: " + "; ".join(names) + ".")
+    for item in report.items:
+        if item.adjustment is not None:
+            lines.append(f"Instructor adjustment, {item.id}: {points_text(item.points)} / "
+                         f"{points_text(item.max_points)} (automatic: {points_text(item.adjustment.automatic_points)})"
+                         f". {item.adjustment.reason}")
     if report.notes:
         lines.append("Note: " + report.notes[0])
     return "\n".join(lines)
@@ -150,7 +204,8 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
     """``moodle_import.csv`` and ``moodle_unmatched.txt``, on every batch."""
     validate(job.options)
     identifier = job.options.get("identifier")
-    roster = read_roster(job.options["roster"], identifier) if job.options.get("roster") else None
+    loaded = load_roster(job.options["roster"], identifier) if job.options.get("roster") else None
+    roster = dict(loaded.keys) if loaded is not None else None
     title = job.options.get("item") or job.rubric.title or "Adam vs. SGD with momentum"
     result = moodle_import(job.reports, identifier=identifier, title=title, roster=roster,
                            ungradable=[r.student for r in job.ungradable])
@@ -162,7 +217,7 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
     elif identifier:
         how = (f'No roster was given: "{column}" holds the grader\'s student ids (from the file names), '
                f"not Moodle {identifier}s. Import only if they are the students' {identifier}s, or "
-               "pass --moodle-roster student_id,<identifier>.")
+               "pass --moodle-roster (Moodle's participants download, or a student_id,<identifier> CSV).")
     else:
         how = (f'No Moodle identifier was chosen: "{column}" holds the grader\'s student ids (from the '
                "file names). Map it to the Moodle field they equal (often username or ID number), or "
@@ -171,9 +226,14 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
              f'Map "{result.header[1]}" to the grade item and "{result.header[2]}" to its feedback.']
     unmatched = [f"Moodle grade import ({IMPORT_FILE}): {len(result.rows)} row(s).", how, ""]
     sections = [("Submissions the grader failed on (ungradable; left out, regrade them)", result.ungradable)]
-    if roster is not None:
+    without = ()
+    if loaded is not None:
+        used = {key for _, key in result.rows} | {roster.get(s.casefold()) for s in result.ungradable}
+        without = tuple(label for label, value in loaded.people if value not in used)
         sections.insert(0, ("Submissions not in the roster (left out: an unknown user aborts Moodle's import)",
                             result.not_in_roster))
+        sections.insert(1, ("Students of the roster without a submission (no row: their grade is unchanged)",
+                            without))
     for title_, entries in sections:
         unmatched.append(f"{title_}: {len(entries)}")
         unmatched += [f"  {entry}" for entry in entries]
@@ -181,4 +241,11 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
         if entries:
             lines.append(f"{title_}: " + "; ".join(entries))
     write_file(job.out, UNMATCHED_FILE, "\n".join(unmatched).rstrip("\n") + "\n")
-    return (Notice("moodle", "Moodle grade import", tuple(lines)),)
+    left_out = len(result.not_in_roster) + len(result.ungradable) + len(without)
+    status = (f"Moodle: {job.out / IMPORT_FILE}: {len(result.rows)} row(s)"
+              + (f" matched in the roster, {len(result.not_in_roster)} submission(s) not in it, "
+                 f"{len(without)} roster student(s) without a submission"
+                 if roster is not None else " keyed by the grader's student ids (no roster)")
+              + (f", {len(result.ungradable)} ungradable left out" if result.ungradable else "")
+              + (f" (see {UNMATCHED_FILE})" if left_out else ""))
+    return (Notice("moodle", "Moodle grade import", tuple(lines), status),)

@@ -14,9 +14,9 @@ import os
 import re
 import tempfile
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, Mapping
 
-from grader.results import ItemResult, Outcome, PartResult, Report
+from grader.results import Adjustment, ItemResult, Outcome, PartResult, Report
 from grader.rubric import Rubric
 
 #: Version 2: the submission-level ``outcome`` ({kind, reason}) is a field, not prose in ``notes``.
@@ -78,10 +78,7 @@ def report_to_dict(report: Report) -> dict:
         "max_total": _points(report.max_total),
         "parts": [{"id": p.id, "title": p.title, "points": _points(p.points),
                    "max_points": _points(p.max_points)} for p in report.parts],
-        "items": [{"id": i.id, "part": i.part, "title": i.title, "points": _points(i.points),
-                   "max_points": _points(i.max_points), "status": i.status,
-                   "feedback": list(i.feedback), "misconceptions": list(i.misconceptions)}
-                  for i in report.items],
+        "items": [_item_dict(i) for i in report.items],
         "grader_version": report.grader_version,
         "rubric_sha256": report.rubric_sha256,
         "isolation": list(report.isolation),
@@ -89,12 +86,30 @@ def report_to_dict(report: Report) -> dict:
     }
 
 
+def _item_dict(item: ItemResult) -> dict:
+    data = {"id": item.id, "part": item.part, "title": item.title, "points": _points(item.points),
+            "max_points": _points(item.max_points), "status": item.status,
+            "feedback": list(item.feedback), "misconceptions": list(item.misconceptions)}
+    if item.adjustment is not None:  # the instructor's override; points and status above are theirs
+        data["adjustment"] = {"automatic_points": _points(item.adjustment.automatic_points),
+                              "automatic_status": item.adjustment.automatic_status,
+                              "reason": item.adjustment.reason}
+    return data
+
+
+def _adjustment(data: dict | None) -> Adjustment | None:
+    if data is None:
+        return None
+    return Adjustment(float(data["automatic_points"]), data["automatic_status"], str(data["reason"]))
+
+
 def report_from_dict(data: dict) -> Report:
     """Read a report back from its JSON form."""
     if data.get("schema") != SCHEMA:
         raise ValueError(f"not a report of schema {SCHEMA}")
     items = tuple(ItemResult(i["id"], i["part"], i["title"], float(i["points"]), float(i["max_points"]),
-                             i["status"], tuple(i["feedback"]), tuple(i["misconceptions"]))
+                             i["status"], tuple(i["feedback"]), tuple(i["misconceptions"]),
+                             _adjustment(i.get("adjustment")))
                   for i in data["items"])
     parts = tuple(PartResult(p["id"], p["title"], float(p["points"]), float(p["max_points"]))
                   for p in data["parts"])
@@ -119,7 +134,13 @@ def md_escape(text: str) -> str:
 
 def item_markdown(item: ItemResult) -> str:
     """One item's feedback as Markdown (also the Gradescope test output)."""
-    lines = [f"- {md_escape(line)}" for line in item.feedback]
+    lines = []
+    if item.adjustment is not None:
+        a = item.adjustment
+        lines.append(f"- **Instructor adjustment:** {_points(item.points)} / {_points(item.max_points)} "
+                     f"(automatic verdict: {_points(a.automatic_points)} / {_points(item.max_points)}, "
+                     f"{a.automatic_status.replace('_', ' ')}). Reason: {md_escape(a.reason)}")
+    lines += [f"- {md_escape(line)}" for line in item.feedback]
     if item.misconceptions:
         from grader.judging.misconceptions import CATALOGUE  # sympy: imported once there is a name to show
 
@@ -144,8 +165,9 @@ def report_markdown(report: Report) -> str:
             if item.part != part.id:
                 continue
             mark = STATUS_MARK.get(item.status, "")
+            adjusted = ", instructor adjustment" if item.adjustment is not None else ""
             out += [f"### {mark} {item.id}: {item.title} ({_points(item.points)} / "
-                    f"{_points(item.max_points)}, {item.status.replace('_', ' ')})", ""]
+                    f"{_points(item.max_points)}, {item.status.replace('_', ' ')}{adjusted})", ""]
             body = item_markdown(item)
             if body:
                 out += [body, ""]
@@ -155,14 +177,23 @@ def report_markdown(report: Report) -> str:
 
 
 def csv_columns(rubric: Rubric) -> list[str]:
-    """Columns of grades.csv: ids, totals, parts, items, then status and misconceptions."""
-    return (["student", "submission", "sha256", "total", "max_total"]
+    """Columns of grades.csv: ids, totals, parts, items, then status, misconceptions and the
+    items an instructor overrode."""
+    return (["student", "name", "submission", "sha256", "total", "max_total"]
             + [f"part_{p.id}" for p in rubric.parts] + [i.id for i in rubric.items]
-            + ["status", "misconceptions"])
+            + ["status", "misconceptions", "overridden"])
 
 
-def grades_csv(reports: Iterable[Report], rubric: Rubric) -> str:
-    """The class CSV, one row per submission, sorted by student id."""
+def csv_cell(text: str) -> str:
+    """A text cell a spreadsheet shows as text, never runs as a formula (OWASP's advice: a
+    leading ``=``, ``+``, ``-``, ``@``, tab or carriage return gets a ``'`` in front)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def grades_csv(reports: Iterable[Report], rubric: Rubric, names: Mapping[str, str] | None = None) -> str:
+    """The class CSV, one row per submission, sorted by student id; ``name`` is the student's
+    name where an LMS gradebook gives one (``names``), else empty."""
+    names = names or {}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(csv_columns(rubric))
@@ -170,11 +201,13 @@ def grades_csv(reports: Iterable[Report], rubric: Rubric) -> str:
         parts = {p.id: p.points for p in report.parts}
         items = {i.id: i.points for i in report.items}
         misconceptions = sorted({m for i in report.items for m in i.misconceptions})
-        writer.writerow([report.student, report.submission, report.sha256, _points(report.total),
+        writer.writerow([csv_cell(report.student), csv_cell(names.get(report.student, "")),
+                         csv_cell(report.submission), report.sha256, _points(report.total),
                          _points(report.max_total)]
                         + [_points(parts.get(p.id, 0.0)) for p in rubric.parts]
                         + [_points(items.get(i.id, 0.0)) for i in rubric.items]
-                        + [overall_status(report), ";".join(misconceptions)])
+                        + [overall_status(report), ";".join(misconceptions),
+                           ";".join(i.id for i in report.items if i.adjustment is not None)])
     return buffer.getvalue()
 
 

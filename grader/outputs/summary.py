@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import re
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,8 +36,8 @@ if TYPE_CHECKING:
 ITEM_STATUSES = ("passed", "partial", "failed", "not_attempted", "error", "timeout")
 #: What happened to a submission as a whole, in table order.
 OUTCOMES = ("graded", "not run", "unreadable", "ungradable")
-CHARTS = {"score_histogram": "Score histogram", "item_pass_rates": "Item outcomes",
-          "misconceptions": "Most common misconceptions"}
+CHARTS = {"score_histogram": "Score histogram", "part_scores": "Mean score per part",
+          "item_pass_rates": "Item outcomes", "misconceptions": "Most common misconceptions"}
 CHART_DIR = "charts"
 MAX_MISCONCEPTION_BARS = 12
 _COLOURS = {"passed": "#2e7d32", "partial": "#f9a825", "failed": "#c62828",
@@ -114,6 +115,35 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class StudentRow:
+    """One submission in the per-student table."""
+
+    student: str
+    #: The student's name from the LMS roster ("" when none was given).
+    name: str
+    total: float
+    #: Points per part, in rubric order.
+    parts: tuple[float, ...]
+    outcome: str
+    #: Titles of the misconceptions recognised, in catalogue-title order.
+    misconceptions: tuple[str, ...]
+    #: Items with an instructor adjustment.
+    adjusted: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AdjustmentRow:
+    """One instructor override, as applied."""
+
+    student: str
+    item: str
+    automatic_points: float
+    points: float
+    max_points: float
+    reason: str
+
+
+@dataclass(frozen=True)
 class ClassSummary:
     """Everything the summary shows, as numbers."""
 
@@ -131,6 +161,10 @@ class ClassSummary:
     misconceptions: tuple[MisconceptionCount, ...]
     problems: tuple[Problem, ...]
     grader_versions: tuple[str, ...]
+    #: Every submission, by student id.
+    students: tuple[StudentRow, ...] = ()
+    #: Every instructor adjustment, by student then rubric order.
+    adjustments: tuple[AdjustmentRow, ...] = ()
 
 
 def outcome_of(report: Report) -> str:
@@ -146,8 +180,9 @@ def _mean(values: Sequence[float]) -> float | None:
     return float(np.mean(values)) if values else None
 
 
-def summarize(reports: Iterable[Report], rubric: Rubric) -> ClassSummary:
-    """The class summary of a batch (pure: no files, no text)."""
+def summarize(reports: Iterable[Report], rubric: Rubric, names: Mapping[str, str] | None = None) -> ClassSummary:
+    """The class summary of a batch (pure: no files, no text); ``names`` maps student ids to
+    the names an LMS gradebook gives them."""
     reports = sorted(reports, key=lambda r: r.student)
     outcomes = {r.student: outcome_of(r) for r in reports}
     counted = [r for r in reports if outcomes[r.student] != "ungradable"]
@@ -181,12 +216,24 @@ def summarize(reports: Iterable[Report], rubric: Rubric) -> ClassSummary:
         key=lambda m: (-m.submissions, m.title, m.id)))
     problems = tuple(Problem(r.student, outcomes[r.student], _reason(r, outcomes[r.student]))
                      for r in reports if outcomes[r.student] != "graded")
+    names = names or {}
+    students = tuple(
+        StudentRow(r.student, names.get(r.student, ""), float(r.total),
+                   tuple(next((p.points for p in r.parts if p.id == part.id), 0.0) for part in rubric.parts),
+                   outcomes[r.student],
+                   tuple(sorted({CATALOGUE[m].title if m in CATALOGUE else m for i in r.items for m in i.misconceptions})),
+                   tuple(i.id for i in r.items if i.adjustment is not None))
+        for r in reports)
+    adjustments = tuple(AdjustmentRow(r.student, i.id, i.adjustment.automatic_points, i.points, i.max_points,
+                                      i.adjustment.reason)
+                        for r in reports for i in r.items if i.adjustment is not None)
     return ClassSummary(
         title=rubric.title or "Adam vs. SGD with momentum", max_total=rubric.total_points,
         submissions=len(reports), outcomes=tuple(sum(1 for o in outcomes.values() if o == name) for name in OUTCOMES),
         scores=scores, totals=tuple(totals), parts=parts, items=tuple(items),
         misconceptions=misconceptions, problems=problems,
-        grader_versions=tuple(sorted({r.grader_version for r in reports})))
+        grader_versions=tuple(sorted({r.grader_version for r in reports})),
+        students=students, adjustments=adjustments)
 
 
 # ---------------------------------------------------------------------------
@@ -208,42 +255,98 @@ def _png(figure) -> bytes:
     return buffer.getvalue()
 
 
+def histogram_bins(totals: Sequence[float], max_total: float) -> tuple[tuple[str, ...], tuple[int, ...]]:
+    """Bin labels and counts of the score histogram: one bin per whole point, a total counted
+    under its whole part (14.75 under "14"), and full marks in a bin of their own ("15"), so
+    that 14.75 and 15 are never one bar."""
+    top = int(np.floor(max_total + 1e-9))
+    full = abs(max_total - top) < 1e-9
+    labels = [str(k) for k in range(top)] + ([f"{max_total:g}"] if full else [f"{top}"])
+    counts = [0] * len(labels)
+    for total in totals:
+        if full and total >= max_total - 1e-9:
+            counts[-1] += 1
+        else:
+            counts[min(int(np.floor(total + 1e-9)), len(labels) - 1 - (1 if full else 0))] += 1
+    return tuple(labels), tuple(counts)
+
+
 def _histogram(summary: ClassSummary) -> bytes:
     from matplotlib.ticker import MaxNLocator
 
-    figure = _figure(8, 4.5)
+    figure = _figure(8, 4.2)
     axes = figure.add_subplot()
-    top = summary.max_total
-    edges = np.linspace(0.0, top, int(np.ceil(top)) + 1)
-    counts, _ = np.histogram(np.asarray(summary.totals, dtype=float), bins=edges)
-    axes.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#1565c0", edgecolor="white")
-    axes.set_xlim(0, top)
-    axes.set_xticks(edges)
+    labels, counts = histogram_bins(summary.totals, summary.max_total)
+    positions = np.arange(len(labels))
+    colours = ["#1565c0"] * (len(labels) - 1) + ["#2e7d32"]
+    axes.bar(positions, counts, width=0.9, color=colours)
+    for x, count in zip(positions, counts):
+        if count:
+            axes.annotate(str(count), (x, count), ha="center", va="bottom", fontsize="small",
+                          xytext=(0, 2), textcoords="offset points")
+    axes.set_xticks(positions, labels)
+    axes.set_xlim(-0.6, len(labels) - 0.4)
+    axes.set_ylim(0, max(max(counts, default=0), 1) * 1.15)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel(f"Total points (out of {top:g})")
+    axes.set_xlabel(f"Total points, whole points (14.75 counts under 14; the green bar is full marks, "
+                    f"{summary.max_total:g})")
     axes.set_ylabel("Submissions")
+    axes.spines[["top", "right"]].set_visible(False)
     stats = summary.scores
-    detail = f"n = {stats.n}" + (f", mean {stats.mean:.2f}, median {stats.median:g}" if stats.n else "")
+    detail = f"n = {stats.n}" + (f", mean {_num(stats.mean)}, median {_num(stats.median)}" if stats.n else "")
     axes.set_title(f"Score histogram ({detail})")
     return _png(figure)
 
 
-def _item_rates(summary: ClassSummary) -> bytes:
-    figure = _figure(9, 0.35 * len(summary.items) + 1.8)
+def _part_bars(summary: ClassSummary) -> bytes:
+    figure = _figure(8, 0.6 * len(summary.parts) + 1.5)
     axes = figure.add_subplot()
-    labels = [item.id for item in summary.items]
+    positions = np.arange(len(summary.parts))
+    shares = [100 * (p.mean or 0.0) / p.max_points if p.max_points else 0.0 for p in summary.parts]
+    axes.barh(positions, shares, color="#1565c0", height=0.6)
+    for y, part, share in zip(positions, summary.parts, shares):
+        text = "no submissions" if part.mean is None else \
+            f"{_num(part.mean)} / {_num(part.max_points)} ({share:.0f}%)"
+        axes.annotate(text, (share, y), va="center", fontsize="small", xytext=(4, 0), textcoords="offset points")
+    axes.set_yticks(positions, [f"Part {p.id}: {_shorten(p.title, 48)}" for p in summary.parts])
+    axes.invert_yaxis()
+    axes.set_xlim(0, 115)
+    axes.set_xticks(range(0, 101, 20), [f"{x}%" for x in range(0, 101, 20)])
+    axes.set_xlabel("Mean points, as a percentage of the part's maximum")
+    axes.spines[["top", "right"]].set_visible(False)
+    axes.set_title(f"Mean score per part (n = {summary.scores.n})")
+    return _png(figure)
+
+
+def _item_rates(summary: ClassSummary) -> bytes:
+    figure = _figure(10, 0.36 * len(summary.items) + 2.0)
+    axes = figure.add_subplot()
+    labels = [f"{_shorten(item.title, 56)}  [{item.id}]" for item in summary.items]
     positions = np.arange(len(labels))
     left = np.zeros(len(labels))
     for status in ITEM_STATUSES:
-        share = np.array([item.count(status) / item.n if item.n else 0.0 for item in summary.items])
+        share = np.array([100 * item.count(status) / item.n if item.n else 0.0 for item in summary.items])
+        if not share.any():
+            continue  # no legend entry for an outcome no submission had
         axes.barh(positions, share, left=left, color=_COLOURS[status], label=status.replace("_", " "))
         left += share
-    axes.set_yticks(positions, labels)
+    axes.set_yticks(positions, labels, fontsize="small")
     axes.invert_yaxis()
-    axes.set_xlim(0, 1)
+    axes.set_ylim(len(labels) - 0.5, -0.5)
+    parts = [item.part for item in summary.items]
+    for n in range(1, len(parts)):
+        if parts[n] != parts[n - 1]:
+            axes.axhline(n - 0.5, color="black", linewidth=0.8)
+    for part in dict.fromkeys(parts):
+        rows = [n for n, p in enumerate(parts) if p == part]
+        axes.annotate(f"Part {part}", (1.01, (rows[0] + rows[-1]) / 2), xycoords=("axes fraction", "data"),
+                      va="center", ha="left", rotation=90, fontsize="small")
+    axes.set_xlim(0, 100)
+    axes.set_xticks(range(0, 101, 20), [f"{x}%" for x in range(0, 101, 20)])
     axes.set_xlabel("Share of submissions")
-    axes.set_title(f"Per-item outcomes (pass rate in green; n = {summary.scores.n})")
-    figure.legend(loc="outside lower center", ncols=len(ITEM_STATUSES), frameon=False, fontsize="small")
+    axes.set_title(f"Outcome of each item (n = {summary.scores.n})")
+    if axes.get_legend_handles_labels()[0]:
+        figure.legend(loc="outside lower center", ncols=len(ITEM_STATUSES), frameon=False, fontsize="small")
     return _png(figure)
 
 
@@ -256,7 +359,11 @@ def _misconception_bars(summary: ClassSummary) -> bytes:
     if shown:
         positions = np.arange(len(shown))
         axes.barh(positions, [m.submissions for m in shown], color="#c62828")
-        axes.set_yticks(positions, [_shorten(m.title, 50) for m in shown])
+        axes.set_yticks(positions, [_shorten(m.title, 60) for m in shown])
+        for y, m in zip(positions, shown):
+            axes.annotate(str(m.submissions), (m.submissions, y), va="center", fontsize="small",
+                          xytext=(3, 0), textcoords="offset points")
+        axes.spines[["top", "right"]].set_visible(False)
         axes.invert_yaxis()
         axes.xaxis.set_major_locator(MaxNLocator(integer=True))
         axes.set_xlabel("Submissions")
@@ -274,8 +381,8 @@ def _shorten(text: str, width: int) -> str:
 
 def chart_pngs(summary: ClassSummary) -> dict[str, bytes]:
     """The charts as PNG bytes, by name (see :data:`CHARTS`)."""
-    return {"score_histogram": _histogram(summary), "item_pass_rates": _item_rates(summary),
-            "misconceptions": _misconception_bars(summary)}
+    return {"score_histogram": _histogram(summary), "part_scores": _part_bars(summary),
+            "item_pass_rates": _item_rates(summary), "misconceptions": _misconception_bars(summary)}
 
 
 # ---------------------------------------------------------------------------
@@ -298,24 +405,31 @@ def _num(value: float | None, digits: int = 2) -> str:
     if value is None:
         return "–"
     value = round(float(value), digits)
-    return f"{value:g}" if value.is_integer() else f"{value:.{digits}f}"
+    return f"{value:g}" if value.is_integer() else f"{value:.{digits}f}".rstrip("0")
 
 
 def _percent(value: float | None) -> str:
     return "–" if value is None else f"{100 * value:.0f}%"
 
 
+def _outcome_counts(item: ItemStats) -> str:
+    return ", ".join(f"{count} {status.replace('_', ' ')}" for status, count in zip(ITEM_STATUSES, item.counts)
+                     if count) or "–"
+
+
 def summary_blocks(summary: ClassSummary, notices: Sequence["Notice"] = ()) -> list[Block]:
     """The summary, laid out once for both renderings."""
     s = summary.scores
+    top = summary.max_total
     blocks = [
         Block("heading", f"Class summary: {summary.title}", level=1),
         Block("text", f"{summary.submissions} submission(s); statistics count "
                       f"{s.n} of them (ungradable ones are left out and listed below). "
                       f"Grader version {', '.join(summary.grader_versions) or '–'}."),
         Block("heading", "Scores"),
-        Block("table", header=("n", "mean", "median", "min", "max", "std (population)"),
-              rows=((str(s.n), _num(s.mean), _num(s.median), _num(s.minimum), _num(s.maximum), _num(s.std)),)),
+        Block("table", header=("n", "mean", "mean %", "median", "min", "max", "std (population)"),
+              rows=((str(s.n), _num(s.mean), _percent(None if s.mean is None else s.mean / top),
+                     _num(s.median), _num(s.minimum), _num(s.maximum), _num(s.std)),)),
         Block("table", header=("outcome", "submissions"),
               rows=tuple((name, str(count)) for name, count in zip(OUTCOMES, summary.outcomes))),
         Block("image", text=CHARTS["score_histogram"], entries=("score_histogram",)),
@@ -323,11 +437,11 @@ def summary_blocks(summary: ClassSummary, notices: Sequence["Notice"] = ()) -> l
         Block("table", header=("part", "title", "mean", "max", "mean %"),
               rows=tuple((p.id, p.title, _num(p.mean), _num(p.max_points),
                           _percent(None if p.mean is None else p.mean / p.max_points)) for p in summary.parts)),
+        Block("image", text=CHARTS["part_scores"], entries=("part_scores",)),
         Block("heading", "Items"),
-        Block("table", header=("item", "title", "mean points", "max") + tuple(st.replace("_", " ") for st in ITEM_STATUSES)
-              + ("pass rate",),
-              rows=tuple((i.id, i.title, _num(i.mean_points), _num(i.max_points))
-                         + tuple(str(c) for c in i.counts) + (_percent(i.pass_rate),) for i in summary.items)),
+        Block("table", header=("item", "part", "title", "mean / max", "pass rate", "outcomes"),
+              rows=tuple((i.id, i.part, i.title, f"{_num(i.mean_points)} / {_num(i.max_points)}",
+                          _percent(i.pass_rate), _outcome_counts(i)) for i in summary.items)),
         Block("image", text=CHARTS["item_pass_rates"], entries=("item_pass_rates",)),
         Block("heading", "Misconceptions"),
     ]
@@ -337,17 +451,36 @@ def summary_blocks(summary: ClassSummary, notices: Sequence["Notice"] = ()) -> l
                                        for m in summary.misconceptions)))
     else:
         blocks.append(Block("text", "No misconception was recognised."))
-    blocks += [Block("image", text=CHARTS["misconceptions"], entries=("misconceptions",)),
+    blocks.append(Block("image", text=CHARTS["misconceptions"], entries=("misconceptions",)))
+    if summary.adjustments:
+        blocks += [Block("heading", "Instructor adjustments"),
+                   Block("text", f"{len(summary.adjustments)} override(s) applied from the overrides file; "
+                                 "every total, report and export above includes them."),
+                   Block("table", header=("student", "item", "automatic", "now", "reason"),
+                         rows=tuple((a.student, a.item, f"{_num(a.automatic_points)} / {_num(a.max_points)}",
+                                     f"{_num(a.points)} / {_num(a.max_points)}", a.reason)
+                                    for a in summary.adjustments))]
+    with_names = any(row.name for row in summary.students)
+    blocks += [Block("heading", "Students"),
+               Block("table", header=("student",) + (("name",) if with_names else ()) + ("total", "%")
+                     + tuple(f"part {p.id}" for p in summary.parts) + ("status", "misconceptions", "adjusted"),
+                     rows=tuple((row.student,) + ((row.name,) if with_names else ())
+                                + (_num(row.total), _percent(row.total / top if top else None))
+                                + tuple(_num(points) for points in row.parts)
+                                + (row.outcome, "; ".join(row.misconceptions) or "–", ", ".join(row.adjusted) or "–")
+                                for row in summary.students)),
                Block("heading", "Submissions that could not be run or were ungradable")]
     if summary.problems:
         blocks.append(Block("table", header=("student", "outcome", "reason"),
                             rows=tuple((p.student, p.outcome, p.reason) for p in summary.problems)))
     else:
         blocks.append(Block("text", "None: every submission ran and was graded."))
-    if notices:
-        blocks.append(Block("heading", "LMS exports"))
-        for notice in notices:
-            blocks += [Block("heading", notice.title, level=3), Block("list", entries=tuple(notice.lines))]
+    shown = [notice for notice in notices if notice.title or notice.lines]
+    if shown:
+        blocks.append(Block("heading", "LMS exports and notices"))
+        for notice in shown:
+            blocks += [Block("heading", notice.title or notice.source, level=3),
+                       Block("list", entries=tuple(notice.lines))]
     return blocks
 
 
@@ -377,12 +510,30 @@ def blocks_markdown(blocks: Sequence[Block], chart_dir: str = CHART_DIR) -> str:
 
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; max-width: 72rem; margin: 2rem auto; padding: 0 1rem; color: #222; }
-table { border-collapse: collapse; margin: 0.5rem 0 1.2rem; }
-th, td { border: 1px solid #ccc; padding: 0.25rem 0.6rem; text-align: left; vertical-align: top; }
-th { background: #f3f3f3; }
+body { font-family: system-ui, sans-serif; max-width: 64rem; margin: 2rem auto; padding: 0 1rem; color: #222;
+       line-height: 1.4; }
+.table { overflow-x: auto; margin: 0.5rem 0 1.2rem; }
+table { border-collapse: collapse; font-size: 0.9rem; }
+th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; vertical-align: top; }
+th { background: #f3f3f3; white-space: nowrap; }
+td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
+td.id { font-family: ui-monospace, monospace; font-size: 0.85rem; }
 img { max-width: 100%; height: auto; margin: 0.5rem 0 1.5rem; }
 """
+
+#: A cell that holds a number, a percentage or "points / max" is right-aligned.
+_NUMERIC = re.compile(r"^-?\d+(\.\d+)?%?( / -?\d+(\.\d+)?)?$")
+#: Columns whose cells are identifiers (kept on one line).
+_ID_COLUMNS = {"item", "student", "id"}
+
+
+def _td(text: str, column: str) -> str:
+    """One cell: numbers right-aligned; identifiers may break after a dot or an underscore only."""
+    if _NUMERIC.match(text):
+        return f'<td class="num">{html.escape(text)}</td>'
+    if column in _ID_COLUMNS:
+        return '<td class="id">' + re.sub(r"([._])", r"\1<wbr>", html.escape(text)) + "</td>"
+    return f"<td>{html.escape(text)}</td>"
 
 
 def blocks_html(blocks: Sequence[Block], images: Mapping[str, bytes]) -> str:
@@ -396,11 +547,11 @@ def blocks_html(blocks: Sequence[Block], images: Mapping[str, bytes]) -> str:
         elif block.kind == "text":
             out.append(f"<p>{html.escape(block.text)}</p>")
         elif block.kind == "table":
-            out.append("<table>")
+            out.append('<div class="table"><table>')
             out.append("<tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in block.header) + "</tr>")
-            out += ["<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>"
+            out += ["<tr>" + "".join(_td(str(c), h) for c, h in zip(row, block.header)) + "</tr>"
                     for row in block.rows]
-            out.append("</table>")
+            out.append("</table></div>")
         elif block.kind == "image":
             data = base64.b64encode(images[block.entries[0]]).decode("ascii")
             out.append(f'<img alt="{html.escape(block.text)}" src="data:image/png;base64,{data}">')
@@ -410,10 +561,10 @@ def blocks_html(blocks: Sequence[Block], images: Mapping[str, bytes]) -> str:
     return "\n".join(out) + "\n"
 
 
-def summary_files(reports: Iterable[Report], rubric: Rubric,
-                  notices: Sequence["Notice"] = ()) -> dict[str, bytes]:
+def summary_files(reports: Iterable[Report], rubric: Rubric, notices: Sequence["Notice"] = (),
+                  names: Mapping[str, str] | None = None) -> dict[str, bytes]:
     """Every summary file, by path relative to the output folder."""
-    summary = summarize(reports, rubric)
+    summary = summarize(reports, rubric, names)
     charts = chart_pngs(summary)
     blocks = summary_blocks(summary, notices)
     files = {f"{CHART_DIR}/{name}.png": data for name, data in charts.items()}
@@ -423,9 +574,9 @@ def summary_files(reports: Iterable[Report], rubric: Rubric,
 
 
 def write_summary(out: Path, reports: Iterable[Report], rubric: Rubric,
-                  notices: Sequence["Notice"] = ()) -> None:
+                  notices: Sequence["Notice"] = (), names: Mapping[str, str] | None = None) -> None:
     """``summary.md``, ``summary.html`` and ``charts/*.png`` in ``out`` (atomic writes)."""
     from grader.outputs.base import write_file
 
-    for relative, data in summary_files(reports, rubric, notices).items():
+    for relative, data in summary_files(reports, rubric, notices, names).items():
         write_file(Path(out), relative, data)

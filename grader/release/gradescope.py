@@ -102,7 +102,7 @@ set -euo pipefail
 ROOT="${{AUTOGRADER_ROOT:-/autograder}}"
 PYTHON="${{AUTOGRADER_PYTHON:-{VENV}/bin/python}}"
 cd /
-exec "$PYTHON" -m grader.release.gradescope --root "$ROOT"
+exec "$PYTHON" -m grader.release.gradescope --root "$ROOT" --visibility {{visibility}}
 """
 
 
@@ -130,9 +130,16 @@ def _skipped(relative: PurePosixPath) -> bool:
                for part in relative.parts) or relative.suffix in (".pyc", ".pyo") or relative.name.endswith("~")
 
 
-def bundle_members(project: Path) -> dict[str, bytes]:
-    """Every member of the zip (name -> content): the project source and the two scripts."""
-    members: dict[str, bytes] = {"setup.sh": SETUP_SH.encode(), "run_autograder": RUN_AUTOGRADER.encode()}
+def bundle_members(project: Path, visibility: str = "visible") -> dict[str, bytes]:
+    """Every member of the zip (name -> content): the project source and the two scripts;
+    ``visibility`` is when students see the tests (Gradescope's ``visible``, ``hidden``,
+    ``after_due_date`` or ``after_published``)."""
+    from grader.outputs.gradescope import VISIBILITIES
+
+    if visibility not in VISIBILITIES:
+        raise GraderError(f"the visibility must be one of {', '.join(VISIBILITIES)}, got {visibility!r}")
+    members: dict[str, bytes] = {"setup.sh": SETUP_SH.encode(),
+                                 "run_autograder": RUN_AUTOGRADER.replace("{visibility}", visibility).encode()}
     for name in TOP_FILES:
         path = project / name
         if not path.is_file():
@@ -174,12 +181,12 @@ def _check_packaging(members: dict[str, bytes]) -> None:
         raise GraderError("pyproject.toml would install an incomplete grader: " + "; ".join(missing))
 
 
-def build_bundle(out: Path, *, project: Path | None = None) -> BundleResult:
+def build_bundle(out: Path, *, project: Path | None = None, visibility: str = "visible") -> BundleResult:
     """Write the Gradescope autograder zip to ``out`` (atomically; an old zip is replaced)."""
     out = Path(out)
     if out.exists() and not out.is_file():
         raise GraderError(f"{out} exists and is not a file")
-    members = bundle_members(project or project_root())
+    members = bundle_members(project or project_root(), visibility)
     for forbidden in ("tests", "examples"):
         if any(PurePosixPath(name).parts[0] == forbidden for name in members):
             raise GraderError(f"the Gradescope bundle must not hold {forbidden}/")
@@ -279,7 +286,7 @@ def _no_submission_results(message: str) -> dict:
             "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
 
 
-def run(root: Path, *, stream: TextIO | None = None) -> int:
+def run(root: Path, *, stream: TextIO | None = None, visibility: str = "visible") -> int:
     """Grade the submission under ``root`` (``/autograder`` on Gradescope) into results.json.
 
     Returns the exit status: 0 when ``results/results.json`` was written, 1 when the
@@ -313,7 +320,7 @@ def run(root: Path, *, stream: TextIO | None = None) -> int:
             if len(batch.reports) != 1:
                 raise GraderError(f"grading gave {len(batch.reports)} reports instead of one")
             report = batch.reports[0]
-        data = gradescope_results(report)
+        data = gradescope_results(report, visibility=visibility)
     except UngradableSubmission as exc:
         print(f"UNGRADABLE, no results.json written: {exc}", file=stream)
         return 1
@@ -334,8 +341,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                                      description="Grade one Gradescope submission (run by run_autograder).")
     parser.add_argument("--root", type=Path, default=Path("/autograder"),
                         help="Gradescope's autograder folder (default: /autograder)")
+    from grader.outputs.gradescope import VISIBILITIES
+
+    parser.add_argument("--visibility", default="visible", choices=VISIBILITIES,
+                        help="when students see the tests (default: visible)")
     args = parser.parse_args(argv)
-    return run(args.root)
+    return run(args.root, visibility=args.visibility)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,215 @@
+"""Instructor overrides: a plain CSV file, checked, applied over every rerun and every export."""
+
+from __future__ import annotations
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from grader.cli import main
+from grader.errors import OverrideError
+from grader.judging.grading import parts_of
+from grader.overrides import (Override, apply_overrides, automatic_item, load_overrides, overrides_text,
+                              parse_overrides, with_override, without_override)
+from grader.outputs.reports import report_from_dict, report_markdown, report_to_dict
+from grader.results import ItemResult, Report
+from grader.rubric import load_rubric
+
+RUBRIC = load_rubric()
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "submissions"
+
+
+def make_report(student: str = "alice", status: str = "failed") -> Report:
+    items = tuple(ItemResult(i.id, i.part, i.title, i.points if status == "passed" else 0.0, i.points,
+                             status, (f"{i.id} feedback",)) for i in RUBRIC.items)
+    return Report(student, f"{student}.py", "0" * 64, items, parts_of(RUBRIC, items), "1.0.0")
+
+
+def test_override_replaces_points_and_keeps_the_automatic_verdict_beside_it():
+    report = apply_overrides(make_report(), [Override("alice", "1f", 1.0, "derivation accepted by hand")])
+    item = next(i for i in report.items if i.id == "1f")
+    assert (item.points, item.status) == (1.0, "passed")
+    assert (item.adjustment.automatic_points, item.adjustment.automatic_status) == (0.0, "failed")
+    assert item.feedback == ("1f feedback",)
+    assert report.total == 1.0
+    assert next(p for p in report.parts if p.id == "1").points == 1.0
+
+
+def test_removing_an_override_restores_the_automatic_verdict():
+    adjusted = apply_overrides(make_report(), [Override("alice", "1f", 1.0, "why")])
+    assert apply_overrides(adjusted, []) == make_report()
+
+
+def test_overrides_of_other_students_and_of_ungradable_reports_change_nothing():
+    report = make_report()
+    assert apply_overrides(report, [Override("bob", "1f", 1.0, "why")]) is report
+    ungradable = make_report(status="ungradable")
+    assert apply_overrides(ungradable, [Override("alice", "1f", 1.0, "why")]) == ungradable
+
+
+def test_lowering_a_passed_item_marks_it_partial_or_failed():
+    report = apply_overrides(make_report(status="passed"),
+                             [Override("alice", "1a", 0.5, "integrity"), Override("alice", "1b", 0, "integrity")])
+    items = {i.id: i for i in report.items}
+    assert (items["1a"].status, items["1b"].status) == ("partial", "failed")
+    assert report.total == 13.5
+    assert automatic_item(items["1a"]).status == "passed"
+
+
+@pytest.mark.parametrize("row, message", [
+    ("alice,1z,1,why", "no rubric item '1z'"),
+    ("alice,1f,1.5,why", "0 to 1 points"),
+    ("alice,1f,-0.5,why", "0 to 1 points"),
+    ("alice,1f,nan,why", "finite"),
+    ("alice,1f,one,why", "must be a number"),
+    ("alice,1f,1,", "needs a reason"),
+    ("alice,1f", "expected student,item,points,reason"),
+])
+def test_bad_overrides_are_errors_that_name_the_line(row, message):
+    with pytest.raises(OverrideError, match=message) as error:
+        parse_overrides(f"student,item,points,reason\n{row}\n", RUBRIC)
+    assert "line 2" in str(error.value)
+
+
+def test_the_same_item_twice_and_a_wrong_header_are_errors():
+    with pytest.raises(OverrideError, match="twice"):
+        parse_overrides("student,item,points,reason\nalice,1f,1,a\nalice,1f,0,b\n", RUBRIC)
+    with pytest.raises(OverrideError, match="header"):
+        parse_overrides("who,what\nalice,1f\n", RUBRIC)
+
+
+def test_the_file_is_sorted_plain_csv_that_round_trips():
+    overrides = with_override((), Override("zoe", "1a", 0.5, "b"))
+    overrides = with_override(overrides, Override("alice", "3b.concepts", 1, "regrade, accepted"))
+    overrides = with_override(overrides, Override("alice", "1f", 0.25, "first"))
+    overrides = with_override(overrides, Override("alice", "1f", 1, "second thoughts"))
+    text = overrides_text(overrides, RUBRIC)
+    assert text == ("student,item,points,reason\nalice,1f,1,second thoughts\n"
+                    'alice,3b.concepts,1,"regrade, accepted"\nzoe,1a,0.5,b\n')
+    assert overrides_text(parse_overrides(text, RUBRIC), RUBRIC) == text
+    assert len(without_override(overrides, "zoe", "1a")) == 2
+    with pytest.raises(OverrideError):
+        without_override(overrides, "zoe", "1f")
+
+
+def test_two_files_that_disagree_on_one_item_are_an_error(tmp_path):
+    (tmp_path / "a.csv").write_text("student,item,points,reason\nalice,1f,1,a\n")
+    (tmp_path / "b.csv").write_text("student,item,points,reason\nalice,1f,0,b\n")
+    (tmp_path / "c.csv").write_text("student,item,points,reason\nalice,1f,1,a\nbob,1a,1,c\n")
+    with pytest.raises(OverrideError, match="differently"):
+        load_overrides([tmp_path / "a.csv", tmp_path / "b.csv"], RUBRIC)
+    assert len(load_overrides([tmp_path / "a.csv", tmp_path / "c.csv", tmp_path / "absent.csv"], RUBRIC)) == 2
+
+
+def test_the_report_json_and_markdown_show_the_adjustment_beside_the_verdict():
+    report = apply_overrides(make_report(), [Override("alice", "1f", 1.0, "derivation *accepted*")])
+    data = report_to_dict(report)
+    item = next(i for i in data["items"] if i["id"] == "1f")
+    assert item["points"] == 1 and item["status"] == "passed"
+    assert item["adjustment"] == {"automatic_points": 0, "automatic_status": "failed",
+                                  "reason": "derivation *accepted*"}
+    assert "adjustment" not in next(i for i in data["items"] if i["id"] == "1a")
+    assert report_from_dict(json.loads(json.dumps(data))) == report
+    text = report_markdown(report)
+    assert "(1 / 1, passed, instructor adjustment)" in text
+    assert ("**Instructor adjustment:** 1 / 1 (automatic verdict: 0 / 1, failed). "
+            "Reason: derivation \\*accepted\\*") in text
+
+
+# ---------------------------------------------------------------------------
+# Through the command line, on a real batch
+# ---------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("overrides")
+    subs = root / "subs"
+    subs.mkdir()
+    for name in ("bob_partly_wrong.py", "eli_syntax_error.py"):
+        shutil.copy(EXAMPLES / name, subs / name)
+    out = root / "out"
+    assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    return subs, out
+
+
+def _rows(path: Path) -> dict[str, dict]:
+    with open(path, newline="", encoding="utf-8") as handle:
+        return {row[next(iter(row))]: row for row in csv.DictReader(handle)}
+
+
+def test_override_command_validates_records_and_lists(graded, capsys, tmp_path):
+    subs, out = graded
+    target = tmp_path / "out"
+    shutil.copytree(out, target)
+    assert main(["override", str(target), "bob_partly_wrong", "1z", "1", "--why", "x"]) == 2
+    assert "no rubric item '1z'" in capsys.readouterr().err
+    assert main(["override", str(target), "bob_partly_wrong", "1f", "2", "--why", "x"]) == 2
+    assert "0 to 1 points" in capsys.readouterr().err
+    assert main(["override", str(target), "bobby", "1f", "1", "--why", "x"]) == 2
+    assert "bob_partly_wrong" in capsys.readouterr().err  # the known students are listed
+    assert main(["override", str(target), "bob_partly_wrong", "1f", "1"]) == 2
+    assert "--why" in capsys.readouterr().err
+    assert not (target / "overrides.csv").exists()
+    assert main(["override", str(target), "bob_partly_wrong", "1f", "1", "--why", "derivation accepted"]) == 0
+    assert "the grader gave 0.5 / 1 (partial)" in capsys.readouterr().out
+    assert (target / "overrides.csv").read_text() == \
+        "student,item,points,reason\nbob_partly_wrong,1f,1,derivation accepted\n"
+    assert main(["overrides", str(target)]) == 0
+    listing = capsys.readouterr().out
+    assert "bob_partly_wrong" in listing and "0.5 (partial)" in listing and "derivation accepted" in listing
+    assert main(["override", str(target), "bob_partly_wrong", "1f", "--remove"]) == 0
+    assert (target / "overrides.csv").read_text() == "student,item,points,reason\n"
+
+
+def test_an_override_flows_into_every_export_and_survives_reruns(graded, tmp_path, capsys):
+    subs, out = graded
+    target = tmp_path / "out"
+    shutil.copytree(out, target)
+    before = _rows(target / "grades.csv")["bob_partly_wrong"]
+    assert main(["override", str(target), "bob_partly_wrong", "1f", "1", "--why", "derivation accepted"]) == 0
+    assert main(["override", str(target), "eli_syntax_error", "1a", "0.5", "--why", "m1 right on paper"]) == 0
+    for _ in range(2):  # the second run reuses every report and keeps the overrides
+        assert main(["grade", str(subs), "--out", str(target), "--quiet", "--workers", "1"]) == 0
+        report = json.loads((target / "reports" / "bob_partly_wrong.json").read_text())
+        item = next(i for i in report["items"] if i["id"] == "1f")
+        assert item["points"] == 1 and item["adjustment"]["automatic_points"] == 0.5
+        assert report["total"] == float(before["total"]) + 0.5
+        assert "instructor adjustment" in (target / "reports" / "bob_partly_wrong.md").read_text()
+        rows = _rows(target / "grades.csv")
+        assert float(rows["bob_partly_wrong"]["total"]) == float(before["total"]) + 0.5
+        assert rows["bob_partly_wrong"]["1f"] == "1" and rows["bob_partly_wrong"]["overridden"] == "1f"
+        assert rows["eli_syntax_error"]["total"] == "0.5"
+        gradescope = json.loads((target / "gradescope" / "bob_partly_wrong" / "results.json").read_text())
+        assert gradescope["score"] == float(before["total"]) + 0.5
+        assert "Instructor adjustment" in next(t for t in gradescope["tests"] if t["number"] == "1f")["output"]
+        moodle = _rows(target / "moodle_import.csv")["bob_partly_wrong"]
+        assert float(moodle[next(k for k in moodle if k.startswith("Adam"))]) == float(before["total"]) + 0.5
+        assert "Instructor adjustment, 1f" in moodle[next(k for k in moodle if k.startswith("Feedback"))]
+        summary = (target / "summary.md").read_text()
+        assert "derivation accepted" in summary
+    assert "reused 2" in capsys.readouterr().out
+    # Deleting the file undoes the overrides on the next run.
+    (target / "overrides.csv").unlink()
+    assert main(["grade", str(subs), "--out", str(target), "--quiet", "--workers", "1"]) == 0
+    assert (target / "reports" / "bob_partly_wrong.json").read_bytes() == \
+        (out / "reports" / "bob_partly_wrong.json").read_bytes()
+    assert (target / "grades.csv").read_bytes() == (out / "grades.csv").read_bytes()
+
+
+def test_an_overrides_file_kept_elsewhere_is_applied_and_checked_before_grading(graded, tmp_path, capsys):
+    subs, out = graded
+    target = tmp_path / "out"
+    shutil.copytree(out, target)
+    kept = tmp_path / "course" / "overrides.csv"
+    kept.parent.mkdir()
+    assert main(["override", str(kept), "bob_partly_wrong", "1f", "1", "--why", "regrade request"]) == 0
+    assert not (target / "overrides.csv").exists()
+    assert main(["grade", str(subs), "--out", str(target), "--quiet", "--overrides", str(kept)]) == 0
+    assert _rows(target / "grades.csv")["bob_partly_wrong"]["overridden"] == "1f"
+    kept.write_text("student,item,points,reason\nbob_partly_wrong,1f,7,oops\n")
+    capsys.readouterr()
+    assert main(["grade", str(subs), "--out", str(target), "--quiet", "--overrides", str(kept)]) == 2
+    assert "line 2" in capsys.readouterr().err
