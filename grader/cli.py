@@ -173,8 +173,9 @@ def _cmd_gradescope_bundle(args) -> int:
     from grader.release.gradescope import build_bundle
 
     result = build_bundle(args.out, visibility=args.visibility)
-    print(f"Wrote the Gradescope autograder {result.out} ({len(result.files)} files, {result.size:,} bytes; "
-          f"tests {args.visibility}). In Gradescope: a Programming Assignment worth 15 points, "
+    print(f"Wrote the Gradescope autograder {result.out} (setup.sh, run_autograder and the grader: "
+          f"{len(result.files)} files, {result.size:,} bytes; tests {args.visibility}). "
+          "In Gradescope: a Programming Assignment worth 15 points, "
           "upload this zip as its autograder; students upload adam_vs_momentum.py. "
           "The README's \"Gradescope\" section has every step.")
     return 0
