@@ -533,6 +533,12 @@ def test_outputs_stay_byte_identical_after_the_daemons_woke_up(attack_session, m
 # Isolation layers, as reported
 # ---------------------------------------------------------------------------
 
+def _isolation_warnings(stderr: str) -> int:
+    """How often the grader warned about missing layers: one line where grades stay protected,
+    the loud block where they would be exposed (grader.batch.isolation_warning)."""
+    return stderr.count("WARNING: the sandbox runs WITHOUT") + stderr.count("isolation layers not available here")
+
+
 def test_root_run_reports_every_layer_it_obtained_and_warns_for_the_rest(attack_session):
     run = _run(attack_session, "root")
     layers = set(run.layers)
@@ -542,7 +548,7 @@ def test_root_run_reports_every_layer_it_obtained_and_warns_for_the_rest(attack_
         assert {"unprivileged_uid", "no_capabilities", "resource_limits", "no_new_privileges"} <= layers
     missing = [layer for layer in ALL_LAYERS if layer not in layers]
     if missing:
-        assert run.stderr.count("WARNING: the sandbox runs WITHOUT") == 1
+        assert _isolation_warnings(run.stderr) == 1
         assert all(layer in run.stderr for layer in missing)
     else:
         assert "WARNING" not in run.stderr
@@ -554,7 +560,7 @@ def test_nonroot_run_has_no_uid_of_its_own_gives_up_capabilities_and_warns_once(
     assert "unprivileged_uid" not in layers
     if "private_mounts" in layers:  # root of a user namespace must not keep its capabilities
         assert "no_capabilities" in layers
-    assert run.stderr.count("WARNING: the sandbox runs WITHOUT") == 1
+    assert _isolation_warnings(run.stderr) == 1
     assert "unprivileged_uid" in run.stderr
 
 
@@ -563,7 +569,7 @@ def test_runs_without_namespaces_still_grade_and_say_so(attack_session, mode):
     run = _run(attack_session, mode)
     layers = set(run.layers)
     assert not {"pid_namespace", "private_mounts", "no_network"} & layers
-    assert run.stderr.count("WARNING: the sandbox runs WITHOUT") == 1
+    assert _isolation_warnings(run.stderr) == 1
     assert "pid_namespace" in run.stderr
 
 

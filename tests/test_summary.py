@@ -241,6 +241,7 @@ def test_html_tables_align_numbers_and_let_long_item_ids_break_at_dots(reports):
     page = blocks_html(summary_blocks(summarize(reports, RUBRIC)), chart_pngs(summarize(reports, RUBRIC)))
     assert '<td class="id">2.<wbr>1.<wbr>momentum_<wbr>constant_<wbr>gradient_<wbr>step</td>' in page
     assert '<td class="num">60%</td>' in page
+    assert '<td class="nowrap">not run</td>' in page  # short words that must not break
     assert '<div class="table"><table>' in page  # scrolls sideways on a narrow screen instead of overflowing
     assert "max-width: 64rem" in page
 

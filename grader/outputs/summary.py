@@ -518,13 +518,16 @@ th, td { border: 1px solid #ccc; padding: 0.2rem 0.5rem; text-align: left; verti
 th { background: #f3f3f3; white-space: nowrap; }
 td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
 td.id { font-family: ui-monospace, monospace; font-size: 0.85rem; }
+td.nowrap { white-space: nowrap; }
 img { max-width: 100%; height: auto; margin: 0.5rem 0 1.5rem; }
 """
 
 #: A cell that holds a number, a percentage or "points / max" is right-aligned.
 _NUMERIC = re.compile(r"^-?\d+(\.\d+)?%?( / -?\d+(\.\d+)?)?$")
-#: Columns whose cells are identifiers (kept on one line).
+#: Columns whose cells are identifiers (broken only after a dot or an underscore).
 _ID_COLUMNS = {"item", "student", "id"}
+#: Columns whose short words must not wrap (a name, "not run").
+_NOWRAP_COLUMNS = {"name", "status", "outcome"}
 
 
 def _td(text: str, column: str) -> str:
@@ -533,6 +536,8 @@ def _td(text: str, column: str) -> str:
         return f'<td class="num">{html.escape(text)}</td>'
     if column in _ID_COLUMNS:
         return '<td class="id">' + re.sub(r"([._])", r"\1<wbr>", html.escape(text)) + "</td>"
+    if column in _NOWRAP_COLUMNS:
+        return f'<td class="nowrap">{html.escape(text)}</td>'
     return f"<td>{html.escape(text)}</td>"
 
 
