@@ -441,6 +441,7 @@ def main(argv=None) -> int:
         "student_code_floor_cpu_seconds": round(floor_cpu, 2),
         "ratio_to_floor": round(elapsed / floor_seconds, 3),
         "trusted_cpu_seconds": trusted["trusted_cpu_seconds"],
+        "grader_process_cpu_ms_per_submission": round(1000 * trusted["grader_process_cpu_seconds"] / n, 2),
         **split,
         "kinds": {k: sum(1 for v in kinds.values() if v.split(":")[0] == k)
                   for k in sorted({v.split(":")[0] for v in kinds.values()})},
@@ -468,6 +469,10 @@ def main(argv=None) -> int:
     else:
         print(f"  CPU: trusted side {1000 * trusted['trusted_cpu_seconds'] / n:.1f} ms per submission "
               "(the sandbox's share needs a cpuacct cgroup: run as root on Linux)")
+    serial = figures["grader_process_cpu_ms_per_submission"]
+    print(f"  the grader's own process (hands out work, collects, class files): {serial:.2f} ms of CPU per "
+          f"submission, so with enough cores the batch tops out near {1000 / max(serial, 1e-3):.0f} submissions/s; "
+          f"below that, each core adds about 1 / (trusted + sandbox + students' CPU per submission)")
     if "large" in by_kind:
         print(f"Large wrong answers ({figures['kinds']['large']}): median {figures['large_median_seconds'] * 1000:.0f} ms, "
               f"max {figures['large_max_seconds'] * 1000:.0f} ms, {figures['large_to_honest_median']:.1f}x the honest "
