@@ -4,43 +4,93 @@ Run ``pytest`` in this folder. Every rubric item gets one check, red or green, w
 that says what is wrong (expected vs got at a public sample point, and the likely
 misconception when one matches), and the run ends with a score preview by rubric item.
 
-``pytest --submission adam_vs_momentum.ipynb`` checks the notebook instead of the .py file.
+``pytest --submission=adam_vs_momentum.ipynb`` checks the notebook instead of the .py file
+(write ``--submission=PATH`` with ``=``: any path, spaces included, inside this folder or not).
+
+Your file never runs inside pytest: it runs in a separate Python process, in an empty
+folder, under the grader's time limits (read from ``public_checks.json``), so an endless
+loop costs one check, never the whole run.
 """
 
 from __future__ import annotations
 
 import json
-import types
+import sys
 from pathlib import Path
 
 import pytest
 
 HERE = Path(__file__).resolve().parent
 RESULTS = pytest.StashKey[list]()
+SUBMISSION = pytest.StashKey[Path]()
+#: The name the grader gives every submission's code (a notebook's code cells included).
+GRADED_NAME = "adam_vs_momentum.py"
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("adam-vs-momentum")
     group.addoption("--submission", default=str(HERE / "adam_vs_momentum.py"),
-                    help="the file to check: adam_vs_momentum.py (default) or the .ipynb notebook")
+                    help="the file to check: adam_vs_momentum.py (default) or the .ipynb notebook; "
+                         "write --submission=PATH")
     group.addoption("--preview-json", default=None, help="also write the score preview as JSON to this file")
 
 
 def pytest_configure(config):
+    if sys.version_info < (3, 9):
+        raise pytest.UsageError(f"the public checks need Python 3.9 to 3.13; this is Python "
+                                f"{sys.version.split()[0]}: install a newer Python (see README.md)")
     config.stash[RESULTS] = []
+    config.stash[DESELECTED] = set()
+    option = config.getoption("--submission", default=None)
+    if option is None:
+        return
+    path = Path(option).expanduser()
+    if not path.is_absolute():
+        path = Path(config.invocation_params.dir) / path
+    if not path.is_file():
+        raise pytest.UsageError(f"--submission: there is no file {path}; give the path of your "
+                                "adam_vs_momentum.py or .ipynb, as --submission=PATH")
+    config.stash[SUBMISSION] = path.resolve()
 
 
-def load_submission(path: Path) -> types.ModuleType:
-    """Import the student's file (code cells only, for a notebook) as a fresh module."""
-    text = path.read_text(encoding="utf-8")
-    if path.suffix == ".ipynb":
-        from grader.engine.notebook import notebook_code
+def _read(path: Path):
+    """``(code, dropped lines, locate, why it cannot run)`` of a submission, as the grader reads it."""
+    from grader.engine.notebook import NotebookError, notebook_source
 
-        text, _notes = notebook_code(text)
-    module = types.ModuleType("student_adam_vs_momentum")
-    module.__file__ = str(path)
-    exec(compile(text, str(path), "exec"), module.__dict__)  # noqa: S102 - the student's own code
-    return module
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return None, (), None, (f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+                                f"{exc.start} cannot be decoded); save it as UTF-8")
+    notes: tuple = ()
+    locate = None
+    if path.suffix.lower() == ".ipynb":
+        try:
+            notebook = notebook_source(text)
+        except NotebookError as exc:
+            return None, (), None, f"the notebook cannot be read: {exc}"
+        text, notes, locate = notebook.code, notebook.notes, notebook.where
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text, notes, locate, None
+
+
+class Unreadable:
+    """Stands in for a submission that cannot be run: every call gives the same reason."""
+
+    flags: tuple = ()
+
+    def __init__(self, reason: str):
+        self.reason = reason
+
+    def call(self, function, args):
+        from grader.engine.calls import Outcome
+
+        return Outcome("not_loaded", detail=self.reason)
+
+    def close(self):
+        pass
 
 
 @pytest.fixture(scope="session")
@@ -49,20 +99,32 @@ def public_data() -> dict:
 
 
 @pytest.fixture(scope="session")
-def student(request):
-    path = Path(request.config.getoption("--submission")).resolve()
-    try:
-        return load_submission(path)
-    except Exception as exc:  # noqa: BLE001 - any import problem becomes one clear message
-        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
-        return ImportProblem(f"importing {path.name} failed: {type(exc).__name__}: {exc}{where}")
+def student(request, public_data):
+    """The submission, run in a child process under the grader's limits."""
+    from grader.engine.localrun import Limits, LocalRun
+
+    path = request.config.stash[SUBMISSION]
+    source, notes, locate, reason = _read(path)
+    request.config.stash[NOTES] = notes
+    run = Unreadable(reason) if reason else LocalRun(source, GRADED_NAME, Limits.from_data(public_data),
+                                                      bundle=HERE, locate=locate)
+    request.config.stash[RUN] = run
+    yield run
+    run.close()
 
 
-class ImportProblem:
-    """Stands in for a submission that could not be imported."""
+NOTES = pytest.StashKey[tuple]()
+RUN = pytest.StashKey[object]()
+DESELECTED = pytest.StashKey[set]()
 
-    def __init__(self, message: str):
-        self.message = message
+
+def pytest_deselected(items):
+    """Items left out by ``-k`` / ``-m``: the preview says they were not run."""
+    for item in items:
+        spec = getattr(item, "callspec", None)
+        if spec is not None and "item" in spec.params and item.config is not None:
+            param = spec.params["item"]
+            item.config.stash[DESELECTED].add(param["id"] if isinstance(param, dict) else param.id)
 
 
 @pytest.fixture
@@ -70,38 +132,19 @@ def record_check(request):
     return request.config.stash[RESULTS].append
 
 
-def _points(x: float) -> str:
-    return f"{x:g}"
-
-
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
     results = config.stash.get(RESULTS, [])
     if not results:
         return
-    write = terminalreporter.write_line
-    terminalreporter.section("score preview (public checks)")
-    labels = {"passed": "passed", "failed": "FAILED", "not_implemented": "not implemented yet",
-              "error": "ERROR", "format_ok": "format ok; graded on submission"}
-    for r in results:
-        shown = "?" if r.status == "format_ok" else _points(r.preview)
-        label = f"{r.item} {r.title}"
-        write(f"{label[:60]:<60} {shown:>5} / {_points(r.max_points):<4} {labels[r.status]}")
-    write("")
-    parts: dict[str, list] = {}
-    for r in results:
-        parts.setdefault(r.part, []).append(r)
-    total = 0.0
-    for part, rs in parts.items():
-        earned = sum(r.preview for r in rs)
-        total += earned
-        write(f"Part {part:<55} {_points(earned):>5} / {_points(sum(r.max_points for r in rs))}")
-    unknown = sum(r.max_points for r in results if r.status == "format_ok")
-    write(f"{'Total (preview)':<60} {_points(total):>5} / {_points(sum(r.max_points for r in results))}"
-          + (f"   (+ up to {_points(unknown)} for concept answers, graded on submission)" if unknown else ""))
-    write("The final grade uses hidden inputs and more sample points: hard-coded answers lose "
-          "their points, and a public pass is a good sign, not a promise.")
+    from grader.engine.preview import preview, preview_lines
+
+    data = json.loads((HERE / "public_checks.json").read_text(encoding="utf-8"))
+    run = config.stash.get(RUN, None)
+    summary = preview(results, data["items"], dropped=config.stash.get(NOTES, ()),
+                      flags=tuple(getattr(run, "flags", ())), deselected=config.stash.get(DESELECTED, set()))
+    terminalreporter.section("score preview (public checks) - not a grade")
+    for line in preview_lines(summary):
+        terminalreporter.write_line(line)
     target = config.getoption("--preview-json")
     if target:
-        Path(target).write_text(json.dumps([
-            {"item": r.item, "status": r.status, "preview": r.preview, "max_points": r.max_points,
-             "messages": list(r.messages)} for r in results], indent=1), encoding="utf-8")
+        Path(target).write_text(json.dumps(summary.as_json(), indent=1), encoding="utf-8")

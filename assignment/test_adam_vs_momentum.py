@@ -5,17 +5,13 @@ from pathlib import Path
 import pytest
 
 from grader.engine.publicdata import load_public_data
-from grader.engine.selfcheck import CheckResult, check_item
+from grader.engine.selfcheck import check_item
 
 DATA = load_public_data(Path(__file__).resolve().parent / "public_checks.json")
 
 
 @pytest.mark.parametrize("item", DATA.items, ids=[item.id for item in DATA.items])
 def test_public_check(item, student, record_check):
-    problem = getattr(student, "message", None) if type(student).__name__ == "ImportProblem" else None
-    if problem:
-        record_check(CheckResult(item.id, item.title, item.part, item.points, "error", 0.0, (problem,)))
-        pytest.fail(problem, pytrace=False)
     result = check_item(item, student, DATA)
     record_check(result)
     if not result.ok:

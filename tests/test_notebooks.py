@@ -48,7 +48,7 @@ def _notebook_text(*cells: tuple[str, str]) -> str:
 # ---------------------------------------------------------------------------
 
 def test_committed_notebook_equals_a_fresh_build_from_the_stubs():
-    assert NOTEBOOK.read_text(encoding="utf-8") == build_notebook_text(_stub_text()), (
+    assert NOTEBOOK.read_text(encoding="utf-8") == build_notebook_text(_stub_text(), _handout()), (
         "assignment/adam_vs_momentum.ipynb is out of date: run `python -m grader.release.notebook`")
 
 
@@ -124,7 +124,7 @@ def test_notebook_opens_with_the_docstring_and_imports_and_closes_with_how_to_ch
     assert all(isinstance(node, (ast.Import, ast.ImportFrom))
                for node in ast.parse(cells[1].source).body)
     assert cells[-1].cell_type == "markdown"
-    assert "pytest --submission adam_vs_momentum.ipynb" in cells[-1].source
+    assert "pytest --submission=adam_vs_momentum.ipynb" in cells[-1].source
     part_headings = [cell.source for cell in cells
                      if cell.cell_type == "markdown" and "## Part " in cell.source]
     assert [re.search(r"## (Part \d)", text).group(1) for text in part_headings] == [
@@ -161,27 +161,27 @@ def test_notebook_code_of_the_built_notebook_compiles_and_defines_every_stub_fun
 
 MAGIC_CASES = [
     pytest.param("x = 1\n!pip install x\ny = 2",
-                 ["cell 1, line 2: dropped shell escape `!pip install x`"],
+                 ["code cell 1, line 2: dropped shell escape `!pip install x`"],
                  "x = 1\n\ny = 2", id="shell-escape"),
     pytest.param("%timeit f()\nx = 1",
-                 ["cell 1, line 1: dropped line magic `%timeit f()`"], "x = 1", id="line-magic"),
+                 ["code cell 1, line 1: dropped line magic `%timeit f()`"], "x = 1", id="line-magic"),
     pytest.param("%%time\nx = 1\ny = 2",
-                 ["cell 1, line 1: dropped cell magic `%%time` and the whole cell with it"],
+                 ["code cell 1, line 1: dropped cell magic `%%time` and the whole cell with it"],
                  "", id="cell-magic"),
     pytest.param("files = !ls\nresult = %timeit -o f()",
-                 ["cell 1, line 1: dropped shell escape `files = !ls`",
-                  "cell 1, line 2: dropped line magic `result = %timeit -o f()`"],
+                 ["code cell 1, line 1: dropped shell escape `files = !ls`",
+                  "code cell 1, line 2: dropped line magic `result = %timeit -o f()`"],
                  "", id="assigned-forms"),
     pytest.param("get_ipython().run_line_magic(\n    'time', 'x')\nz = 3",
-                 ["cell 1, line 1: dropped get_ipython() call `get_ipython().run_line_magic(`"],
+                 ["code cell 1, line 1: dropped get_ipython() call `get_ipython().run_line_magic(`"],
                  "z = 3", id="get-ipython-over-two-lines"),
     pytest.param("np.mean?\nz = 3",
-                 ["cell 1, line 1: dropped IPython help `np.mean?`"], "z = 3", id="help"),
+                 ["code cell 1, line 1: dropped IPython help `np.mean?`"], "z = 3", id="help"),
     pytest.param("!echo a \\\n  b\nz = 3",
-                 ["cell 1, line 1: dropped shell escape `!echo a \\`"], "z = 3",
+                 ["code cell 1, line 1: dropped shell escape `!echo a \\`"], "z = 3",
                  id="escape-with-continuation"),
     pytest.param("def f():\n    %time g()\n    return 1",
-                 ["cell 1, line 2: dropped line magic `%time g()`"],
+                 ["code cell 1, line 2: dropped line magic `%time g()`"],
                  "def f():\n    pass\n    return 1", id="indented-magic-becomes-pass"),
     pytest.param('def f():\n    """Doc.\n    !important\n    % of it\n    why?\n    """\n',
                  [], 'def f():\n    """Doc.\n    !important\n    % of it\n    why?\n    """',
@@ -200,12 +200,54 @@ def test_magics_and_shell_escapes_are_dropped_with_a_note(source, expected_notes
     compile(code, "<notebook>", "exec")
 
 
-def test_notes_count_every_cell_and_markdown_and_raw_cells_are_ignored():
+def test_notes_count_code_cells_as_jupyter_does_and_markdown_and_raw_cells_are_ignored():
     text = _notebook_text(("markdown", "!not code"), ("raw", "%%nothing"),
                           ("code", "import math"), ("code", "x = 1\n%who"))
     code, notes = notebook_code(text)
-    assert notes == ("cell 4, line 2: dropped line magic `%who`",)
+    assert notes == ("code cell 2, line 2: dropped line magic `%who`",)
     assert code == "import math\n\n\nx = 1\n"
+
+
+def test_every_line_of_the_code_is_located_in_its_code_cell():
+    from grader.engine.notebook import notebook_source
+
+    cells = [("markdown", "# title"), ("code", "\nimport math\n%who"), ("code", "%%time\nx = 1"),
+             ("markdown", "text"), ("code", "a = 1\nb = 2\n\nc = 3")]
+    source = notebook_source(_notebook_text(*cells))
+    lines = source.code.split("\n")
+    assert source.where(lines.index("import math") + 1) == "code cell 1, line 2"
+    assert source.where(lines.index("c = 3") + 1) == "code cell 3, line 4"
+    assert source.where(lines.index("a = 1") + 1) == "code cell 3, line 1"
+
+
+def test_future_import_in_a_later_cell_works_as_in_jupyter():
+    from grader.engine.notebook import notebook_source
+
+    text = _notebook_text(("code", "import math"),
+                          ("code", "from __future__ import annotations\ndef f(x: Undefined) -> int:\n    return 1 // 0"))
+    source = notebook_source(text)
+    namespace: dict = {}
+    exec(compile(source.code, "nb.py", "exec"), namespace)  # no SyntaxError, no NameError
+    with pytest.raises(ZeroDivisionError) as caught:
+        namespace["f"](1)
+    import traceback
+
+    line = traceback.extract_tb(caught.value.__traceback__)[-1].lineno
+    assert source.where(line) == "code cell 2, line 3"
+
+
+def test_the_notebook_carries_what_the_handout_says():
+    notebook = nbformat.reads(NOTEBOOK.read_text(encoding="utf-8"), as_version=4)
+    markdown = "\n".join(cell.source for cell in notebook.cells if cell.cell_type == "markdown")
+    assert "## Conventions (binding: the grader uses exactly these)" in markdown
+    assert "| `alpha`, `eps`, `beta1`, `beta2`, `mu` | positive |" in markdown  # symbols, assumptions
+    from grader.rubric import load_rubric
+
+    for item in load_rubric().items:  # every rubric item with its points
+        assert re.search(rf"\| `{re.escape(item.id)}` \|.*\| {item.points:g} \|", markdown), item.id
+    for key, question in CONCEPT_QUESTIONS.items():  # every concept key with its options
+        assert f"`{key}`" in markdown
+        assert all(f"`{option}`" in markdown for option in question["options"])
 
 
 # ---------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 import json
 import shutil
 import subprocess
+import tempfile
+import time
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ def run_public_checks(submission: Path, tmp_path: Path) -> tuple[list[dict], str
     proc = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", f"--submission={submission}", f"--preview-json={preview}"],
         cwd=ASSIGNMENT, capture_output=True, text=True, timeout=300)
-    return json.loads(preview.read_text()), proc.stdout + proc.stderr
+    return json.loads(preview.read_text())["items"], proc.stdout + proc.stderr
 
 
 def make_variant(tmp_path: Path, name: str, replacements: dict) -> Path:
@@ -57,7 +59,7 @@ def test_stubs_fail_with_not_implemented_and_no_traceback(tmp_path):
     assert {r["status"] for r in results} == {"not_implemented"}
     assert all("not implemented yet" in r["messages"][0] for r in results)
     assert "Traceback" not in output and "raise NotImplementedError" not in output
-    assert "Total (preview)" in output and "hidden inputs" in output
+    assert "Public checks (preview)" in output and "hidden inputs" in output
 
 
 def test_wrong_answer_shows_expected_and_got_and_names_the_misconception(tmp_path):
@@ -103,3 +105,168 @@ def test_grader_and_public_checks_name_the_same_misconception(tmp_path):
     report = json.loads((out / "reports" / "nobias.json").read_text())
     item_1b = next(i for i in report["items"] if i["id"] == "1b")
     assert "no_bias_correction" in item_1b["misconceptions"]
+
+
+# ---------------------------------------------------------------------------
+# What a student sees locally is what the grader gives (issue 12)
+# ---------------------------------------------------------------------------
+
+def _assignment_copy(tmp_path: Path, **limits) -> Path:
+    """The assignment folder with other time limits in its public data (as a release would ship)."""
+    folder = tmp_path / "assignment copy"
+    folder.mkdir()
+    for path in ASSIGNMENT.iterdir():
+        if path.is_file():
+            shutil.copyfile(path, folder / path.name)
+    data = json.loads((folder / "public_checks.json").read_text())
+    data["limits"].update(limits)
+    (folder / "public_checks.json").write_text(json.dumps(data))
+    return folder
+
+
+def _run_in(folder: Path, *args: str, timeout: float = 300) -> tuple[dict, str, int]:
+    preview = Path(tempfile.mkdtemp(prefix="preview-")) / "preview.json"  # never inside the folder
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-q", f"--preview-json={preview}", *args],
+                          cwd=folder, capture_output=True, text=True, timeout=timeout)
+    data = json.loads(preview.read_text()) if preview.exists() else {}
+    return data, proc.stdout + proc.stderr, proc.returncode
+
+
+def _with_extra(tmp_path: Path, name: str, extra: str, before: str = "") -> Path:
+    path = tmp_path / name
+    path.write_text(before + REFERENCE.read_text() + "\n" + extra + "\n")
+    return path
+
+
+def test_public_data_ships_the_rubrics_time_limits():
+    from grader.rubric import load_rubric
+
+    limits = load_rubric().limits
+    data = json.loads((ASSIGNMENT / "public_checks.json").read_text())
+    assert data["limits"] == {"import_seconds": limits.import_seconds, "call_seconds": limits.call_seconds,
+                              "submission_seconds": limits.submission_seconds}
+
+
+def test_slow_import_fails_every_check_with_the_graders_words(tmp_path):
+    from grader.engine.calls import import_timeout
+
+    folder = _assignment_copy(tmp_path, import_seconds=2)
+    slow = _with_extra(tmp_path, "slow.py", "import time\ntime.sleep(30)")
+    started = time.monotonic()
+    data, output, _ = _run_in(folder, f"--submission={slow}")
+    assert time.monotonic() - started < 120
+    assert {r["status"] for r in data["items"]} == {"error"}
+    assert all(r["messages"] == [import_timeout(2)] for r in data["items"])  # the number is the data's
+
+
+def test_an_endless_loop_costs_its_own_check_only(tmp_path):
+    from grader.engine.calls import call_timeout
+
+    folder = _assignment_copy(tmp_path, call_seconds=1)
+    looping = _with_extra(tmp_path, "loop.py", "def adam_step_bound(m_hat, alpha, eps):\n    while True:\n        pass")
+    data, output, code = _run_in(folder, f"--submission={looping}", timeout=240)
+    by_item = {r["item"]: r for r in data["items"]}
+    assert by_item["2.3.adam_step_bound"]["messages"] == [call_timeout("adam_step_bound", 1)]
+    assert {r["status"] for i, r in by_item.items() if i != "2.3.adam_step_bound"} <= {"passed", "format_ok"}
+    assert "1 failed, 20 passed" in output
+
+
+def test_an_import_the_grader_does_not_provide_is_flagged_with_its_message(tmp_path):
+    from grader.engine.provided import not_provided_message
+
+    # json and numpy are provided; the project's own "grader" is not (it is not in the grader's worker)
+    path = _with_extra(tmp_path, "extra_import.py", "import json\nimport grader.engine")
+    line = len(path.read_text().splitlines())
+    results, _ = run_public_checks(path, tmp_path)
+    assert {r["status"] for r in results} == {"error"}
+    assert results[0]["messages"] == [f"importing the submission failed: ModuleNotFoundError: "
+                                      f"{not_provided_message('grader')} (line {line}, in <module>)"]
+
+
+def test_reading_the_public_data_is_flagged(tmp_path):
+    path = _with_extra(tmp_path, "reads_data.py", "import json, pathlib\n"
+                       f"DATA = json.loads(open({str(ASSIGNMENT / 'public_checks.json')!r}).read())")
+    data, output, _ = _run_in(ASSIGNMENT, f"--submission={path}")
+    assert any("public_checks.json" in flag for flag in data["flags"])
+    assert "WARNING: the submission opened public_checks.json" in output
+    assert {r["status"] for r in data["items"]} == {"error"}  # the open fails, as it would in the grader
+
+
+def test_missing_submission_is_one_usage_error(tmp_path):
+    _, output, code = _run_in(ASSIGNMENT, f"--submission={tmp_path / 'missing.py'}")
+    assert code == 4  # pytest's usage error
+    assert output.count("there is no file") == 1 and "failed" not in output
+
+
+def test_submission_outside_the_folder_with_a_space_in_its_path(tmp_path):
+    folder = tmp_path / "my homework"
+    folder.mkdir()
+    shutil.copyfile(REFERENCE, folder / "adam vs momentum.py")
+    data, output, code = _run_in(ASSIGNMENT, f"--submission={folder / 'adam vs momentum.py'}")
+    assert code == 0, output
+    assert "21 passed" in output
+
+
+def test_deselected_items_are_listed_as_not_run(tmp_path):
+    data, output, _ = _run_in(ASSIGNMENT, f"--submission={REFERENCE}", "-k", "1c")
+    assert [r["item"] for r in data["items"]] == ["1c"]
+    assert "1a" in data["not_run"] and len(data["not_run"]) == 20
+    assert "Not run in this session (deselected): 1a, 1b, 1d" in output
+    assert "Part 1                                                         1 / 6" in output
+
+
+def test_preview_says_it_is_not_a_grade_and_cuts_titles_between_words():
+    from grader.engine.preview import CANNOT_KNOW, preview, preview_lines
+    from grader.engine.selfcheck import CheckResult
+
+    items = json.loads((ASSIGNMENT / "public_checks.json").read_text())["items"]
+    results = [CheckResult(i["id"], i["title"], i["part"], i["points"], "passed", i["points"], ()) for i in items]
+    lines = preview_lines(preview(results, items))
+    assert CANNOT_KNOW in lines and CANNOT_KNOW.startswith("Not a grade") and "hidden inputs" in CANNOT_KNOW
+    words = {word for i in items for word in f"{i['id']} {i['title']}".split()}
+    for line in lines[:len(items)]:
+        label = line[:58].rstrip()
+        for word in label.replace(" ...", "").split():
+            assert word in words, f"{word!r} is cut in {line!r}"
+
+
+def test_follow_through_and_partial_credit_show_in_the_preview(tmp_path):
+    # w2 and w3 built from moments without bias correction: the grader's follow-through applies
+    wrong = make_variant(tmp_path, "nobias_ft", {
+        "return m, v, m / (1 - beta1**t), v / (1 - beta2**t)": "return m, v, m, v"})
+    results, _ = run_public_checks(wrong, tmp_path)
+    by_item = {r["item"]: r for r in results}
+    assert by_item["1c"]["preview"] == pytest.approx(0.5)
+    assert any("Follow-through credit" in m for m in by_item["1c"]["messages"])
+
+
+def test_notebook_errors_name_the_code_cell_and_dropped_lines_are_shown_on_both_sides(tmp_path):
+    import nbformat
+
+    from grader.release.notebook import stubs_to_notebook
+
+    notebook = stubs_to_notebook(REFERENCE.read_text())
+    code_cells = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    number, cell = next((n, c) for n, c in enumerate(code_cells, start=1) if "def adam_step_bound" in c.source)
+    cell.source = cell.source.replace("def adam_step_bound(m_hat, alpha, eps):",
+                                      "def adam_step_bound(m_hat, alpha, eps):\n    raise ValueError('mine')")
+    line = cell.source.split("\n").index("    raise ValueError('mine')") + 1
+    code_cells[0].source = "from __future__ import annotations\n%matplotlib inline\n" + code_cells[0].source
+    path = tmp_path / "nb_student.ipynb"
+    path.write_text(nbformat.writes(notebook))
+    expected = (f"adam_step_bound raised ValueError: mine (code cell {number}, line {line}, in adam_step_bound)")
+    dropped = "code cell 1, line 2: dropped line magic `%matplotlib inline`"
+
+    data, output, _ = _run_in(ASSIGNMENT, f"--submission={path}")
+    by_item = {r["item"]: r for r in data["items"]}
+    assert by_item["2.3.adam_step_bound"]["messages"] == [expected]
+    assert by_item["1a"]["status"] == "passed"  # the later __future__ import did not break the file
+    assert data["dropped_lines"] == [dropped] and dropped in output
+
+    out = tmp_path / "graded"
+    subprocess.run([sys.executable, "-m", "grader", "grade", str(path), "--out", str(out), "--quiet"],
+                   check=True, capture_output=True, timeout=600)
+    report = json.loads((out / "reports" / "nb_student.json").read_text())
+    item = next(i for i in report["items"] if i["id"] == "2.3.adam_step_bound")
+    assert expected in item["feedback"]
+    assert any(dropped in note for note in report["notes"])

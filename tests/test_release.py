@@ -375,7 +375,7 @@ def _run_bundle(bundle: Path, tmp_path: Path, *args: str) -> tuple[list[dict], s
                           cwd=bundle, capture_output=True, text=True, timeout=120)
     output = proc.stdout + proc.stderr
     assert "AssertionError" not in output and "is importable" not in output, output
-    return json.loads(preview.read_text()), output
+    return json.loads(preview.read_text())["items"], output
 
 
 def test_grader_resolves_inside_the_bundle(bundle):
@@ -389,7 +389,7 @@ def test_standalone_bundle_fails_every_stub_as_not_implemented(bundle, tmp_path)
     assert len(results) == 21
     assert {r["status"] for r in results} == {"not_implemented"}
     assert all("not implemented yet" in r["messages"][0] for r in results)
-    assert "21 failed" in output and "Total (preview)" in output
+    assert "21 failed" in output and "Public checks (preview)" in output
 
 
 def test_standalone_bundle_passes_the_reference(bundle, tmp_path):
@@ -399,4 +399,4 @@ def test_standalone_bundle_passes_the_reference(bundle, tmp_path):
     results, output = _run_bundle(work, tmp_path)
     assert len(results) == 21
     assert {r["status"] for r in results} <= {"passed", "format_ok"}
-    assert "21 passed" in output and "Total (preview)" in output
+    assert "21 passed" in output and "Public checks (preview)" in output

@@ -10,6 +10,7 @@ This module depends on the standard library and nbformat only (it ships to stude
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import warnings
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 import nbformat
 from nbformat import NotebookNode
 
-__all__ = ["NotebookError", "notebook_code"]
+__all__ = ["NotebookError", "NotebookSource", "notebook_code", "notebook_source"]
 
 #: Longest excerpt of a dropped line quoted in a note.
 _NOTE_EXCERPT = 80
@@ -114,7 +115,7 @@ def _cell_code(source: str, cell_number: int) -> tuple[str, list[str]]:
     notes: list[str] = []
     first = next((number for number, line in enumerate(lines, start=1) if line.strip()), 0)
     if first and lines[first - 1].lstrip().startswith("%%"):
-        notes.append(f"cell {cell_number}, line {first}: dropped cell magic "
+        notes.append(f"code cell {cell_number}, line {first}: dropped cell magic "
                      f"`{_excerpt(lines[first - 1])}` and the whole cell with it")
         return "", notes
 
@@ -140,7 +141,7 @@ def _cell_code(source: str, cell_number: int) -> tuple[str, list[str]]:
             kept.append(line)
             scanner.feed(line)
             continue
-        notes.append(f"cell {cell_number}, line {line_number}: dropped {kind} `{_excerpt(line)}`")
+        notes.append(f"code cell {cell_number}, line {line_number}: dropped {kind} `{_excerpt(line)}`")
         indent = line[:len(line) - len(stripped)]
         kept.append(f"{indent}pass" if indent else "")
         if kind == "get_ipython() call":
@@ -148,9 +149,7 @@ def _cell_code(source: str, cell_number: int) -> tuple[str, list[str]]:
             continuing = "python"
         elif line.endswith("\\"):
             continuing = "magic"
-    while kept and not kept[0].strip():
-        kept.pop(0)
-    return "\n".join(kept).rstrip(), notes
+    return "\n".join(kept).rstrip(), notes  # leading blank lines kept: line numbers stay the cell's
 
 
 def _load(notebook_text: str | bytes) -> NotebookNode:
@@ -242,7 +241,48 @@ def _describe_validation_error(error: Exception) -> str:
     return f"{where}: {message}"
 
 
-def notebook_code(notebook_text: str | bytes) -> tuple[str, tuple[str, ...]]:
+@dataclass(frozen=True)
+class NotebookSource:
+    """A notebook's code as one Python file, and where each line of it came from."""
+
+    code: str
+    notes: tuple[str, ...]
+    #: ``(first line in code, code cell number, lines)`` of every non-empty code cell.
+    cells: tuple[tuple[int, int, int], ...]
+
+    def where(self, line: int) -> str | None:
+        """``"code cell 3, line 2"`` for a line of :attr:`code` (None outside every cell)."""
+        for first, number, count in self.cells:
+            if first <= line < first + count:
+                return f"code cell {number}, line {line - first + 1}"
+        return None
+
+
+def _future_imports(code: str) -> tuple[str, list[str]]:
+    """A cell's leading ``from __future__`` imports, blanked out of it (lines kept), and the imports.
+
+    Jupyter compiles each cell on its own, so a future import may open any cell; in one file
+    it must come first. The grader moves them to the top of the file, as Jupyter's compiler
+    carries their flags to the cells after.
+    """
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return code, []
+    lines = code.split("\n")
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and not found:
+            continue  # a docstring may precede them
+        if not (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            break
+        found.append(" ".join(" ".join(lines[node.lineno - 1: node.end_lineno]).split()))
+        for index in range(node.lineno - 1, node.end_lineno):
+            lines[index] = ""
+    return "\n".join(lines), found
+
+
+def notebook_source(notebook_text: str | bytes) -> NotebookSource:
     """The Python code of a submitted notebook, ready to grade like a ``.py`` file.
 
     Code cells are taken in order and joined with blank lines; markdown and raw cells are
@@ -251,24 +291,47 @@ def notebook_code(notebook_text: str | bytes) -> tuple[str, tuple[str, ...]]:
     help. A cell that starts with a cell magic (``%%time``) is dropped whole. A dropped
     line inside an indented block is replaced by ``pass`` so the block still compiles.
     Lines inside strings, brackets or after a backslash continuation are never dropped.
+    ``from __future__`` imports that open a later cell move to the top, as they work in
+    Jupyter.
 
-    Returns ``(code, notes)``: one note per dropped construct, such as
-    ``"cell 4, line 2: dropped shell escape `!pip install x`"``. Cells are numbered from 1
-    counting every cell of the notebook (markdown included); lines from 1 within the cell.
+    One note per dropped construct, such as ``"code cell 4, line 2: dropped shell escape
+    `!pip install x`"``: code cells are numbered from 1 as Jupyter numbers them in a fresh
+    run (markdown and raw cells not counted), lines from 1 within the cell;
+    :meth:`NotebookSource.where` names the cell and line of any line of the code.
 
     ``notebook_text`` may also be UTF-8 ``bytes``. Raises :class:`NotebookError` for text
     that is not UTF-8 or not JSON, JSON that is not a notebook, any nbformat version but 4,
     or a notebook that nbformat's schema rejects.
     """
     notebook = _load(notebook_text)
-    pieces: list[str] = []
+    pieces: list[tuple[int, str]] = []
     notes: list[str] = []
-    for number, cell in enumerate(notebook.cells, start=1):
+    futures: list[str] = []
+    number = 0
+    for cell in notebook.cells:
         if cell.cell_type != "code":
             continue
+        number += 1
         code, cell_notes = _cell_code(cell.source, number)
         notes.extend(cell_notes)
+        code, found = _future_imports(code)
+        futures.extend(f for f in found if f not in futures)
         if code.strip():
-            pieces.append(code)
-    code = "\n\n\n".join(pieces)
-    return (code + "\n" if code else ""), tuple(notes)
+            pieces.append((number, code))
+    header = "; ".join(futures)
+    line = 2 if header else 1
+    cells, parts = [], []
+    for number, code in pieces:
+        cells.append((line, number, code.count("\n") + 1))
+        parts.append(code)
+        line += code.count("\n") + 1 + 2  # the cell, then two blank lines
+    code = "\n\n\n".join(parts)
+    if header:
+        code = header + "\n" + code
+    return NotebookSource((code + "\n" if code else ""), tuple(notes), tuple(cells))
+
+
+def notebook_code(notebook_text: str | bytes) -> tuple[str, tuple[str, ...]]:
+    """``(code, notes)`` of :func:`notebook_source` (see there)."""
+    source = notebook_source(notebook_text)
+    return source.code, source.notes

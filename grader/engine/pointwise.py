@@ -48,7 +48,8 @@ def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmet
 def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,
               atol: float = FLOAT_ATOL) -> PointAgreement:
     """Compare values point by point: ``|got - expected| <= atol + rtol * |expected|``."""
-    for index, (g, e) in enumerate(zip(got, expected, strict=True)):
+    _same_length(got, expected)
+    for index, (g, e) in enumerate(zip(got, expected)):
         if not _close(g, e, rtol, atol):
             return PointAgreement(False, index, g, e)
     return PointAgreement(True)
@@ -59,11 +60,18 @@ def agreement_with(tree, points: Sequence[Mapping[str, object]], expected: Seque
                    atol: float = FLOAT_ATOL) -> PointAgreement:
     """Like :func:`agreement` of ``values_at(tree, points)``, evaluating only up to the first
     point that differs (most wrong answers differ at the first point)."""
-    for index, (point, e) in enumerate(zip(points, expected, strict=True)):
+    _same_length(points, expected)
+    for index, (point, e) in enumerate(zip(points, expected)):
         g = evaluate(tree, point, arithmetic)
         if not _close(g, e, rtol, atol):
             return PointAgreement(False, index, g, e)
     return PointAgreement(True)
+
+
+def _same_length(a: Sequence, b: Sequence) -> None:
+    """``zip(a, b, strict=True)`` without Python 3.10 (the bundle runs on 3.9)."""
+    if len(a) != len(b):
+        raise ValueError(f"{len(a)} values against {len(b)}")
 
 
 def _close(got, expected, rtol: float, atol: float) -> bool:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
 from typing import Mapping
@@ -49,6 +49,8 @@ class PublicItem:
     shares: Mapping[str, float]
     #: Concept items: the prefix of their keys.
     prefix: str = ""
+    #: The share a wrong w2 / w3 earns when it applies the update rule to the student's own moments.
+    follow_through: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class PublicData:
     concepts: Mapping[str, Mapping]
     #: misconception id -> {"title", "explanation"}
     misconceptions: Mapping[str, Mapping]
+    #: The grader's wall-clock limits in seconds: import_seconds, call_seconds, submission_seconds.
+    limits: Mapping[str, float] = field(default_factory=lambda: MappingProxyType({}))
 
     def item(self, item_id: str) -> PublicItem:
         for item in self.items:
@@ -110,7 +114,7 @@ class PublicData:
                 id=str(raw["id"]), part=str(raw["part"]), title=str(raw["title"]), points=float(raw["points"]),
                 kind=str(raw["kind"]), function=str(raw["function"]), keys=tuple(raw.get("keys", ())),
                 shares=MappingProxyType({str(k): float(v) for k, v in raw.get("shares", {}).items()}),
-                prefix=str(raw.get("prefix", "")))
+                prefix=str(raw.get("prefix", "")), follow_through=float(raw.get("follow_through", 0.0)))
             if item.kind not in KINDS:
                 raise ValueError(f"item {item.id}: unknown kind {item.kind!r}")
             if item.function not in FUNCTIONS:
@@ -132,7 +136,8 @@ class PublicData:
             symbolic=MappingProxyType(dict(data["symbolic"])), numeric=MappingProxyType(dict(data["numeric"])),
             properties=MappingProxyType(dict(data["properties"])),
             concepts=MappingProxyType(dict(data["concepts"])),
-            misconceptions=MappingProxyType(dict(data["misconceptions"])))
+            misconceptions=MappingProxyType(dict(data["misconceptions"])),
+            limits=MappingProxyType({str(k): float(v) for k, v in data["limits"].items()}))
 
 
 def load_public_data(path: Path) -> PublicData:

@@ -6,8 +6,8 @@ values, never formulas). Answers go through the same wire format, and are judged
 checks (:mod:`.checks`, :mod:`.numeric`, :mod:`.properties`) as in the grader, so a student
 sees the same message here as in the report; a wrong answer is compared with the values of
 every named misconception, so the student's run names the same misconceptions the grader
-does. The final grade uses hidden inputs and more sample points; follow-through credit is
-only decided by the grader.
+does. Follow-through credit is decided as the grader decides it, on the public points. The
+final grade uses hidden inputs and more sample points.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Callable, Literal, Mapping
 import numpy as np
 
 from . import checks
-from .arguments import decode_argument
+from .calls import unusable
 from .explain import (first_departure_step, is_pair, looks_like_float32, misconception_lines, name_mistakes,
                       same_values, unexplained_line, with_sympy_hint)
 from .expressions import free_symbols
@@ -26,8 +26,7 @@ from .numeric import check_array
 from .pointwise import agreement, values_at
 from .properties import probe_arrays, safety_share, scaling_share
 from .publicdata import PublicData, PublicItem
-from .symbols import make_symbol
-from .wire import ArrayValue, WireError, decode_value, encode_value, expression_tree
+from .wire import ArrayValue, expression_tree
 
 Status = Literal["passed", "failed", "not_implemented", "error", "format_ok"]
 
@@ -58,21 +57,20 @@ class _Raised(Exception):
     pass
 
 
-def _call(module, function: str, args: list):
-    """Call a student function and return its decoded answer (as the grader would see it)."""
-    fn = getattr(module, function, None)
-    if not callable(fn):
-        raise _Raised(f"{function} is not defined in the submission")
-    try:
-        value = fn(*args)
-    except NotImplementedError:
-        raise _NotImplemented(f"{function} is not implemented yet (it raises NotImplementedError)") from None
-    except Exception as exc:  # noqa: BLE001 - the student's exception becomes a message
-        raise _Raised(with_sympy_hint(f"{function} raised {type(exc).__name__}: {exc}")) from None
-    try:
-        return decode_value(encode_value(value))
-    except WireError as exc:
-        raise _Raised(f"{function} returned invalid output: {exc}") from None
+def _call(run, function: str, args: list):
+    """Call a student function with encoded arguments and return its decoded answer.
+
+    ``run`` answers calls as the grader's worker does (a :class:`~grader.engine.localrun.LocalRun`:
+    the submission runs in a child process under the rubric's limits); a call without an
+    answer raises with the grader's words for it (:func:`grader.engine.calls.unusable`).
+    """
+    outcome = run.call(function, args)
+    why = unusable(outcome, function)
+    if outcome.kind in ("not_implemented", "missing"):  # the grader's "not attempted"
+        raise _NotImplemented(why)
+    if why is not None:
+        raise _Raised(with_sympy_hint(why) if outcome.kind == "raised" else why)
+    return outcome.value
 
 
 def _misconception_lines(names, catalogue) -> list[str]:
@@ -172,9 +170,9 @@ def check_item(item, module, data) -> CheckResult:
     try:
         passed_share, messages = _CHECKS[item.kind](item, module, data)
     except _NotImplemented as exc:
-        return result("not_implemented", 0.0, [str(exc)])
+        return result("not_implemented", 0.0, [str(a) for a in exc.args])
     except _Raised as exc:
-        return result("error", 0.0, [str(exc)])
+        return result("error", 0.0, [str(a) for a in exc.args])
     if item.kind == "concepts":
         return result("format_ok" if passed_share >= 1 - 1e-9 else "failed", 0.0, messages)
     status = "passed" if passed_share >= 1 - 1e-9 else "failed"
@@ -183,7 +181,7 @@ def check_item(item, module, data) -> CheckResult:
 
 def _symbols_call(module, function: str, data: PublicData):
     spec = data.symbolic[function]
-    return _call(module, function, [make_symbol(n) for n in spec["symbols"]]), spec
+    return _call(module, function, [{"sym": n} for n in spec["symbols"]]), spec
 
 
 def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
@@ -200,9 +198,70 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
         messages.append(verdict.message)
         if verdict.correct:
             correct.append(key)
+        elif item.follow_through > 0 and key in _FOLLOW_THROUGH and _follows_through(module, key, answer, data):
+            share += item.follow_through
+            messages.append(f"Follow-through credit: your {key} applies the update rule correctly to your "
+                            f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
+    share = min(share, 1.0)
     wrong = len(correct) < len(values)
     return share, messages + _symbolic_lines(item.keys, spec["answers"], values, correct, data,
                                              _right_elsewhere(item, module, data) if wrong else {})
+
+
+#: What a w2 / w3 is built from: its function and {role: the student's own key}.
+_FOLLOW_THROUGH = {
+    "w2": ("adam_first_update", {"m_hat": "m_hat1", "v_hat": "v_hat1"}),
+    "w3": ("adam_second_update", {"m_hat": "m_hat2", "v_hat": "v_hat2", "w": "w2"}),
+}
+
+
+def _update_rule(w: float, m_hat: float, v_hat: float, alpha: float, eps: float) -> float | None:
+    """The handout's update ``w + dw``, ``dw = -alpha m_hat / (sqrt(v_hat) + eps)``, at one point."""
+    if v_hat < 0:
+        return None
+    return w - alpha * m_hat / (v_hat ** 0.5 + eps)
+
+
+def _follows_through(module, key: str, answer: dict, data: PublicData) -> bool:
+    """Is a wrong w2 / w3 the update rule applied, at every public point, to the student's
+    own moments (and w2), at least one of which is wrong?  As the grader decides it."""
+    function, roles = _FOLLOW_THROUGH[key]
+    spec = data.symbolic[function]
+    own = dict(answer)
+    if "w" in roles:
+        try:
+            first, _ = _symbols_call(module, "adam_first_update", data)
+        except (_NotImplemented, _Raised):
+            return False
+        if not isinstance(first, dict):
+            return False
+        own["w2"] = first.get("w2")
+    tol = data.tolerances
+    values, any_wrong = {}, False
+    for role, name in roles.items():
+        tree = expression_tree(own.get(name))
+        if tree is None:
+            return False
+        source = data.symbolic["adam_first_update" if name == "w2" else function]
+        if free_symbols(tree) - set(source["symbols"]):
+            return False
+        values[role] = values_at(tree, spec["points"])
+        if name == "w2":
+            expected = values_at(tree, source["points"]), source["answers"]["w2"]["expected"]
+        else:
+            expected = values[role], spec["answers"][name]["expected"]
+        any_wrong |= not agreement(*expected, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree
+    if not any_wrong:
+        return False
+    template = []
+    for index, point in enumerate(spec["points"]):
+        w = values["w"][index] if "w" in values else point["w1"]
+        m_hat, v_hat = values["m_hat"][index], values["v_hat"][index]
+        template.append(None if None in (w, m_hat, v_hat) else _update_rule(w, m_hat, v_hat, point["alpha"],
+                                                                            point["eps"]))
+    mine = expression_tree(answer[key])
+    return mine is not None and agreement(values_at(mine, spec["points"]), template,
+                                          rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree
 
 
 def _check_single_symbolic(item: PublicItem, module, data: PublicData):
@@ -213,7 +272,7 @@ def _check_single_symbolic(item: PublicItem, module, data: PublicData):
 
 
 def _case_args(case: Mapping) -> list:
-    return [decode_argument(a) for a in case["args"]]
+    return list(case["args"])
 
 
 def _array(entry: Mapping) -> np.ndarray:
@@ -296,15 +355,29 @@ def _ratio_lines(answer: dict, case: Mapping, data: PublicData) -> list[str]:
     return _named_lines(list(expected), [k for k in expected if k not in wrong], match, predicted, data, None)
 
 
-def _probe_answers(module, spec: Mapping) -> dict:
-    return {probe["name"]: _call(module, probe["function"], _case_args(probe)) for probe in spec["probes"]}
+def _probe_answers(module, spec: Mapping) -> tuple[dict, list[str]]:
+    """Each probe's answer (``NO_ANSWER`` when its call gave none) and why any gave none, as
+    the grader judges property items: a probe without an answer costs its own share only."""
+    answers, messages, raised = {}, [], False
+    for probe in spec["probes"]:
+        try:
+            answers[probe["name"]] = _call(module, probe["function"], _case_args(probe))
+        except (_NotImplemented, _Raised) as exc:
+            raised |= isinstance(exc, _Raised)
+            answers[probe["name"]] = checks.NO_ANSWER
+            if str(exc) not in messages:
+                messages.append(str(exc))
+    if all(value is checks.NO_ANSWER for value in answers.values()):
+        raise (_Raised if raised else _NotImplemented)(*messages)
+    return answers, messages
 
 
 def _check_scaling(item: PublicItem, module, data: PublicData):
     spec = data.properties[item.id]
-    answers, messages = probe_arrays([(probe["name"], probe["function"],
-                                       _call(module, probe["function"], _case_args(probe)))
+    answers, unanswered = _probe_answers(module, spec)
+    answers, messages = probe_arrays([(probe["name"], probe["function"], answers[probe["name"]])
                                       for probe in spec["probes"]])
+    messages = unanswered + messages
     tol = data.tolerances
     share, found = scaling_share(answers, spec["factors"], shares=item.shares, rtol=tol.numeric_rtol,
                                  atol_scale=tol.numeric_atol_scale)
@@ -313,7 +386,8 @@ def _check_scaling(item: PublicItem, module, data: PublicData):
 
 def _check_safety(item: PublicItem, module, data: PublicData):
     spec = data.properties[item.id]
-    answers = _probe_answers(module, spec)
+    answers, unanswered = _probe_answers(module, spec)
+    answers = {name: value for name, value in answers.items() if value is not checks.NO_ANSWER}
     shapes = {probe["name"]: tuple(probe["args"][0]["array"]["shape"]) for probe in spec["probes"]}
     tol = data.tolerances
     named = {}
@@ -329,7 +403,7 @@ def _check_safety(item: PublicItem, module, data: PublicData):
     if share < 1 - 1e-9:
         labels = next((labels for labels in named.values() if labels), [])
         messages = list(messages) + misconception_lines(labels, data.misconceptions)
-    return share, messages
+    return share, unanswered + list(messages)
 
 
 def _check_concepts(item: PublicItem, module, data: PublicData):

@@ -22,6 +22,7 @@ import sympy
 from reference import adam_vs_momentum as reference
 
 from grader.engine import checks
+from grader.engine.calls import unusable
 from grader.engine.arguments import encode_argument
 from grader.engine.checks import NO_ANSWER, Unanswered
 from grader.engine.contract import FUNCTIONS, SYMBOLIC_FUNCTIONS
@@ -185,7 +186,7 @@ class Context:
         """The answer of a call, or :data:`NO_ANSWER` after noting why there is none."""
         outcome = self.outcomes.get(call.key, CallOutcome("ungradable", detail="the call was never made"))
         finding.kinds.add(outcome.kind)
-        why = _unusable(outcome, call.function)
+        why = unusable(outcome, call.function)
         if why is not None:
             if why not in finding.feedback:
                 finding.feedback.append(why)
@@ -204,21 +205,6 @@ class Context:
 
 #: Every judge: (context, the item's spec, the rubric item, the finding to fill) -> None.
 Judge = Callable[[Context, ItemSpec, Item, _Finding], None]
-
-
-def _unusable(outcome: CallOutcome, function: str) -> str | None:
-    """Why an outcome has no answer to judge (None when it has one)."""
-    if outcome.kind == "value":
-        return None
-    if outcome.kind == "not_implemented":
-        return f"{function} is not implemented yet (it raises NotImplementedError)"
-    if outcome.kind == "missing":
-        return f"{function} is not defined in the submission"
-    if outcome.kind in ("not_loaded", "ungradable"):
-        return outcome.detail
-    if outcome.kind == "raised":
-        return with_sympy_hint(outcome.detail)
-    return outcome.detail or f"{function} gave no answer ({outcome.kind})"
 
 
 #: The student's own optimizers: items computed from them (the effective rates, the 3b

@@ -76,8 +76,14 @@ hidden inputs and more sample points.
 """
 '''
 
-REQUIREMENTS_TEXT = """\
-# What the public checks need: pip install -r requirements.txt (tested with Python 3.11).
+#: The Python versions the bundle supports (tests/test_bundle_platforms.py runs it on them).
+PYTHON_RANGE = ("3.9", "3.13")
+
+REQUIREMENTS_TEXT = f"""\
+# What the public checks need, for Python {PYTHON_RANGE[0]} to {PYTHON_RANGE[1]}, in a virtual environment:
+#   python3 -m venv .venv, then source .venv/bin/activate (Windows: .venv\\Scripts\\activate),
+#   then pip install -r requirements.txt
+# On an older Python, pip finds no numpy>=1.26: install a newer Python first.
 numpy>=1.26
 sympy>=1.12
 mpmath>=1.3  # comes with sympy; the checking engine uses it directly

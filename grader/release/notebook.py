@@ -61,16 +61,45 @@ HOW_TO_CHECK = """\
 ## Checking your work
 
 1. Save this notebook (the checks read the file on disk, not the running kernel).
-2. Open a terminal in this folder and install the requirements once:
-   `pip install -r requirements.txt`
+2. Open a terminal in this folder and set up a virtual environment once (Python 3.9 to 3.13):
+   `python3 -m venv .venv`, then `source .venv/bin/activate` (Windows: `.venv\\Scripts\\activate`),
+   then `pip install -r requirements.txt`
 3. Run the public checks against the notebook:
-   `pytest --submission adam_vs_momentum.ipynb`
+   `pytest --submission=adam_vs_momentum.ipynb`
 
-The run ends with a score preview per rubric item. A notebook is graded exactly like
-`adam_vs_momentum.py`: its code cells are read from top to bottom. IPython magics
-(`%timeit`, `%%time`) and shell escapes (`!pip install ...`) are dropped before grading,
-never run, so do not rely on them for anything your functions need.
+The run ends with a score preview per rubric item; it is not a grade (the grader uses hidden
+inputs). A notebook is graded like `adam_vs_momentum.py`: its code cells are run from top to
+bottom, and an error names the code cell (counting code cells from 1, as Jupyter numbers them
+in a fresh run) and the line in it. IPython magics (`%timeit`, `%%time`) and shell escapes
+(`!pip install ...`) are dropped before grading, never run; the checks list every line they
+dropped, so do not rely on them for anything your functions need.
 """
+
+#: Sections of the handout (``README.md``) the notebook carries, so that it can be worked
+#: without the handout open: the optimizers, the binding conventions with the symbols and
+#: their assumptions, and per part its rubric items, points and concept keys with options.
+HANDOUT_SECTIONS = ("The two optimizers", "Conventions")
+HANDOUT_NAME = "README.md"
+
+
+def handout_sections(handout: str) -> dict[str, str]:
+    """The handout's ``## `` sections by heading (their text without the heading line)."""
+    sections: dict[str, list[str]] = {}
+    current = None
+    for line in handout.replace("\r\n", "\n").split("\n"):
+        if line.startswith("## "):
+            current = line[3:].strip()
+            sections[current] = []
+        elif current is not None:
+            sections[current].append(line)
+    return {heading: "\n".join(lines).strip() for heading, lines in sections.items()}
+
+
+def _section(sections: dict[str, str], prefix: str) -> tuple[str, str] | None:
+    for heading, text in sections.items():
+        if heading.startswith(prefix):
+            return heading, text
+    return None
 
 # ---------------------------------------------------------------------------
 # Stubs -> notebook
@@ -151,6 +180,30 @@ def _title_cell(docstring: str | None) -> _Cell:
     return _Cell("markdown", f"{text}\n\n{body}" if body else text)
 
 
+def _with_handout(cells: list[_Cell], handout: str | None) -> list[_Cell]:
+    """The handout's general sections after the imports, and each part's section (rubric
+    items, points, concept keys and options) under the stubs' heading of that part."""
+    if not handout:
+        return cells
+    sections = handout_sections(handout)
+    general = [_Cell("markdown", f"## {found[0]}\n\n{found[1]}") for found in
+               (_section(sections, prefix) for prefix in HANDOUT_SECTIONS) if found]
+    out: list[_Cell] = []
+    placed = False
+    for cell in cells:
+        if cell.kind == "markdown" and cell.source.startswith("## Part "):
+            part = cell.source.split(":")[0][3:]  # "Part 1"
+            found = _section(sections, part + " ")
+            if found:
+                heading, rest = cell.source.split("\n", 1) if "\n" in cell.source else (cell.source, "")
+                cell = _Cell("markdown", "\n\n".join(x for x in (heading, found[1], rest.strip()) if x))
+        out.append(cell)
+        if not placed and cell.kind == "code":
+            out.extend(general)
+            placed = True
+    return out
+
+
 def _plan_cells(source: str) -> list[_Cell]:
     """The cells of the notebook for a stub file, in order (see :func:`stubs_to_notebook`)."""
     source = source.lstrip("\ufeff").replace("\r\n", "\n").replace("\r", "\n")
@@ -206,7 +259,7 @@ def _merge_markdown(cells: Sequence[_Cell]) -> list[_Cell]:
     return merged
 
 
-def stubs_to_notebook(source: str) -> NotebookNode:
+def stubs_to_notebook(source: str, handout: str | None = None) -> NotebookNode:
     """Build the student notebook from the text of the stub file.
 
     The notebook holds, in order: a markdown title cell with the module docstring; a code
@@ -218,10 +271,15 @@ def stubs_to_notebook(source: str) -> NotebookNode:
     docstring and its ruled section comments. Nothing is executed. Cell ids are ``cell-0``,
     ``cell-1``, ..., so the same stubs always give the same notebook.
 
+    With the ``handout`` (the text of ``README.md``), the notebook also carries what a
+    student needs without the handout open: after the imports, the optimizers and the binding
+    conventions (symbols and their assumptions included); under each part's heading, that
+    part's section of the handout (rubric items and points, concept keys and options).
+
     Raises ``SyntaxError`` when the stubs do not parse.
     """
     notebook = nbformat.v4.new_notebook(metadata=json.loads(json.dumps(NOTEBOOK_METADATA)))
-    for number, cell in enumerate(_plan_cells(source)):
+    for number, cell in enumerate(_with_handout(_plan_cells(source), handout)):
         make = nbformat.v4.new_code_cell if cell.kind == "code" else nbformat.v4.new_markdown_cell
         notebook.cells.append(make(source=cell.source, id=f"cell-{number}"))
     nbformat.validate(notebook)
@@ -234,9 +292,9 @@ def render_notebook(notebook: NotebookNode) -> str:
     return text if text.endswith("\n") else text + "\n"
 
 
-def build_notebook_text(source: str) -> str:
-    """The text of the notebook built from the stub file text ``source``."""
-    return render_notebook(stubs_to_notebook(source))
+def build_notebook_text(source: str, handout: str | None = None) -> str:
+    """The text of the notebook built from the stub file text ``source`` (and the handout)."""
+    return render_notebook(stubs_to_notebook(source, handout))
 
 
 # ---------------------------------------------------------------------------
@@ -284,8 +342,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     default_stubs, default_notebook = default_paths()
     stubs = arguments.stubs or default_stubs
     notebook = arguments.notebook or default_notebook
+    handout = stubs.parent / HANDOUT_NAME
     try:
-        expected = build_notebook_text(stubs.read_text(encoding="utf-8"))
+        expected = build_notebook_text(stubs.read_text(encoding="utf-8"),
+                                       handout.read_text(encoding="utf-8") if handout.is_file() else None)
     except (OSError, UnicodeDecodeError, SyntaxError) as exc:
         print(f"error: cannot build a notebook from {stubs}: {exc}", file=sys.stderr)
         return 2

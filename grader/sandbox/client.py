@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
+from grader.engine import calls
+from grader.engine.calls import plain_text
+from grader.engine.notebook import NotebookError, notebook_source
 from grader.engine.wire import OtherValue, WireError, decode_value
 from grader.errors import ProtocolError, SandboxError
 from grader.intake.submissions import Submission
@@ -29,23 +32,6 @@ class RunResult:
     notes: tuple[str, ...] = ()
 
 
-def plain_text(text, limit: int) -> str:
-    """Worker-supplied text made safe to show: one line, printable characters, at most ``limit``.
-
-    A message with newlines could forge headings or a total in the Markdown report.
-    """
-    text = "".join(c if c.isprintable() else " " for c in str(text))
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe_error(error: Mapping) -> str:
-    kind = plain_text(error.get("type", "Exception"), 80)
-    message = plain_text(error.get("message", ""), 300)
-    where = plain_text(error.get("where", ""), 80)
-    return f"{kind}: {message}" + (f" ({where})" if where else "")
-
-
 def _plain_values(value):
     """A decoded answer whose display-only strings (the type and reason of values that have no
     wire form) are plain text; answers themselves are untouched."""
@@ -56,7 +42,7 @@ def _plain_values(value):
     return value
 
 
-def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
+def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float, locate=None):
     """A worker with the submission imported: ``(worker, functions)``, or ``(None, outcome)``
     whose outcome every remaining call shares (the import timed out or failed)."""
     worker = sandbox.spawn(slot)
@@ -69,17 +55,17 @@ def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
         worker.send({"op": "load", "filename": submission.filename, "source": submission.source})
         reply = worker.receive(seconds)
     except Timeout:
-        return failed("timeout", f"importing the submission took longer than {seconds:g} s")
+        return failed("timeout", calls.import_timeout(seconds))
     except Closed:
         status = worker.exit_status()
-        return failed("not_loaded", f"the submission ended the worker process while being imported ({status})")
+        return failed("not_loaded", calls.import_ended_process(status))
     except ProtocolError as exc:
         return failed("not_loaded", f"invalid output while importing the submission: {exc}")
     if reply.get("op") != "loaded" or type(reply.get("ok")) is not bool:
         return failed("not_loaded", "invalid output while importing the submission")
     if not reply["ok"]:
-        return failed("not_loaded", "importing the submission failed: " + _describe_error(
-            reply.get("error") if type(reply.get("error")) is dict else {}))
+        return failed("not_loaded", calls.import_failed(calls.relocate(
+            reply.get("error") if type(reply.get("error")) is dict else {}, locate)))
     functions = reply.get("functions")
     if type(functions) is not list or not all(type(f) is str for f in functions):
         return failed("not_loaded", "invalid output while importing the submission")
@@ -87,16 +73,17 @@ def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float):
     return worker, frozenset(functions)
 
 
-def _answer(worker: Worker, call: Call, call_id: int, seconds: float) -> tuple[CallOutcome, bool]:
+def _answer(worker: Worker, call: Call, call_id: int, seconds: float,
+            locate=None) -> tuple[CallOutcome, bool]:
     """Run one call; returns the outcome and whether the worker is still usable."""
     try:
         worker.send({"op": "call", "id": call_id, "function": call.function, "args": list(call.args)})
         reply = worker.receive(seconds)
     except Timeout:
-        return CallOutcome("timeout", detail=f"{call.function} did not finish within {seconds:g} s"), False
+        return CallOutcome("timeout", detail=calls.call_timeout(call.function, seconds)), False
     except Closed:
         status = worker.exit_status()
-        return CallOutcome("crashed", detail=f"{call.function} ended the worker process ({status})"), False
+        return CallOutcome("crashed", detail=calls.call_ended_process(call.function, status)), False
     except ProtocolError as exc:
         return CallOutcome("invalid", detail=f"{call.function} gave invalid output ({exc})"), False
     if reply.get("op") != "result" or reply.get("id") != call_id or type(reply.get("ok")) is not bool:
@@ -105,11 +92,21 @@ def _answer(worker: Worker, call: Call, call_id: int, seconds: float) -> tuple[C
         error = reply.get("error") if type(reply.get("error")) is dict else {}
         if error.get("type") == "NotImplementedError":
             return CallOutcome("not_implemented"), True
-        return CallOutcome("raised", detail=f"{call.function} raised {_describe_error(error)}"), True
+        return CallOutcome("raised", detail=calls.call_raised(call.function, calls.relocate(error, locate))), True
     try:
         return CallOutcome("value", value=_plain_values(decode_value(reply.get("value")))), True
     except WireError as exc:
         return CallOutcome("invalid", detail=f"{call.function} gave invalid output: {exc}"), True
+
+
+def notebook_locator(submission: Submission):
+    """For a notebook, what names the code cell and line of a line of its code (else None)."""
+    if not submission.origin.lower().endswith(".ipynb") or not submission.content:
+        return None
+    try:
+        return notebook_source(submission.content).where
+    except NotebookError:
+        return None
 
 
 def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequence[Call],
@@ -119,6 +116,7 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
     if submission.source is None:
         outcome = CallOutcome("not_loaded", detail=submission.error or "the submission cannot be read")
         return RunResult({call.key: outcome for call in calls})
+    locate = notebook_locator(submission)
     deadline = time.monotonic() + limits.submission_seconds
     worker, functions = None, frozenset()
     try:
@@ -126,11 +124,12 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
             left = deadline - time.monotonic()
             if left <= 0:
                 outcomes[call.key] = CallOutcome(
-                    "timeout", detail=f"the submission used up its {limits.submission_seconds:g} s in all")
+                    "timeout", detail=calls.submission_timeout(limits.submission_seconds))
                 continue
             if worker is None:
                 try:
-                    worker, functions = _start(sandbox, slot, submission, min(limits.import_seconds, left))
+                    worker, functions = _start(sandbox, slot, submission, min(limits.import_seconds, left),
+                                               locate)
                 except SandboxError as exc:
                     for rest in calls[call_id:]:
                         outcomes[rest.key] = CallOutcome("ungradable", detail=f"grader problem: {exc}")
@@ -142,7 +141,7 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
             if call.function not in functions:
                 outcomes[call.key] = CallOutcome("missing")
                 continue
-            outcome, usable = _answer(worker, call, call_id, min(limits.call_seconds, max(left, 0.01)))
+            outcome, usable = _answer(worker, call, call_id, min(limits.call_seconds, max(left, 0.01)), locate)
             outcomes[call.key] = outcome
             if usable:
                 worker.end_of_call()

@@ -30,6 +30,7 @@ from pathlib import Path
 
 
 from grader.engine.arguments import decode_argument
+from grader.engine.calls import describe_exception
 from grader.engine.wire import encode_value
 from grader.sandbox.protocol import MAX_GRADER_MESSAGE, read_message, write_message
 
@@ -41,35 +42,6 @@ FUNCTIONS = (
     "adam_scale_factor", "adam_scaled_step", "adam_step_bound", "adam_effective_learning_rates",
     "spike_response", "sparse_feature_boost", "concept_answers",
 )
-
-
-def describe_exception(exc: BaseException, filename: str) -> dict:
-    """Type, message and the last line of the submission in the traceback.
-
-    Never raises: an exception whose ``__str__`` or class name misbehaves is described as
-    well as it can be.
-    """
-    try:
-        kind = type.__dict__["__name__"].__get__(type(exc))  # not a metaclass's override
-    except Exception:  # noqa: BLE001
-        kind = "Exception"
-    where = ""
-    try:
-        if isinstance(exc, SyntaxError) and type(exc.lineno) is int:
-            where = f"line {exc.lineno}"
-        for frame in reversed(traceback.extract_tb(exc.__traceback__) if not where else []):
-            if frame.filename == filename:
-                where = f"line {frame.lineno}, in {frame.name}"
-                break
-    except Exception:  # noqa: BLE001
-        pass
-    try:
-        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
-        if type(message) is not str:
-            raise TypeError
-    except Exception:  # noqa: BLE001 - a student exception whose __str__ raises
-        message = "<unprintable message>"
-    return {"type": str(kind)[:80], "message": message[:500], "where": where[:200]}
 
 
 def _function(module, name: str):

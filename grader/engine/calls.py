@@ -1,0 +1,140 @@
+"""What one call of a student function gave, and the words for it, on both sides.
+
+The grader's sandbox and the students' public run (:mod:`grader.engine.localrun`) run the
+submission in another process and map what happens there to one :class:`Outcome` each;
+the messages below are the only place those words are written, so a student sees in
+``pytest`` what the grader's report says for the same answer.
+
+Standard library only (this module ships to students; Python 3.9 and later).
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+#: Kinds of outcome, as in the grader's ``grader.results.CallOutcome``.
+KINDS = ("value", "raised", "not_implemented", "missing", "timeout", "crashed", "invalid",
+         "not_loaded", "ungradable")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one call gave: an answer (``kind == "value"``) or why there is none."""
+
+    kind: str
+    #: The decoded answer (only when ``kind == "value"``).
+    value: object = None
+    #: Why the call gave no answer, in words for the student.
+    detail: str = ""
+
+
+def plain_text(text, limit: int) -> str:
+    """Text from student code made safe to show: one line, printable, at most ``limit``."""
+    text = "".join(c if c.isprintable() else " " for c in str(text))
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_exception(exc: BaseException, filename: str) -> dict:
+    """Type, message and the last line of the submission (``filename``) in the traceback.
+
+    Never raises: an exception whose ``__str__`` or class name misbehaves is described as
+    well as it can be.
+    """
+    try:
+        kind = type.__dict__["__name__"].__get__(type(exc))  # not a metaclass's override
+    except Exception:  # noqa: BLE001
+        kind = "Exception"
+    where, line, function = "", None, None
+    try:
+        if isinstance(exc, SyntaxError) and type(exc.lineno) is int:
+            where, line = f"line {exc.lineno}", exc.lineno
+        for frame in reversed(traceback.extract_tb(exc.__traceback__) if not where else []):
+            if frame.filename == filename:
+                where, line, function = f"line {frame.lineno}, in {frame.name}", frame.lineno, frame.name
+                break
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        if type(message) is not str:
+            raise TypeError
+    except Exception:  # noqa: BLE001 - a student exception whose __str__ raises
+        message = "<unprintable message>"
+    return {"type": str(kind)[:80], "message": message[:500], "where": where[:200], "line": line,
+            "function": None if function is None else str(function)[:80]}
+
+
+def relocate(error: Mapping, locate: Callable[[int], "str | None"] | None) -> Mapping:
+    """``error`` with its place named by ``locate`` (a notebook's "code cell 3, line 2"
+    for a line of its code), when it has a line that ``locate`` knows."""
+    line = error.get("line")
+    if locate is None or type(line) is not int:
+        return error
+    place = locate(line)
+    if not place:
+        return error
+    function = error.get("function")
+    return {**error, "where": place + (f", in {function}" if type(function) is str else "")}
+
+
+def describe_error(error: Mapping) -> str:
+    """One line for an exception described by :func:`describe_exception`."""
+    kind = plain_text(error.get("type", "Exception"), 80)
+    message = plain_text(error.get("message", ""), 300)
+    where = plain_text(error.get("where", ""), 80)
+    return f"{kind}: {message}" + (f" ({where})" if where else "")
+
+
+# ---------------------------------------------------------------------------
+# The words for each outcome
+# ---------------------------------------------------------------------------
+
+def import_timeout(seconds: float) -> str:
+    return f"importing the submission took longer than {seconds:g} s"
+
+
+def import_failed(error: Mapping) -> str:
+    return "importing the submission failed: " + describe_error(error)
+
+
+def import_ended_process(status: str) -> str:
+    return f"the submission ended the worker process while being imported ({status})"
+
+
+def call_timeout(function: str, seconds: float) -> str:
+    return f"{function} did not finish within {seconds:g} s"
+
+
+def submission_timeout(seconds: float) -> str:
+    return f"the submission used up its {seconds:g} s in all"
+
+
+def call_ended_process(function: str, status: str) -> str:
+    return f"{function} ended the worker process ({status})"
+
+
+def call_raised(function: str, error: Mapping) -> str:
+    return f"{function} raised {describe_error(error)}"
+
+
+def outcome_of_error(function: str, error: Mapping) -> Outcome:
+    """The outcome of a call that raised (``error`` as from :func:`describe_exception`)."""
+    if error.get("type") == "NotImplementedError":
+        return Outcome("not_implemented")
+    return Outcome("raised", detail=call_raised(function, error))
+
+
+def unusable(outcome: Outcome, function: str) -> str | None:
+    """Why an outcome has no answer to judge (None when it has one)."""
+    if outcome.kind == "value":
+        return None
+    if outcome.kind == "not_implemented":
+        return f"{function} is not implemented yet (it raises NotImplementedError)"
+    if outcome.kind == "missing":
+        return f"{function} is not defined in the submission"
+    if outcome.kind in ("not_loaded", "ungradable"):
+        return outcome.detail
+    return outcome.detail or f"{function} gave no answer ({outcome.kind})"

@@ -1,0 +1,423 @@
+"""The public run's worker: the student's file runs in a child process, under the grader's limits.
+
+The public checks never import the submission into ``pytest``'s own process. A child Python
+(:func:`child_main`) imports it in a fresh, empty working directory, with stdin at end of
+file and its output discarded, as the grader's sandbox does, and answers calls with the same
+wire values. The parent (:class:`LocalRun`) applies the rubric's wall-clock limits, read from
+the public data (``limits``): the import, each call, the whole submission. A call that runs
+too long costs that call only and a fresh child goes on, as in the grader; an infinite loop
+never hangs ``pytest``.
+
+Two things the grader would refuse are flagged in the child: importing a module the grader
+does not provide (the same message, from :mod:`grader.engine.provided`) and opening a file
+of the public checks themselves (``public_checks.json``, the tests, the handout), which the
+grader does not have.
+
+Plain Python on Linux, macOS and Windows (subprocess, threads and pipes only; Python 3.9+).
+The sandbox is the grader's business: this is not one, and need not be.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from . import calls
+from .calls import Outcome
+
+#: The name the submission is imported under (as in the grader's worker).
+MODULE_NAME = "adam_vs_momentum"
+#: Seconds the child may take to start Python and import numpy and sympy (not the student's time).
+STARTUP_SECONDS = 120.0
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Wall-clock limits in seconds, as in the rubric's ``[limits]``."""
+
+    import_seconds: float
+    call_seconds: float
+    submission_seconds: float
+
+    @classmethod
+    def from_data(cls, data: dict) -> "Limits":
+        limits = data.limits if hasattr(data, "limits") else data["limits"]
+        return cls(float(limits["import_seconds"]), float(limits["call_seconds"]),
+                   float(limits["submission_seconds"]))
+
+
+class _Timeout(Exception):
+    pass
+
+
+class _Closed(Exception):
+    pass
+
+
+class _Child:
+    """One child process and the thread that reads its answers."""
+
+    def __init__(self, python: str, root: Path, workdir: Path):
+        boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
+                "from grader.engine.localrun import child_main; child_main()")
+        options = {"start_new_session": True} if os.name == "posix" else {
+            "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}
+        self.process = subprocess.Popen(
+            [python, "-c", boot, str(root)], cwd=workdir, stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, **options)
+        self.answers: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        try:
+            for line in self.process.stdout:
+                self.answers.put(line)
+        except (OSError, ValueError):
+            pass
+        self.answers.put(None)
+
+    def send(self, message: dict) -> None:
+        try:
+            self.process.stdin.write(json.dumps(message).encode("utf-8") + b"\n")
+            self.process.stdin.flush()
+        except (OSError, ValueError):
+            raise _Closed from None
+
+    def receive(self, seconds: float) -> dict:
+        try:
+            line = self.answers.get(timeout=max(seconds, 0.001))
+        except queue.Empty:
+            raise _Timeout from None
+        if line is None:
+            raise _Closed
+        try:
+            message = json.loads(line)
+        except ValueError:
+            raise _Closed from None
+        if type(message) is not dict:
+            raise _Closed
+        return message
+
+    def status(self) -> str:
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            return "still running"
+        return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                if os.name == "posix":
+                    os.killpg(self.process.pid, 9)
+                else:
+                    self.process.kill()
+            except OSError:
+                pass
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                stream.close()
+            except OSError:
+                pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            pass
+
+
+class LocalRun:
+    """The student's file, run in a child process: :meth:`call` answers one call at a time.
+
+    ``source`` is the Python code to import (a notebook's code cells, already extracted),
+    ``filename`` the name it gets in the working directory, ``bundle`` the folder whose
+    top-level files the submission must not open.
+    """
+
+    def __init__(self, source: str, filename: str, limits: Limits, *, bundle: Path,
+                 python: str | None = None, locate=None):
+        self.source, self.filename, self.limits = source, filename, limits
+        #: Names the place of a line of ``source`` (a notebook's code cell and line), or None.
+        self.locate = locate
+        self.bundle = Path(bundle).resolve()
+        self.python = python or sys.executable
+        self.root = Path(__file__).resolve().parents[2]
+        self.workdir = Path(tempfile.mkdtemp(prefix="adam-vs-momentum-"))
+        self.flags: list[str] = []
+        self._child: _Child | None = None
+        self._load_failure: Outcome | None = None
+        self._deadline: float | None = None
+        self._call_id = 0
+        self._answers: dict = {}
+
+    # -- the parent's side -------------------------------------------------------------
+
+    def _start(self, seconds: float) -> Outcome | None:
+        """A child with the submission imported (None), or the outcome every call shares."""
+        child = _Child(self.python, self.root, self.workdir)
+        try:
+            ready = child.receive(STARTUP_SECONDS)
+        except (_Timeout, _Closed):
+            child.close()
+            return Outcome("ungradable", detail="the public checks could not start a Python process "
+                                                f"({self.python}) to run the submission")
+        if ready.get("op") != "ready":
+            child.close()
+            return Outcome("ungradable", detail="the public checks' child process did not start")
+
+        def failed(kind: str, detail: str) -> Outcome:
+            child.close()
+            return Outcome(kind, detail=detail)
+
+        started = time.monotonic()
+        if self._deadline is None:
+            self._deadline = started + self.limits.submission_seconds
+        try:
+            child.send({"op": "load", "filename": self.filename, "source": self.source,
+                        "bundle": str(self.bundle)})
+            reply = child.receive(seconds)
+        except _Timeout:
+            return failed("timeout", calls.import_timeout(seconds))
+        except _Closed:
+            return failed("not_loaded", calls.import_ended_process(child.status()))
+        self._note(reply)
+        if not reply.get("ok"):
+            return failed("not_loaded", calls.import_failed(calls.relocate(reply.get("error") or {}, self.locate)))
+        self._child = child
+        return None
+
+    def _note(self, reply: dict) -> None:
+        for flag in reply.get("flags") or ():
+            if flag not in self.flags:
+                self.flags.append(str(flag))
+
+    def call(self, function: str, args: Sequence[dict]) -> Outcome:
+        """Call ``function`` with encoded arguments (:mod:`grader.engine.arguments`)."""
+        key = json.dumps([function, list(args)], separators=(",", ":"))
+        if key not in self._answers:  # each distinct call is made once, as in the grader
+            self._answers[key] = self._call(function, args)
+        return self._answers[key]
+
+    def _call(self, function: str, args: Sequence[dict]) -> Outcome:
+        from .wire import WireError, decode_value
+
+        if self._load_failure is not None:
+            return self._load_failure
+        left = (self._deadline - time.monotonic()) if self._deadline is not None else None
+        if left is not None and left <= 0:
+            return Outcome("timeout", detail=calls.submission_timeout(self.limits.submission_seconds))
+        if self._child is None:
+            seconds = self.limits.import_seconds if left is None else min(self.limits.import_seconds, left)
+            failure = self._start(seconds)
+            if failure is not None:
+                self._load_failure = failure
+                return failure
+            left = self._deadline - time.monotonic()
+        child = self._child
+        seconds = min(self.limits.call_seconds, max(left, 0.01))
+        self._call_id += 1
+        try:
+            child.send({"op": "call", "id": self._call_id, "function": function, "args": list(args)})
+            reply = child.receive(seconds)
+        except _Timeout:
+            self._drop()
+            return Outcome("timeout", detail=calls.call_timeout(function, seconds))
+        except _Closed:
+            status = child.status()
+            self._drop()
+            return Outcome("crashed", detail=calls.call_ended_process(function, status))
+        self._note(reply)
+        if reply.get("id") != self._call_id:
+            self._drop()
+            return Outcome("invalid", detail=f"{function} gave invalid output")
+        if reply.get("missing"):
+            return Outcome("missing")
+        if not reply.get("ok"):
+            return calls.outcome_of_error(function, calls.relocate(reply.get("error") or {}, self.locate))
+        try:
+            return Outcome("value", value=decode_value(reply.get("value")))
+        except WireError as exc:
+            return Outcome("invalid", detail=f"{function} gave invalid output: {exc}")
+
+    def _drop(self) -> None:
+        if self._child is not None:
+            self._child.close()
+            self._child = None
+
+    def close(self) -> None:
+        self._drop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------
+# The child's side
+# ---------------------------------------------------------------------------
+
+def _is_standard_library(top: str) -> bool:
+    names = getattr(sys, "stdlib_module_names", None)
+    if names is not None:
+        return top in names or top in sys.builtin_module_names
+    if top in sys.builtin_module_names:
+        return True
+    import importlib.util
+    import sysconfig
+
+    try:
+        spec = importlib.util.find_spec(top)
+    except (ImportError, ValueError):
+        return False
+    if spec is None:
+        return False
+    origin = spec.origin or ""
+    if origin in ("built-in", "frozen"):
+        return True
+    stdlib = [os.path.normcase(os.path.realpath(sysconfig.get_paths()[key])) for key in ("stdlib", "platstdlib")]
+    origin = os.path.normcase(os.path.realpath(origin))
+    return any(origin.startswith(folder + os.sep) for folder in stdlib) and "site-packages" not in origin
+
+
+def provided(top: str) -> bool:
+    """Whether the grader lets a submission import the top-level module ``top``."""
+    from .provided import PROVIDED
+
+    return top in PROVIDED or top == "__future__" or _is_standard_library(top)
+
+
+def _guard_imports(module_name: str, flags: list) -> None:
+    """Imports written in the submission itself fail as they would in the grader."""
+    import builtins
+
+    from .provided import not_provided_message
+
+    original = builtins.__import__
+
+    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0 and isinstance(globals, dict) and globals.get("__name__") == module_name:
+            top = str(name).partition(".")[0]
+            if not provided(top):
+                raise ModuleNotFoundError(not_provided_message(top), name=top)
+        return original(name, globals, locals, fromlist, level)
+
+    builtins.__import__ = guarded
+
+
+def data_file_message(name: str) -> str:
+    return (f"the submission opened {name}, a file of the public checks: the grader does not have "
+            "it, so an answer read from it earns nothing")
+
+
+def _guard_bundle_files(bundle: Path, workdir: Path, flags: list) -> None:
+    """Opening a top-level file of the bundle (public_checks.json, the tests) fails, flagged."""
+    top_level = {os.path.normcase(str(path)) for path in bundle.iterdir() if path.is_file()} \
+        if bundle.is_dir() else set()
+
+    def hook(event, args):
+        if event != "open" or not args:
+            return
+        target = args[0]
+        if isinstance(target, int):
+            return
+        try:
+            path = os.fsdecode(target)
+            full = os.path.normcase(os.path.realpath(os.path.join(str(workdir), path)))
+        except Exception:  # noqa: BLE001
+            return
+        if full in top_level:
+            message = data_file_message(os.path.basename(full))
+            if message not in flags:
+                flags.append(message)
+            raise PermissionError(message)
+
+    sys.addaudithook(hook)
+
+
+def child_main() -> None:  # pragma: no cover - runs in the child process
+    """Serve the parent: ``load`` once, then ``call`` requests, one JSON line each way."""
+    requests = os.fdopen(os.dup(0), "rb")
+    answers = os.fdopen(os.dup(1), "wb")
+    nothing = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(nothing, fd)
+    sys.stdin = open(os.devnull)  # noqa: SIM115
+    sys.stdout = sys.stderr = open(os.devnull, "w")  # noqa: SIM115
+
+    from .arguments import decode_argument
+    from .wire import encode_value
+
+    flags: list = []
+    sent: set = set()
+
+    def answer(message: dict) -> None:
+        new = [flag for flag in flags if flag not in sent]
+        sent.update(new)
+        if new:
+            message = {**message, "flags": new}
+        try:
+            data = json.dumps(message, allow_nan=False)
+        except (ValueError, TypeError, RecursionError, OverflowError) as exc:
+            data = json.dumps({k: message[k] for k in ("op", "id") if k in message} | {
+                "ok": False, "error": {"type": "InvalidOutput",
+                                       "message": f"the answer cannot be sent: {str(exc)[:200]}", "where": ""}})
+        answers.write(data.encode("utf-8") + b"\n")
+        answers.flush()
+
+    answer({"op": "ready"})
+    module = None
+    filename = ""
+    for line in requests:
+        request = json.loads(line)
+        if request.get("op") == "load":
+            import types
+
+            workdir = Path.cwd()
+            path = workdir / request["filename"]
+            filename = str(path)
+            path.write_text(request["source"], encoding="utf-8")
+            _guard_bundle_files(Path(request["bundle"]), workdir, flags)
+            module = types.ModuleType(MODULE_NAME)
+            module.__file__ = filename
+            sys.modules[MODULE_NAME] = module
+            _guard_imports(MODULE_NAME, flags)
+            try:
+                code = compile(request["source"], filename, "exec", dont_inherit=True)
+                exec(code, module.__dict__)  # noqa: S102 - the student's own code, on their machine
+                answer({"op": "loaded", "ok": True})
+            except BaseException as exc:  # noqa: BLE001 - SystemExit and KeyboardInterrupt too
+                answer({"op": "loaded", "ok": False, "error": calls.describe_exception(exc, filename)})
+        elif request.get("op") == "call":
+            reply = {"op": "result", "id": request["id"]}
+            function = module.__dict__.get(request["function"]) if module is not None else None
+            if not callable(function):
+                answer({**reply, "ok": False, "missing": True})
+                continue
+            try:
+                value = function(*[decode_argument(a) for a in request["args"]])
+                encoded = encode_value(value)
+            except BaseException as exc:  # noqa: BLE001
+                answer({**reply, "ok": False, "error": calls.describe_exception(exc, filename)})
+                continue
+            answer({**reply, "ok": True, "value": encoded})
+        else:
+            break
+    os._exit(0)
+
+
+def encode_call_arguments(args: Iterable) -> list[dict]:
+    """Decoded public arguments (Symbols, arrays, numbers) back in their plain form."""
+    from .arguments import encode_argument
+
+    out = []
+    for arg in args:
+        name = getattr(arg, "name", None)
+        out.append({"sym": name} if isinstance(name, str) and hasattr(arg, "is_Symbol") else encode_argument(arg))
+    return out
