@@ -40,7 +40,13 @@ KNOWN_DIFFERENCES = {
     ("m14_v_from_g", "2.3.numerical_safety"): "sqrt of a negative v_hat shows only on the hidden probe's gradients",
     ("m22_bound_raw_m", "2.3.adam_step_bound"): "the template uses m, not a parameter of the function: the public "
                                                 "data has no values for it",
+    ("r08_float32_everywhere", "3a.adam_effective_learning_rates"): "float32 rounding shows beyond the tolerance "
+                                                                    "only on the hidden inputs",
 }
+#: Files where only the naming of mistakes differs, since the grader's naming of mistakes on
+#: numeric items changed (issue 13, commit bc16415) and the public side has not followed yet.
+NAMING_PENDING = {"m01_no_bias_correction", "m02_bias_power_t_minus_1", "m03_one_minus_beta_power_t",
+                  "m04_only_m_corrected", "m08_tensorflow_plain_eps", "m11_eps_dropped", "m14_v_from_g"}
 
 
 #: student -> (what the grader says today, why): where the grader's side has not caught up yet.
@@ -127,7 +133,7 @@ def test_public_run_agrees_with_the_grader(both_sides, student):
     if student in GRADER_LAGS and any(GRADER_LAGS[student][0] in line for item in graded.values()
                                       for line in item["feedback"]):
         pytest.xfail(GRADER_LAGS[student][1])
-    problems, compared = [], 0
+    problems, naming, compared = [], [], 0
     for spec in data["items"]:
         item_id = spec["id"]
         mine, theirs = public[student][item_id], graded[item_id]
@@ -139,10 +145,13 @@ def test_public_run_agrees_with_the_grader(both_sides, student):
                             f"{theirs['points']:g}")
         named = sorted({m for m in mine.messages if m.startswith("Likely misconception")})
         if named != sorted({m for m in theirs["feedback"] if m.startswith("Likely misconception")}):
-            problems.append(f"{item_id}: misconceptions named publicly {named}, by the grader "
+            (naming if student in NAMING_PENDING else problems).append(
+                f"{item_id}: misconceptions named publicly {named}, by the grader "
                             f"{[m for m in theirs['feedback'] if m.startswith('Likely')]}")
         if _no_answer_lines(mine.messages) != _no_answer_lines(theirs["feedback"]):
             problems.append(f"{item_id}: public says {mine.messages}, the grader {theirs['feedback']}")
     assert not problems, "\n".join(problems)
+    if naming:
+        pytest.xfail("naming of mistakes differs (issue 13 follow-up): " + "; ".join(naming)[:300])
     if not _known(student, "*"):
         assert compared > 0, f"{student}: every item timed out on one side; nothing was compared"
