@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # N = 1000, the figure the README quotes
     python benchmarks/run.py -n 200     # a quicker look
+    python benchmarks/run.py -n 200 --dask local:2   # and the same batch on a local Dask cluster
 
 It writes N textually different submissions into a temporary folder (45 % correct answers in
 many equivalent forms, 35 % misconceptions, 17 % partial or wrongly typed work, all taken
@@ -294,6 +295,23 @@ def floor(files: list[Path], workers: int, calls_file: Path) -> tuple[float, flo
     return elapsed, cpu
 
 
+def dask_run(batch: Path, out: Path, address: str, plain_out: Path) -> dict:
+    """Grade ``batch`` again with ``grade --dask ADDRESS``: wall time, throughput, same output?"""
+    command = [PYTHON, "-m", "grader", "grade", str(batch), "--out", str(out), "--quiet", "--dask", address]
+    started = time.monotonic()
+    process = subprocess.run(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    elapsed = time.monotonic() - started
+    if process.returncode != 0:
+        raise RuntimeError(f"grade --dask {address} failed:\n{process.stderr.decode(errors='replace')}")
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+    count = len(list(batch.iterdir()))
+    return {"address": address, "seconds": round(elapsed, 2), "submissions_per_second": round(count / elapsed, 1),
+            "same_output_as_plain_run": files(out) == files(plain_out)}
+
+
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -376,6 +394,8 @@ def main(argv=None) -> int:
     parser.add_argument("--cold", type=int, default=0, metavar="RUNS",
                         help="also time one submission from a cold start, RUNS times: the Gradescope "
                              "path and the CLI (summary and charts included)")
+    parser.add_argument("--dask", metavar="ADDRESS", default=None,
+                        help="also grade the batch with grade --dask ADDRESS (e.g. local:2) and compare")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     workers = args.workers or (os.cpu_count() or 1)
@@ -397,6 +417,7 @@ def main(argv=None) -> int:
         per_submission = list(per_student.values())
         trusted = json.loads(timings.with_suffix(".cpu.json").read_text())
         reports = len(list((out / "reports").glob("*.json")))
+        on_dask = dask_run(batch, tmp / "out-dask", args.dask, out) if args.dask else None
 
         sys.path.insert(0, str(ROOT))
         from grader.judging.inputs import draw_inputs
@@ -485,6 +506,14 @@ def main(argv=None) -> int:
               f"{cold['cold_gradescope_seconds']['min']:.2f} / {cold['cold_gradescope_seconds']['median']:.2f} s "
               f"(target 1.0 s); CLI with summary and charts {cold['cold_cli_seconds']['min']:.2f} / "
               f"{cold['cold_cli_seconds']['median']:.2f} s (target 1.5 s)")
+    if on_dask:
+        figures["dask"] = on_dask
+        print(f"On Dask ({on_dask['address']}): {on_dask['seconds']:.1f} s in all, "
+              f"{on_dask['submissions_per_second']:.1f} submissions/s, against {rate:.1f} submissions/s "
+              f"without ({workers} workers); same files: {on_dask['same_output_as_plain_run']}")
+        if on_dask["differing_files"]:
+            print(f"  files that differ ({len(on_dask['differing_files'])}): "
+                  f"{', '.join(on_dask['differing_files'][:20])}")
     if args.json:
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
     return 0

@@ -57,6 +57,9 @@ class BatchOptions:
     #: An overrides file kept outside the output folder, applied with ``out/overrides.csv``
     #: (see :mod:`grader.overrides`).
     overrides: Path | None = None
+    #: Grade on this Dask scheduler ("tcp://host:8786"), or on a new local cluster of N
+    #: worker processes ("local:N"); None: on this machine (see :mod:`grader.cluster`).
+    dask: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,7 +187,10 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     isolation = Isolation((), ())
     children_before = _cpu_seconds(resource.RUSAGE_CHILDREN)
     trusted_children = 0.0
-    if todo:
+    if todo and options.dask:
+        graded, isolation = _grade_on_cluster(todo, rubric, options, reports_dir, digest, on_report)
+        done += graded
+    elif todo:
         sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
         sandbox.launch()  # the zygote warms up while the judging machinery is imported and built
         try:
@@ -441,6 +447,30 @@ def warm_up(judging) -> None:
             judging.judge.judge(tree, tree, SYMBOLIC_FUNCTIONS[function], what="warm-up")
         except Exception:  # noqa: BLE001 - warming up is an optimisation only
             pass
+
+
+def _grade_on_cluster(todo: list[Submission], rubric: Rubric, options: BatchOptions, reports_dir: Path,
+                      digest: str, on_report) -> tuple[list[Report], Isolation]:
+    """Grade ``todo`` on Dask (:mod:`grader.cluster`); each report is written as its chunk is back."""
+    from grader.cluster.client import grade_on_cluster
+
+    times: dict[str, float] = {}
+    progress = _progress(len(todo), options.progress)
+
+    def finished(report: Report, seconds: float) -> None:
+        write_report(reports_dir, report)
+        times[report.student] = seconds
+        if on_report:
+            on_report(report)
+        progress.update(1)
+
+    try:
+        graded = grade_on_cluster(options.dask, todo, rubric, options.rubric_path, digest,
+                                  namespaces=options.namespaces, finished=finished)
+    finally:
+        progress.close()
+    write_timings(options.timings, times)
+    return graded
 
 
 def write_timings(path: Path | None, times: dict[str, float]) -> None:

@@ -25,6 +25,16 @@ def _shard(text: str) -> tuple[int, int]:
     return index, count
 
 
+def _dask_address(text: str) -> str:
+    from grader.cluster.client import parse_address
+
+    try:
+        parse_address(text)
+    except GraderError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _exports(args) -> dict:
     """Export options shared by ``grade`` and ``merge``, checked before any grading starts."""
     from grader.outputs import validate_exports
@@ -64,7 +74,7 @@ def _cmd_grade(args) -> int:
     options = BatchOptions(out=args.out, workers=args.workers, rubric_path=args.rubric,
                            only=tuple(args.only or ()), shard=args.shard, progress=not args.quiet,
                            namespaces=not args.no_namespaces, exports=exports, timings=args.timings,
-                           processes=args.processes, overrides=args.overrides)
+                           processes=args.processes, overrides=args.overrides, dask=args.dask)
     result = grade_batch(args.submissions, options)
     print(f"Graded {result.graded} submission(s), reused {result.reused} unchanged report(s) "
           f"in {result.seconds:.1f} s.")
@@ -244,6 +254,9 @@ def build_parser(prog: str = "adam-grader") -> argparse.ArgumentParser:
     g.add_argument("--no-namespaces", action="store_true",
                    help="do not use Linux namespaces (fewer isolation layers; for debugging)")
     g.add_argument("--quiet", action="store_true", help="no progress bar, no per-student lines")
+    g.add_argument("--dask", metavar="ADDRESS", type=_dask_address, default=None,
+                   help="grade on the Dask scheduler at ADDRESS (tcp://host:8786), or on a new local "
+                        "cluster of N worker processes (local:N); needs pip install '.[cluster]'")
     g.add_argument("--timings", type=Path, default=None, metavar="CSV",
                    help="write each submission's grading time (seconds) to this CSV (benchmarks)")
     g.set_defaults(func=_cmd_grade)
