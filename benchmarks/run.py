@@ -308,8 +308,10 @@ def dask_run(batch: Path, out: Path, address: str, plain_out: Path) -> dict:
         return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
 
     count = len(list(batch.iterdir()))
+    ours, theirs = files(out), files(plain_out)
+    differing = sorted(name for name in set(ours) | set(theirs) if ours.get(name) != theirs.get(name))
     return {"address": address, "seconds": round(elapsed, 2), "submissions_per_second": round(count / elapsed, 1),
-            "same_output_as_plain_run": files(out) == files(plain_out)}
+            "same_output_as_plain_run": not differing, "differing_files": differing}
 
 
 def percentile(values: list[float], q: float) -> float:
