@@ -343,8 +343,11 @@ def concept_answers():
             time.sleep(0.1)
     pids["group_child"] = child
     read_end, write_end = os.pipe()
-    if os.fork() == 0:                  # a double-forked daemon in its own session
-        os.setsid()
+    if os.fork() == 0:                  # a double-forked daemon in its own session (where
+        try:                            # the system-call filter allows a session of its own)
+            os.setsid()
+        except OSError:
+            pass
         grandchild = os.fork()
         if grandchild == 0:
             while True:
@@ -504,23 +507,119 @@ def test_processes_a_call_leaves_running_die_when_the_call_ends(namespaces):
 
 
 def _busy_processes(worker) -> list[int]:
-    """Running (state R) processes whose parent chain leads to the worker's supervisor's worker."""
+    """Running (state R) processes of this test's own sandbox: descendants of this process
+    (never another suite's zygote on a shared machine) that run as a worker (not as root)."""
     busy = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
+    for pid in _descendants(os.getpid()):
         try:
-            fields = open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()
-            comm = open(f"/proc/{entry}/cmdline", "rb").read()
+            state = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if fields[0] == "R" and b"grader.sandbox.zygote" in comm and _uid(entry) != 0:
-            busy.append(int(entry))
+        if state == "R" and _uid(str(pid)) not in (0, -1):
+            busy.append(pid)
     return busy
 
 
+def _descendants(root: int) -> set[int]:
+    """Every process below ``root`` (from the parent links in /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                ppid = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, frontier = set(), [root]
+    while frontier:
+        for child in children.get(frontier.pop(), ()):
+            if child not in found:
+                found.add(child)
+                frontier.append(child)
+    return found
+
+
 def _uid(pid: str) -> int:
-    for line in open(f"/proc/{pid}/status"):
-        if line.startswith("Uid:"):
-            return int(line.split()[1])
+    try:
+        for line in open(f"/proc/{pid}/status"):
+            if line.startswith("Uid:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
     return -1
+
+
+# ---------------------------------------------------------------------------
+# Time limits count the worker's own time; cgroups come and go with the batch
+# ---------------------------------------------------------------------------
+
+class _FakeWorker:
+    """A worker that never answers and has been starved for ``share`` of the wall time."""
+
+    def __init__(self, share: float):
+        self.share = share
+        self.started = time.monotonic()
+
+    def wait_readable(self, seconds: float) -> bool:
+        time.sleep(min(seconds, 0.02))
+        return False
+
+    def starved_seconds(self) -> float:
+        return (time.monotonic() - self.started) * self.share
+
+
+def test_a_limit_counts_own_time_and_stops_at_the_wall_clock_backstop():
+    from grader.sandbox import client
+
+    started = time.monotonic()
+    answer, own, contended = client._await_answer(_FakeWorker(0.0), 0.3)  # sleeps or loops itself
+    assert answer is None and not contended and own >= 0.3
+    assert time.monotonic() - started < 0.3 * client.WALL_FACTOR, "an unstarved worker gets no extension"
+    started = time.monotonic()
+    answer, own, contended = client._await_answer(_FakeWorker(0.9), 0.3)  # starved 90 % of the time
+    waited = time.monotonic() - started
+    assert answer is None and contended and own < 0.3
+    assert 0.3 * client.WALL_FACTOR <= waited < 0.3 * client.WALL_FACTOR + 1.0
+
+
+def test_a_timeout_at_the_backstop_is_retried_once_in_a_fresh_worker(monkeypatch):
+    from grader.sandbox import client
+
+    results = iter([(None, 0.1, True), (None, 0.1, True), ({"op": "loaded", "ok": True, "functions": []}, 0.1, False)])
+    monkeypatch.setattr(client, "_await_answer", lambda worker, seconds: next(results))
+
+    class Box:
+        isolation = iso and type("I", (), {"layers": ()})()
+        spawned = 0
+
+        def spawn(self, slot):
+            Box.spawned += 1
+            return type("W", (), {"send": lambda self, m: None, "close": lambda self, **k: None,
+                                  "end_of_call": lambda self: None, "exit_status": lambda self: "x"})()
+
+    submission = read_submission("alice", "alice.py", b"x = 1\n", notebook=False)
+    session = client.WorkerSession(Box(), 0, submission)
+    outcome = session.load(1.0)
+    assert outcome is not None and outcome.kind == "timeout", "retried once, then the timeout counts"
+    assert Box.spawned == 2
+    assert session.load(1.0) is None, "an import that answers is loaded"
+
+
+def test_worker_cgroups_hold_the_worker_and_vanish_with_the_batch():
+    if not LINUX or os.geteuid() != 0:
+        pytest.skip("cgroups need root")
+    with Sandbox(LIMITS) as sandbox:
+        if "cgroup_limits" not in sandbox.isolation.layers:
+            pytest.skip("no cgroup v1 controllers here")
+        worker = sandbox.spawn(3)
+        try:
+            groups = open(f"/proc/{worker.pid}/cgroup").read()
+            folders = [line.split(":", 2)[2] for line in groups.splitlines()
+                       if line.split(":")[1] in ("cpu", "memory", "pids")]
+            assert len(folders) == 3 and all("/adam-grader-" in f and f.endswith("/slot-3") for f in folders)
+        finally:
+            worker.close()
+    batch = {f.rsplit("/", 1)[0] for f in folders}
+    for controller in ("cpu", "memory", "pids"):
+        for folder in batch:
+            assert not os.path.exists(f"/sys/fs/cgroup/{controller}{folder}"), "a cgroup outlived its batch"

@@ -1,8 +1,17 @@
 """The trusted side's client of a sandboxed worker: run a submission's calls, map every outcome.
 
-:func:`run_calls` is the only place that talks to student code (through a worker); it maps
-whatever happens there (answers, exceptions, timeouts, crashes, garbage) to
-:class:`CallOutcome` values, which the judging turns into points.
+:class:`WorkerSession` is the only place that talks to student code (through a worker):
+:meth:`~WorkerSession.load` imports the submission, :meth:`~WorkerSession.call` runs one call,
+and each returns a typed :class:`CallOutcome`; :data:`FAILURES` is the one mapping of protocol
+failures (no answer in time, the worker gone, garbage) to outcomes. :func:`run_calls` answers a
+submission's planned calls with one session.
+
+Time limits count the submission's own time: wall time during which its worker was not
+waiting for a CPU (runnable but starved by other processes, read from the kernel's
+scheduler statistics). A worker that sleeps or loops uses its limit as before; one that a
+busy machine starves gets the time back, up to :data:`WALL_FACTOR` times the limit in wall
+time. A limit reached at that wall-clock backstop (the machine was too busy to tell) is
+retried once in a fresh worker before it costs points.
 """
 
 from __future__ import annotations
@@ -11,7 +20,7 @@ import time
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from grader.engine import calls
+from grader.engine import calls as texts
 from grader.engine.calls import plain_text
 from grader.engine.notebook import NotebookError, notebook_source
 from grader.engine.wire import OtherValue, WireError, decode_value
@@ -22,6 +31,23 @@ from grader.results import CallOutcome
 from grader.rubric import Limits
 from grader.sandbox.manager import Sandbox, Worker
 from grader.sandbox.protocol import Closed, Timeout
+
+#: Wall time a starved worker may take for one request, as a multiple of its limit.
+WALL_FACTOR = 4.0
+#: Least time given to read an answer once it has begun to arrive.
+READ_SECONDS = 2.0
+
+#: How each protocol failure becomes an outcome, while importing and during a call:
+#: (phase, failure) -> (outcome kind, detail). Details are formatted with ``seconds``,
+#: ``function``, ``status`` (the worker's exit status) and ``error`` (what was wrong).
+FAILURES = {
+    ("load", "timeout"): ("timeout", "importing the submission took longer than {seconds:g} s"),
+    ("load", "closed"): ("not_loaded", "the submission ended the worker process while being imported ({status})"),
+    ("load", "invalid"): ("not_loaded", "invalid output while importing the submission{error}"),
+    ("call", "timeout"): ("timeout", "{function} did not finish within {seconds:g} s"),
+    ("call", "closed"): ("crashed", "{function} ended the worker process ({status})"),
+    ("call", "invalid"): ("invalid", "{function} gave invalid output{error}"),
+}
 
 
 @dataclass(frozen=True)
@@ -42,57 +68,153 @@ def _plain_values(value):
     return value
 
 
-def _start(sandbox: Sandbox, slot: int, submission: Submission, seconds: float, locate=None):
-    """A worker with the submission imported: ``(worker, functions)``, or ``(None, outcome)``
-    whose outcome every remaining call shares (the import timed out or failed)."""
-    worker = sandbox.spawn(slot)
+class _Failed(Exception):
+    """A request that ended in an outcome instead of an answer; ``contended`` when it reached
+    the wall-clock backstop while the machine starved the worker."""
 
-    def failed(kind: str, detail: str):
-        worker.close()
-        return None, CallOutcome(kind, detail=detail)
-
-    try:
-        worker.send({"op": "load", "filename": submission.filename, "source": submission.source})
-        reply = worker.receive(seconds)
-    except Timeout:
-        return failed("timeout", calls.import_timeout(seconds))
-    except Closed:
-        status = worker.exit_status()
-        return failed("not_loaded", calls.import_ended_process(status))
-    except ProtocolError as exc:
-        return failed("not_loaded", f"invalid output while importing the submission: {exc}")
-    if reply.get("op") != "loaded" or type(reply.get("ok")) is not bool:
-        return failed("not_loaded", "invalid output while importing the submission")
-    if not reply["ok"]:
-        return failed("not_loaded", calls.import_failed(calls.relocate(
-            reply.get("error") if type(reply.get("error")) is dict else {}, locate)))
-    functions = reply.get("functions")
-    if type(functions) is not list or not all(type(f) is str for f in functions):
-        return failed("not_loaded", "invalid output while importing the submission")
-    worker.end_of_call()  # a daemon started at import time dies now
-    return worker, frozenset(functions)
+    def __init__(self, outcome: CallOutcome, contended: bool = False):
+        super().__init__(outcome.detail)
+        self.outcome = outcome
+        self.contended = contended
 
 
-def _answer(worker: Worker, call: Call, call_id: int, seconds: float,
-            locate=None) -> tuple[CallOutcome, bool]:
-    """Run one call; returns the outcome and whether the worker is still usable."""
-    try:
-        worker.send({"op": "call", "id": call_id, "function": call.function, "args": list(call.args)})
-        reply = worker.receive(seconds)
-    except Timeout:
-        return CallOutcome("timeout", detail=calls.call_timeout(call.function, seconds)), False
-    except Closed:
-        status = worker.exit_status()
-        return CallOutcome("crashed", detail=calls.call_ended_process(call.function, status)), False
-    except ProtocolError as exc:
-        return CallOutcome("invalid", detail=f"{call.function} gave invalid output ({exc})"), False
+def _failure(phase: str, failure: str, **details) -> CallOutcome:
+    kind, detail = FAILURES[(phase, failure)]
+    return CallOutcome(kind, detail=detail.format(**{"seconds": 0, "function": "", "status": "",
+                                                     "error": "", **details}))
+
+
+def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, bool]:
+    """Wait for the worker's next answer for ``seconds`` of its own time.
+
+    Returns ``(answer, own seconds used, contended)``; the answer is None when the limit
+    was reached (``contended`` when at the wall-clock backstop, not by the worker's own time).
+    Raises Closed or ProtocolError as :meth:`Worker.receive` does.
+    """
+    started = time.monotonic()
+    starved_before = worker.starved_seconds()
+    backstop = started + seconds * WALL_FACTOR
+    while True:
+        now = time.monotonic()
+        own = (now - started) - (worker.starved_seconds() - starved_before)
+        if own >= seconds:
+            return None, own, False
+        if now >= backstop:
+            return None, own, True
+        if worker.wait_readable(min(seconds - own, backstop - now) + 0.001):
+            answer = worker.receive(max(READ_SECONDS, backstop - time.monotonic()))
+            return answer, min(own, seconds), False
+
+
+class WorkerSession:
+    """One submission, run in one worker at a time.
+
+    :meth:`load` imports the submission (in a fresh worker when there is none); :meth:`call`
+    runs one call. Both return a :class:`CallOutcome` (``load`` returns None once imported);
+    after any failure that leaves the worker unusable it is closed, and the next request
+    starts a fresh one. Raises :class:`SandboxError` only when the sandbox itself fails.
+    """
+
+    def __init__(self, sandbox: Sandbox, slot: int, submission: Submission):
+        #: For a notebook, what names the code cell and line of a line of its code.
+        self.locate = notebook_locator(submission)
+        self.sandbox = sandbox
+        self.slot = slot
+        self.submission = submission
+        self.worker: Worker | None = None
+        self.functions: frozenset[str] = frozenset()
+        #: Seconds of the submission's own time used so far (what its budget counts).
+        self.used = 0.0
+
+    def _exchange(self, message: dict, seconds: float, phase: str, function: str = "") -> dict:
+        worker = self.worker
+        try:
+            worker.send(message)
+            answer, own, contended = _await_answer(worker, seconds)
+        except Closed:
+            raise _Failed(_failure(phase, "closed", function=function, status=worker.exit_status())) from None
+        except Timeout:  # it does not take the request, or drips its answer
+            raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds)) from None
+        except ProtocolError as exc:
+            error = f": {exc}" if phase == "load" else f" ({exc})"
+            raise _Failed(_failure(phase, "invalid", function=function, error=error)) from None
+        self.used += own
+        if answer is None:
+            raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), contended)
+        return answer
+
+    def _drop(self) -> None:
+        if self.worker is not None:
+            self.worker.close()
+            self.worker = None
+
+    def load(self, seconds: float, *, retried: bool = False) -> CallOutcome | None:
+        """Import the submission in a fresh worker; None when it is ready for calls."""
+        self._drop()
+        self.worker = self.sandbox.spawn(self.slot)
+        message = {"op": "load", "filename": self.submission.filename, "source": self.submission.source}
+        try:
+            reply = self._exchange(message, seconds, "load")
+        except _Failed as failed:
+            self._drop()
+            if failed.contended and not retried:
+                return self.load(seconds, retried=True)
+            return failed.outcome
+        invalid = _failure("load", "invalid")
+        if reply.get("op") != "loaded" or type(reply.get("ok")) is not bool:
+            self._drop()
+            return invalid
+        if not reply["ok"]:
+            self._drop()
+            error = reply.get("error") if type(reply.get("error")) is dict else {}
+            return CallOutcome("not_loaded", detail=texts.import_failed(texts.relocate(error, self.locate)))
+        functions = reply.get("functions")
+        if type(functions) is not list or not all(type(f) is str for f in functions):
+            self._drop()
+            return invalid
+        self.functions = frozenset(functions)
+        self.worker.end_of_call()  # a daemon started at import time dies now
+        return None
+
+    def call(self, call: Call, call_id: int, seconds: float, *, import_seconds: float,
+             retried: bool = False) -> CallOutcome:
+        """Run one call (importing the submission first when no worker holds it)."""
+        if self.worker is None:
+            failed = self.load(import_seconds)
+            if failed is not None:
+                return failed
+        if call.function not in self.functions:
+            return CallOutcome("missing")
+        message = {"op": "call", "id": call_id, "function": call.function, "args": list(call.args)}
+        try:
+            reply = self._exchange(message, seconds, "call", call.function)
+        except _Failed as failed:
+            self._drop()
+            if failed.contended and not retried:
+                return self.call(call, call_id, seconds, import_seconds=import_seconds, retried=True)
+            return failed.outcome
+        outcome, usable = _call_outcome(reply, call, call_id, self.locate)
+        if usable:
+            self.worker.end_of_call()
+        else:
+            self._drop()
+        return outcome
+
+    def close(self) -> None:
+        if self.worker is not None:  # with a PID namespace, its death needs no waiting for
+            self.worker.close(wait="pid_namespace" not in self.sandbox.isolation.layers)
+            self.worker = None
+
+
+def _call_outcome(reply: dict, call: Call, call_id: int, locate=None) -> tuple[CallOutcome, bool]:
+    """A call's answer as an outcome, and whether the worker is still usable."""
     if reply.get("op") != "result" or reply.get("id") != call_id or type(reply.get("ok")) is not bool:
-        return CallOutcome("invalid", detail=f"{call.function} gave invalid output"), False
+        return _failure("call", "invalid", function=call.function), False
     if not reply["ok"]:
         error = reply.get("error") if type(reply.get("error")) is dict else {}
         if error.get("type") == "NotImplementedError":
             return CallOutcome("not_implemented"), True
-        return CallOutcome("raised", detail=calls.call_raised(call.function, calls.relocate(error, locate))), True
+        return CallOutcome("raised", detail=texts.call_raised(call.function, texts.relocate(error, locate))), True
     try:
         return CallOutcome("value", value=_plain_values(decode_value(reply.get("value")))), True
     except WireError as exc:
@@ -111,44 +233,37 @@ def notebook_locator(submission: Submission):
 
 def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequence[Call],
               limits: Limits) -> RunResult:
-    """Answer every call with the submission's code, one fresh worker after any failure."""
+    """Answer every call with the submission's code, one fresh worker after any failure.
+
+    The submission's budget (``submission_seconds``) counts its own time, with the same
+    wall-clock backstop as each request.
+    """
     outcomes: dict[str, CallOutcome] = {}
     if submission.source is None:
         outcome = CallOutcome("not_loaded", detail=submission.error or "the submission cannot be read")
         return RunResult({call.key: outcome for call in calls})
-    locate = notebook_locator(submission)
-    deadline = time.monotonic() + limits.submission_seconds
-    worker, functions = None, frozenset()
+    backstop = time.monotonic() + limits.submission_seconds * WALL_FACTOR
+    session = WorkerSession(sandbox, slot, submission)
     try:
         for call_id, call in enumerate(calls):
-            left = deadline - time.monotonic()
-            if left <= 0:
+            left = limits.submission_seconds - session.used
+            if left <= 0 or time.monotonic() >= backstop:
                 outcomes[call.key] = CallOutcome(
-                    "timeout", detail=calls.submission_timeout(limits.submission_seconds))
+                    "timeout", detail=f"the submission used up its {limits.submission_seconds:g} s in all")
                 continue
-            if worker is None:
-                try:
-                    worker, functions = _start(sandbox, slot, submission, min(limits.import_seconds, left),
-                                               locate)
-                except SandboxError as exc:
-                    for rest in calls[call_id:]:
-                        outcomes[rest.key] = CallOutcome("ungradable", detail=f"grader problem: {exc}")
-                    break
-                if worker is None:  # the import itself failed: every call shares the reason
-                    for rest in calls[call_id:]:
-                        outcomes[rest.key] = functions
-                    break
-            if call.function not in functions:
-                outcomes[call.key] = CallOutcome("missing")
-                continue
-            outcome, usable = _answer(worker, call, call_id, min(limits.call_seconds, max(left, 0.01)), locate)
-            outcomes[call.key] = outcome
-            if usable:
-                worker.end_of_call()
-            else:
-                worker.close()
-                worker = None
+            try:
+                if session.worker is None:
+                    failed = session.load(min(limits.import_seconds, left))
+                    if failed is not None:  # the import itself failed: every call shares the reason
+                        for rest in calls[call_id:]:
+                            outcomes[rest.key] = failed
+                        break
+                outcomes[call.key] = session.call(call, call_id, min(limits.call_seconds, max(left, 0.01)),
+                                                  import_seconds=min(limits.import_seconds, left))
+            except SandboxError as exc:
+                for rest in calls[call_id:]:
+                    outcomes[rest.key] = CallOutcome("ungradable", detail=f"grader problem: {exc}")
+                break
     finally:
-        if worker is not None:  # with a PID namespace, its death needs no waiting for
-            worker.close(wait="pid_namespace" not in sandbox.isolation.layers)
+        session.close()
     return RunResult(outcomes)

@@ -49,7 +49,8 @@ PR_SET_NO_NEW_PRIVS = 38
 ALL_LAYERS = (
     "separate_process", "clean_environment", "private_workdir", "stdin_devnull",
     "resource_limits", "unprivileged_uid", "no_capabilities", "no_network", "pid_namespace",
-    "private_mounts", "no_new_privileges", "landlock",
+    "private_mounts", "no_new_privileges", "landlock", "syscall_filter", "cgroup_limits",
+    "capped_workdir",
 )
 
 
@@ -198,7 +199,7 @@ def enter_private_root(keep: Iterable[str], cover: Iterable[str],
     namespace.
     """
     keep = list(keep)
-    kept = _outermost(keep)
+    kept = _outermost(p for p in keep if not os.path.islink(p))  # links are recreated below
     root = next((d for d in ("/tmp", "/mnt", "/media", "/srv", "/opt", "/var/tmp", "/run")
                  if os.path.isdir(d) and not os.path.islink(d)
                  and not any(k == d or k.startswith(d + "/") for k in kept)), None)
@@ -291,11 +292,12 @@ def landlock_abi() -> int:
         return 0
 
 
-def landlock_restrict(read: Iterable[str], write: Iterable[str], devices: Iterable[str], abi: int) -> None:
+def landlock_restrict(read: Iterable[str], write: Iterable[str], devices: Iterable[str], abi: int,
+                      listable: Iterable[str] = ()) -> None:
     """Allow-list the filesystem for this process and its future children, for good.
 
     ``read`` paths may be read and executed, ``write`` folders read and changed, ``devices``
-    read and written. Everything else is denied, whatever the file permissions say. With
+    read and written, ``listable`` folders (and the folders below them) listed but not read. Everything else is denied, whatever the file permissions say. With
     ABI 4 or later no TCP socket may bind or connect; with ABI 6 or later the process may
     neither signal nor reach through abstract unix sockets any process outside its domain.
     Landlock also forbids ptrace (and so ``/proc/PID/mem`` and ``environ``) of processes
@@ -313,7 +315,10 @@ def landlock_restrict(read: Iterable[str], write: Iterable[str], devices: Iterab
         rules = [(p, FS_EXECUTE | FS_READ_FILE | FS_READ_DIR) for p in read]
         rules += [(p, handled) for p in write]
         rules += [(p, FS_READ_FILE | FS_WRITE_FILE) for p in devices]
+        rules += [(p, FS_READ_DIR) for p in listable]
         for path, access in rules:
+            if os.path.islink(path):
+                continue  # what it points to has a rule of its own, or is not allowed
             try:
                 fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
             except OSError:
@@ -494,3 +499,145 @@ def kill_descendants(seconds: float = 3.0) -> int:
         if not children and not reaped:
             time.sleep(0.01)
     return killed
+
+
+# ---------------------------------------------------------------------------
+# A system-call filter (seccomp): no new sessions, no keyrings, no System V IPC
+# ---------------------------------------------------------------------------
+
+_AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7, "arm64": 0xC00000B7}
+#: System calls a worker may not make, by architecture: ``setsid`` (each new session gets its
+#: own scheduling autogroup, a full share of the CPU: a worker with many sessions would starve
+#: its neighbours), the key-management calls (the keyrings of a uid are shared by everything
+#: it runs: a covert channel between submissions), System V shared memory, message queues and
+#: semaphores (outside the address-space limit, and shared by every process of the host's IPC
+#: namespace) and POSIX message queues.
+_DENIED_SYSCALLS = {
+    "x86_64": {"setsid": 112, "add_key": 248, "request_key": 249, "keyctl": 250, "shmget": 29,
+               "msgget": 68, "semget": 64, "mq_open": 240},
+    "aarch64": {"setsid": 157, "add_key": 217, "request_key": 218, "keyctl": 219, "shmget": 194,
+                "msgget": 186, "semget": 190, "mq_open": 180},
+}
+_DENIED_SYSCALLS["arm64"] = _DENIED_SYSCALLS["aarch64"]
+_X32_SYSCALL_BIT = 0x40000000
+_PR_SET_SECCOMP, _SECCOMP_MODE_FILTER = 22, 2
+_SECCOMP_RET_ALLOW, _SECCOMP_RET_ERRNO = 0x7FFF0000, 0x00050000
+_BPF_LD_W_ABS, _BPF_JEQ_K, _BPF_JGE_K, _BPF_RET_K = 0x20, 0x15, 0x35, 0x06
+
+
+class _SockFilter(ctypes.Structure):
+    _fields_ = [("code", ctypes.c_uint16), ("jt", ctypes.c_uint8), ("jf", ctypes.c_uint8),
+                ("k", ctypes.c_uint32)]
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.POINTER(_SockFilter))]
+
+
+def denied_syscalls() -> tuple[str, ...]:
+    """Names of the system calls :func:`install_syscall_filter` refuses (this architecture)."""
+    return tuple(_DENIED_SYSCALLS.get(platform.machine(), {}))
+
+
+def install_syscall_filter() -> None:
+    """Refuse, with EPERM, the system calls of :data:`_DENIED_SYSCALLS` for this process and
+    its future children, for good; calls of any other architecture (32-bit entry points, x32)
+    are refused too, so the filter cannot be bypassed through them. Needs ``no_new_privs``."""
+    machine = platform.machine()
+    if machine not in _DENIED_SYSCALLS:
+        raise OSError(f"no system-call filter for {machine}")
+    deny = _SECCOMP_RET_ERRNO | 1  # EPERM
+    numbers = sorted(_DENIED_SYSCALLS[machine].values())
+    program = [(_BPF_LD_W_ABS, 0, 0, 4),                                  # A = arch
+               (_BPF_JEQ_K, 1, 0, _AUDIT_ARCH[machine]),                  # native: go on
+               (_BPF_RET_K, 0, 0, deny),
+               (_BPF_LD_W_ABS, 0, 0, 0)]                                  # A = syscall number
+    if machine == "x86_64":
+        program.append((_BPF_JGE_K, len(numbers) + 1, 0, _X32_SYSCALL_BIT))  # x32 ABI: deny
+    for index, number in enumerate(numbers):
+        program.append((_BPF_JEQ_K, len(numbers) - index, 0, number))     # to the deny below
+    program += [(_BPF_RET_K, 0, 0, _SECCOMP_RET_ALLOW), (_BPF_RET_K, 0, 0, deny)]
+    filters = (_SockFilter * len(program))(*[_SockFilter(*op) for op in program])
+    fprog = _SockFprog(len(program), filters)
+    libc = _linux("seccomp")
+    _check(libc.prctl(ctypes.c_int(_PR_SET_SECCOMP), ctypes.c_ulong(_SECCOMP_MODE_FILTER),
+                      ctypes.byref(fprog), ctypes.c_ulong(0), ctypes.c_ulong(0)), "seccomp")
+
+
+_SYS_KEYCTL = {"x86_64": 250, "aarch64": 219, "arm64": 219}
+_KEYCTL_JOIN_SESSION_KEYRING = 1
+
+
+def join_new_session_keyring() -> None:
+    """Give this process (and its children) a new, empty, anonymous session keyring, so that no
+    key another submission of the same uid left in its session keyring is reachable."""
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise OSError("keyctl number unknown on this architecture")
+    libc = _linux("keyrings")
+    libc.syscall.restype = ctypes.c_long
+    if int(libc.syscall(ctypes.c_long(number), ctypes.c_long(_KEYCTL_JOIN_SESSION_KEYRING),
+                        ctypes.c_void_p(None))) < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"keyctl: {os.strerror(errno)}")
+
+
+def run_queue_seconds(pid: int) -> float | None:
+    """Seconds the threads of process ``pid`` have spent waiting for a CPU (runnable but not
+    running: starved by other processes), from ``/proc/PID/task/*/schedstat``; None if unknown."""
+    total = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return None
+    for task in tasks:
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
+                total += int(handle.read().split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / 1e9
+
+
+def remove_ipc_objects(uid: int) -> int:
+    """Remove every System V shared-memory segment, message queue and semaphore set owned by
+    ``uid`` in this IPC namespace (root only); returns how many were removed. For workers that
+    had neither the system-call filter nor an IPC namespace of their own."""
+    libc = _linux("System V IPC")
+    removers = {"shm": lambda ident: libc.shmctl(ctypes.c_int(ident), ctypes.c_int(0), None),
+                "msg": lambda ident: libc.msgctl(ctypes.c_int(ident), ctypes.c_int(0), None),
+                "sem": lambda ident: libc.semctl(ctypes.c_int(ident), ctypes.c_int(0), ctypes.c_int(0))}
+    removed = 0
+    for kind, remove in removers.items():
+        try:
+            with open(f"/proc/sysvipc/{kind}") as handle:
+                header, *rows = handle.read().splitlines()
+        except OSError:
+            continue
+        columns = header.split()
+        if "uid" not in columns or len(columns) < 2:
+            continue
+        for row in rows:
+            fields = row.split()
+            try:
+                if int(fields[columns.index("uid")]) == uid and remove(int(fields[1])) == 0:
+                    removed += 1
+            except (ValueError, IndexError):
+                continue
+    return removed
+
+
+_KEYCTL_CLEAR = 7
+_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING = -4, -5
+
+
+def clear_user_keyrings() -> None:
+    """Empty the user and user-session keyrings of this process's uid (they outlive its
+    processes: what one submission left there, the next one of the same uid would find)."""
+    number = _SYS_KEYCTL.get(platform.machine())
+    if number is None:
+        raise OSError("keyctl number unknown on this architecture")
+    libc = _linux("keyrings")
+    libc.syscall.restype = ctypes.c_long
+    for keyring in (_KEY_SPEC_USER_KEYRING, _KEY_SPEC_USER_SESSION_KEYRING):
+        libc.syscall(ctypes.c_long(number), ctypes.c_long(_KEYCTL_CLEAR), ctypes.c_long(keyring))

@@ -11,9 +11,11 @@ obtained are recorded in every report, and a missing one is announced once.
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
 import os
 import random
+import select
 import site
 import socket
 import subprocess
@@ -29,6 +31,8 @@ from grader.sandbox import isolation as iso
 from grader.errors import ProtocolError, SandboxError
 from grader.sandbox.isolation import ALL_LAYERS
 from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
+from grader.sandbox.cgroups import WorkerCgroups
+from grader.sandbox.config import SandboxConfig, WorkerLimits
 from grader.sandbox.zygote import SPAWN
 from grader.rubric import Limits
 
@@ -57,6 +61,12 @@ LAYER_PURPOSES = {
                 "its working directory, whatever the file permissions; it may not ptrace, signal or "
                 "reach through abstract unix sockets any process outside its sandbox, nor open TCP "
                 "connections",
+    "syscall_filter": "a seccomp filter refuses new sessions (each would get a CPU share of its own), "
+                      "keyrings (a channel between submissions of one uid) and System V IPC (memory "
+                      "outside the limits, shared by the whole host)",
+    "cgroup_limits": "each worker is a cgroup: one fair CPU share (at most one CPU) however many "
+                     "processes it starts, and one memory and process limit for all of them",
+    "capped_workdir": "the working directory is a size-capped tmpfs: a worker cannot fill the host's disk",
 }
 
 #: Worker uids (when the grader runs as root): each batch draws its own block of
@@ -94,21 +104,161 @@ def _package_dir(name: str) -> str | None:
     return os.path.realpath(spec.origin) if spec.origin else None
 
 
-def python_paths() -> list[str]:
-    """Folders the worker's Python needs: the standard library and site-packages."""
-    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, os.path.dirname(os.path.realpath(sys.executable))}
-    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
-        paths.add(sysconfig.get_paths()[key])
-    paths.update(site.getsitepackages())
-    for module in ("numpy", "sympy", "mpmath"):
-        spec = importlib.util.find_spec(module)
-        if spec and spec.origin:
-            paths.add(os.path.dirname(os.path.dirname(os.path.realpath(spec.origin))))
-    return sorted(os.path.realpath(p) for p in paths if p and os.path.exists(p))
-
-
 SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", "/etc",
                 "/dev", "/proc", "/sys")
+#: Modules of the grader that run inside a worker (imported by the zygote before forking);
+#: their files are the only grader files a worker may read.
+WORKER_MODULES = ("grader", "grader.errors", "grader.engine", "grader.engine.arguments",
+                  "grader.engine.expressions", "grader.engine.symbols", "grader.engine.wire",
+                  "grader.engine.provided", "grader.sandbox", "grader.sandbox.protocol",
+                  "grader.sandbox.worker")
+
+
+def site_folders() -> list[str]:
+    """Every site-packages folder of this interpreter: a worker may list them, never read them whole."""
+    folders = set(site.getsitepackages()) | {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
+    if site.ENABLE_USER_SITE and site.getusersitepackages():
+        folders.add(site.getusersitepackages())
+    folders.update(p for p in sys.path if p and os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages"))
+    return sorted({os.path.realpath(p) for p in folders if os.path.isdir(p)})
+
+
+def foreign_site_folders() -> list[str]:
+    """Site-packages folders of any Python on this system (the base interpreter's, the system
+    Pythons' under /usr): what another installation of the grader may have put there."""
+    import glob
+
+    patterns = [os.path.join(folder, name) for folder in stdlib_folders()
+                for name in ("site-packages", "dist-packages")]
+    patterns += ["/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages",
+                 "/usr/lib64/python3*/*-packages", "/usr/local/lib64/python3*/*-packages"]
+    return sorted({os.path.realpath(p) for pattern in patterns for p in glob.glob(pattern) if os.path.isdir(p)})
+
+
+def stdlib_folders() -> list[str]:
+    """The standard library (pure and compiled modules), without any site-packages inside it."""
+    paths = {sysconfig.get_paths()[key] for key in ("stdlib", "platstdlib")}
+    paths.add(os.path.dirname(os.__file__))
+    paths.update(p for p in sys.path if p.endswith((".zip", "lib-dynload")))
+    return sorted({os.path.realpath(p) for p in paths if p and os.path.exists(p)})
+
+
+def _distributions(names) -> list:
+    """The installed distributions ``names``, and every distribution they require (no extras)."""
+    import importlib.metadata as metadata
+    import re
+
+    def normal(name: str) -> str:
+        return re.sub(r"[-_.]+", "-", name).lower()
+
+    installed = {}
+    for dist in metadata.distributions():  # the first one found on sys.path wins, as for imports
+        name = getattr(dist, "_normalized_name", None) or dist.metadata["Name"] or ""
+        installed.setdefault(normal(name), dist)
+    seen, found, todo = set(), [], list(names)
+    while todo:
+        name = normal(re.split(r"[\s;<>=!~\[(]", todo.pop().strip(), maxsplit=1)[0])
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        if name in installed:
+            found.append(installed[name])
+            text = installed[name].read_text("METADATA") or installed[name].read_text("PKG-INFO") or ""
+            todo += [line.split(":", 1)[1] for line in text.splitlines()
+                     if line.startswith("Requires-Dist:") and "extra ==" not in line]
+    return found
+
+
+def _top_entries(dist) -> set[str]:
+    """The top-level entries (folders, modules) a distribution installed."""
+    record = dist.read_text("RECORD") or dist.read_text("installed-files.txt")
+    if record is not None:
+        return {line.split(",", 1)[0].split("/", 1)[0] for line in record.splitlines() if line.strip()}
+    return {str(f).split("/", 1)[0] for f in dist.files or ()}
+
+
+def provided_paths() -> list[str]:
+    """The folders and files of the provided packages (:mod:`grader.engine.provided`) and of the
+    distributions they need: each top-level entry a distribution installed into site-packages."""
+    from grader.engine.provided import PROVIDED, SUPPORT
+
+    sites = site_folders()
+    paths = set()
+    for dist in _distributions(list(PROVIDED.values()) + list(SUPPORT)):
+        for top in _top_entries(dist) - {"..", ".", "__pycache__", ""}:
+            path = os.path.realpath(str(dist.locate_file(top)))
+            if os.path.dirname(path) in sites and os.path.exists(path):
+                paths.add(path)
+    for module in PROVIDED:  # a package found some other way (a system package without metadata)
+        location = _package_dir(module)
+        if location and os.path.dirname(location) in sites:
+            paths.add(location)
+    return sorted(paths)
+
+
+def importable_names(paths) -> list[str]:
+    """Top-level module names of the provided paths (``PIL`` for .../site-packages/PIL, ...)."""
+    from grader.engine.provided import PROVIDED
+
+    names = set(PROVIDED)
+    for path in paths:
+        name = os.path.basename(path)
+        if name.endswith((".dist-info", ".egg-info", ".libs", ".pth")):
+            continue
+        names.add(name.split(".", 1)[0])
+    return sorted(n for n in names if n.isidentifier())
+
+
+def worker_files() -> list[str]:
+    """The grader's own files a worker runs (and nothing else of the grader)."""
+    files = []
+    for name in WORKER_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec and spec.origin and os.path.isfile(spec.origin):
+            files.append(os.path.realpath(spec.origin))
+    return sorted(files)
+
+
+def allow_list(needed, forbidden) -> tuple[list[str], list[str]]:
+    """``needed`` paths, each split into its entries wherever it holds a ``forbidden`` path, so
+    that the result covers everything needed and nothing forbidden (Landlock and bind mounts
+    grant whole folders: an allowed folder must not hold a secret anywhere below it).
+
+    Returns the allowed paths and the folders that were split (a worker may list those, so that
+    the import system finds the allowed entries in them)."""
+    forbidden = sorted({os.path.realpath(f) for f in forbidden})
+    result: set[str] = set()
+    split: set[str] = set()
+
+    def holds(path: str, other: str) -> bool:
+        return other == path or other.startswith(path.rstrip("/") + "/")
+
+    def visit(path: str, depth: int) -> None:
+        if any(holds(f, path) for f in forbidden):
+            return  # forbidden itself, or inside a forbidden folder
+        if not any(holds(path, f) for f in forbidden) or not os.path.isdir(path) or depth > 12:
+            result.add(path)
+            return
+        try:
+            entries = sorted(os.listdir(path))
+        except OSError:
+            return
+        split.add(path)
+        for entry in entries:
+            child = os.path.join(path, entry)
+            if os.path.islink(child):
+                target = os.path.realpath(child)
+                if os.path.exists(target) and not any(holds(f, target) or holds(target, f) for f in forbidden):
+                    result.add(child)
+                continue
+            visit(child, depth + 1)
+
+    for path in needed:
+        if os.path.islink(path):  # /lib -> usr/lib: the link itself, and what it points to
+            result.add(path)
+        if os.path.exists(path):
+            visit(os.path.realpath(path), 0)
+    return sorted(result), sorted(split)
 
 
 #: Layers a caller may turn off (to show what each one does on its own, or to debug).
@@ -148,36 +298,41 @@ def pick_uid_base(rng: random.Random | None = None) -> int:
 
 
 def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
-                   disable: Iterable[str] = ()) -> dict:
-    """The zygote's configuration: what stays visible, what is covered, the limits.
+                   disable: Iterable[str] = ()) -> SandboxConfig:
+    """The zygote's configuration: what a worker may read, what is covered, the limits.
 
-    ``namespaces=False`` runs without Linux namespaces; ``disable`` names layers of
-    :data:`OPTIONAL_LAYERS` not to use.
+    A worker may read the system folders, the standard library, the provided packages and the
+    grader files it runs, path by path; never a whole site-packages folder (a regular ``pip
+    install`` puts the reference and the grader there), never the project's checkout, the
+    submissions or the output folder. ``namespaces=False`` runs without Linux namespaces;
+    ``disable`` names layers of :data:`OPTIONAL_LAYERS` not to use.
     """
     disable = sorted(set(disable))
     unknown = [layer for layer in disable if layer not in OPTIONAL_LAYERS]
     if unknown:
         raise ValueError(f"cannot disable {unknown}; optional layers are {list(OPTIONAL_LAYERS)}")
-    keep = list(SYSTEM_PATHS) + python_paths()
-    covered = set(os.path.realpath(p) for p in hide)
+    covered = {os.path.realpath(p) for p in hide}
+    secret = set(covered)
     for package in ("reference", "grader", "assignment"):
         location = _package_dir(package)
         if location:
-            covered.add(location)
+            secret.add(location)
+            secret.add(os.path.dirname(location))  # a checkout (or site-packages) holding it
+    sites = site_folders()
+    secret.update(sites)
+    secret.update(foreign_site_folders())
+    provided = provided_paths()
+    system, split = allow_list(list(SYSTEM_PATHS) + stdlib_folders(), secret)
+    read = system + provided + worker_files()
     covered.update({"/dev/shm", "/dev/mqueue", "/dev/pts"})
-    return {
-        "namespaces": namespaces,
-        "disable": disable,
-        "keep": keep,
-        "hide": sorted(covered),
-        "python_paths": python_paths(),
-        "uid_base": pick_uid_base(),
-        "limits": {
-            "cpu_seconds": int(limits.worker_cpu_seconds),
-            "memory_bytes": int(limits.worker_memory_mib) * 1024 * 1024,
-            "processes": 16,
-        },
-    }
+    return SandboxConfig(
+        namespaces=namespaces, disable=tuple(disable), read=tuple(sorted(set(read))),
+        listable=tuple(sorted(set(sites) | set(split))), hide=tuple(sorted(covered)),
+        python_paths=tuple(sorted(set(stdlib_folders()) | set(sites))),
+        importable=tuple(importable_names(provided)), uid_base=pick_uid_base(),
+        limits=WorkerLimits(cpu_seconds=int(limits.worker_cpu_seconds),
+                            memory_bytes=int(limits.worker_memory_mib) * 1024 * 1024),
+    )
 
 
 def protect_grader_process() -> None:
@@ -198,6 +353,8 @@ class Worker:
     """
 
     def __init__(self, request_fd: int, response_fd: int, control: socket.socket):
+        #: The worker's pid as the grader sees it (None until the supervisor said it).
+        self.pid: int | None = None
         self._request_fd = request_fd
         self._response_fd = response_fd
         self._control: socket.socket | None = control
@@ -229,6 +386,41 @@ class Worker:
         except ProtocolError:
             self._broken = True
             raise
+
+    def read_pid(self, seconds: float = 5.0) -> None:
+        """Read the ``P<pid>\\n`` line the supervisor sends first on the control socket."""
+        if self._control is None:
+            return
+        data = b""
+        deadline = time.monotonic() + seconds
+        try:
+            while not data.endswith(b"\n") and len(data) < 32:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return
+                self._control.settimeout(left)
+                chunk = self._control.recv(1)
+                if not chunk:
+                    return
+                data += chunk
+        except OSError:
+            return
+        if data.startswith(b"P") and data[1:-1].isdigit():
+            self.pid = int(data[1:-1])
+
+    def wait_readable(self, seconds: float) -> bool:
+        """True once an answer has begun to arrive (within ``seconds``); reads nothing."""
+        if self._response_fd < 0:
+            return True  # receive() then says Closed
+        poller = select.poll()
+        poller.register(self._response_fd, select.POLLIN)
+        return bool(poller.poll(max(0, int(seconds * 1000))))
+
+    def starved_seconds(self) -> float:
+        """Seconds the worker's threads have waited for a CPU so far (0 where unknown)."""
+        if self.pid is None:
+            return 0.0
+        return iso.run_queue_seconds(self.pid) or 0.0
 
     def end_of_call(self) -> None:
         """Tell the supervisor a call has ended: it kills whatever the call left running (child
@@ -264,6 +456,8 @@ class Worker:
         except OSError:  # timeout or reset
             pass
         status = data.decode(errors="replace").strip()
+        if status.startswith("P") and self.pid is None:  # the pid line, when it was never read
+            status = status.partition("\n")[2].strip()
         if status:
             self._status = status
         return status or "unknown"
@@ -337,6 +531,7 @@ class Sandbox:
     def __init__(self, limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
                  disable: Iterable[str] = ()):
         self._config = sandbox_config(limits, namespaces=namespaces, hide=hide, disable=disable)
+        self._cgroups: WorkerCgroups | None = None
         self._lock = threading.Lock()
         self._process: subprocess.Popen | None = None
         self._owner = os.getpid()
@@ -361,6 +556,9 @@ class Sandbox:
         if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
             raise SandboxError("the grader's sandbox needs a POSIX system with fork()")
         protect_grader_process()
+        self._cgroups, missing = WorkerCgroups.create(self._config.limits)
+        self._config = dataclasses.replace(self._config, cgroups=self._cgroups is not None,
+                                           cgroups_missing=missing)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
                "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -379,7 +577,7 @@ class Sandbox:
         self._socket = ours
         self._owner = os.getpid()
         try:
-            write_message(ours.fileno(), self._config, deadline=time.monotonic() + 30)
+            write_message(ours.fileno(), self._config.to_message(), deadline=time.monotonic() + 30)
         except ProtocolError as exc:
             raise SandboxError(f"the sandbox did not start: {exc}; {self._zygote_log()}") from None
 
@@ -414,13 +612,17 @@ class Sandbox:
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        cgroup_fds: list[int] = []
         try:
+            if self._cgroups is not None:
+                cgroup_fds = self._cgroups.join_fds(slot)
             with self._lock:
                 if self._socket is None or self._process is None or (
                         os.getpid() == self._owner and self._process.poll() is not None):
                     # (in a forked process the zygote is not a child: a dead one fails the send)
                     raise SandboxError(f"the sandbox is not running; {self._zygote_log()}")
-                socket.send_fds(self._socket, [SPAWN.pack(slot)], [request_r, response_w, theirs.fileno()])
+                socket.send_fds(self._socket, [SPAWN.pack(slot)],
+                                [request_r, response_w, theirs.fileno(), *cgroup_fds])
         except (OSError, SandboxError) as exc:
             for fd in (request_r, request_w, response_r, response_w):
                 os.close(fd)
@@ -430,6 +632,8 @@ class Sandbox:
             raise SandboxError(f"cannot start a worker: {exc}") from None
         finally:
             theirs.close()
+            for fd in cgroup_fds:
+                os.close(fd)
         os.close(request_r)
         os.close(response_w)
         worker = Worker(request_w, response_r, ours)
@@ -445,6 +649,7 @@ class Sandbox:
             worker.kill()
             worker.close()
             raise SandboxError(f"a worker did not confirm its isolation layers: {str(hello)[:200]}")
+        worker.read_pid()
         return worker
 
     def close(self) -> None:
@@ -464,3 +669,6 @@ class Sandbox:
         if self._log is not None:
             self._log.close()
             self._log = None
+        if self._cgroups is not None:
+            self._cgroups.close()
+            self._cgroups = None

@@ -31,6 +31,7 @@ from pathlib import Path
 
 from grader.engine.arguments import decode_argument
 from grader.engine.calls import describe_exception
+from grader.engine.provided import is_provided, not_provided_message
 from grader.engine.wire import encode_value
 from grader.sandbox.protocol import MAX_GRADER_MESSAGE, read_message, write_message
 
@@ -42,6 +43,33 @@ FUNCTIONS = (
     "adam_scale_factor", "adam_scaled_step", "adam_step_bound", "adam_effective_learning_rates",
     "spike_response", "sparse_feature_boost", "concept_answers",
 )
+
+
+class ImportGuard:
+    """A meta-path finder, first in line, that refuses every module the grader does not provide.
+
+    Student code may import the standard library, the provided packages and what those need
+    (``importable``: top-level names); anything else fails with the message of
+    :mod:`grader.engine.provided`, the same in every isolation mode, whatever else happens to
+    be installed next to the grader (the grader itself and the reference included).
+    """
+
+    def __init__(self, importable):
+        self.importable = frozenset(importable)
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.split(".", 1)[0]
+        if top == MODULE_NAME or top in self.importable or is_provided(top):
+            return None  # the ordinary finders decide
+        raise ModuleNotFoundError(not_provided_message(fullname), name=fullname)
+
+    def invalidate_caches(self):
+        pass
+
+
+def guard_imports(importable) -> None:
+    """Install :class:`ImportGuard` for this process (the worker, before any student code)."""
+    sys.meta_path.insert(0, ImportGuard(importable))
 
 
 def _function(module, name: str):

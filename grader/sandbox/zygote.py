@@ -5,10 +5,13 @@ environment and a control socket (a stream) on file descriptor FD. It
 
 1. reads its configuration (what to keep visible, limits, the uid range) from the socket;
 2. enters new mount and network namespaces (as root, or as root of a new user namespace);
-3. imports numpy, sympy, the worker and common standard modules, so that forks start warm;
-4. moves into a private root that holds only the system and Python folders, read-only
-   (:func:`grader.sandbox.isolation.enter_private_root`): the reference, the grader, submissions, the
-   output folder, home folders and the host's /tmp do not exist there, not even later;
+3. imports numpy, sympy, matplotlib (Agg), the worker and common standard modules, so that
+   forks start warm;
+4. moves into a private root that holds only the paths of ``config.read`` (the system folders,
+   the standard library, the provided packages, the grader files a worker runs), read-only
+   (:func:`grader.sandbox.isolation.enter_private_root`): the reference, the rest of the
+   grader, submissions, the output folder, home folders and the host's /tmp do not exist
+   there, not even later;
 5. probes, in throw-away children, which per-worker layers the system grants;
 6. answers ``ready`` with the isolation layers it obtained, then serves spawn requests.
 
@@ -16,11 +19,13 @@ Messages on the control socket are framed like the worker protocol
 (:mod:`grader.sandbox.protocol`); a spawn request is 4 bytes (the slot) carrying three file
 descriptors: the worker's request pipe, its answer pipe and the supervisor's control socket.
 
-Per spawn request it forks a *supervisor*, which enters new PID, IPC and network namespaces
-and forks the *worker* (PID 1 of its namespace). The worker enters its own mount namespace,
+Per spawn request it forks a *supervisor*, which joins the slot's cgroups (descriptors passed
+with the request), enters new PID, IPC and network namespaces and forks the *worker* (PID 1
+of its namespace). The worker enters its own mount namespace,
 mounts a fresh /proc and a private /tmp, gives up every privilege (an unprivileged uid as root; a nested user
-namespace without capabilities otherwise), applies resource limits, restricts itself with
-Landlock where the kernel has it, says ``hello`` and then runs :func:`grader.sandbox.worker.serve`.
+namespace without capabilities otherwise), applies resource limits, joins a new session keyring,
+installs the system-call filter, restricts itself with Landlock where the kernel has it, says
+``hello`` and then runs :func:`grader.sandbox.worker.serve`.
 The supervisor kills the worker, and so its whole PID namespace, when the grader asks or
 goes away, and reports the worker's exit status. Without a PID namespace it is a child
 subreaper and kills the worker's process group and every descendant left behind.
@@ -41,6 +46,8 @@ import time
 from dataclasses import dataclass
 
 from grader.sandbox import isolation as iso
+from grader.sandbox.config import SandboxConfig
+from grader.engine.provided import MATPLOTLIB_BACKEND
 from grader.sandbox.protocol import read_message, write_message
 
 WORKDIR = "/tmp/work"
@@ -85,6 +92,8 @@ def _warm_up() -> None:
     import numpy as np
     import sympy as sp
 
+    _warm_matplotlib()
+
     from grader.sandbox import worker  # noqa: F401 - the worker and the engine it imports
     from grader.engine import expressions, wire  # noqa: F401
 
@@ -105,6 +114,24 @@ def _warm_up() -> None:
             pass
 
 
+def _warm_matplotlib() -> None:
+    """Import matplotlib with its non-interactive backend, font list built once per batch (not
+    per worker: building it takes a second of CPU that would count against a student's import)."""
+    cache = tempfile.mkdtemp(prefix="adam-zygote-mpl-")
+    os.environ["MPLBACKEND"], os.environ["MPLCONFIGDIR"] = MATPLOTLIB_BACKEND, cache
+    try:
+        import matplotlib
+
+        matplotlib.use(MATPLOTLIB_BACKEND)
+        import matplotlib.pyplot  # noqa: F401 - builds the font manager
+    except Exception:  # noqa: BLE001 - an environment without matplotlib still grades
+        pass
+    finally:
+        shutil.rmtree(cache, ignore_errors=True)
+        for name in ("MPLBACKEND", "MPLCONFIGDIR"):
+            os.environ.pop(name, None)
+
+
 def _probe(action) -> bool:
     """Run ``action`` in a throw-away child; True when it returned without raising."""
     try:
@@ -121,18 +148,18 @@ def _probe(action) -> bool:
     return os.waitstatus_to_exitcode(status) == 0
 
 
-def _limits(config: dict) -> iso.ResourceLimits:
-    limits = config["limits"]
-    return iso.ResourceLimits(cpu_seconds=limits["cpu_seconds"], memory_bytes=limits["memory_bytes"],
-                              processes=limits["processes"])
+def _limits(config: SandboxConfig) -> iso.ResourceLimits:
+    limits = config.limits
+    return iso.ResourceLimits(cpu_seconds=limits.cpu_seconds, memory_bytes=limits.memory_bytes,
+                              processes=limits.processes, file_bytes=limits.file_bytes)
 
 
-def _setup(config: dict) -> tuple[Plan, list[str]]:
+def _setup(config: SandboxConfig) -> tuple[Plan, list[str]]:
     """Namespaces, warm-up, hiding and probes; returns the plan and warnings."""
     layers = ["separate_process", "clean_environment", "private_workdir", "stdin_devnull"]
     warnings: list[str] = []
     namespaces = user_namespace = False
-    if config["namespaces"]:
+    if config.namespaces:
         try:
             if os.geteuid() != 0:
                 iso.enter_user_namespace()
@@ -149,7 +176,7 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
     _warm_up()
     if namespaces:
         try:
-            iso.enter_private_root(config["keep"], config["hide"])
+            iso.enter_private_root(config.read, config.hide)
             layers += ["no_network", "private_mounts"]
         except OSError as exc:
             warnings.append(f"could not build the private mount view ({exc})")
@@ -163,6 +190,20 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
         layers.append("no_new_privileges")
     except OSError:
         pass
+    if "no_new_privileges" in layers and _probe(iso.install_syscall_filter):
+        layers.append("syscall_filter")
+    else:
+        warnings.append("no system-call filter (seccomp): workers may start sessions of their own "
+                        "(a larger CPU share without cgroups), use keyrings and System V IPC")
+    if config.cgroups:
+        layers.append("cgroup_limits")
+    else:
+        warnings.append(config.cgroups_missing or "no cgroups for workers")
+    if namespaces or (os.geteuid() == 0 and _probe(_probe_workdir_tmpfs)):
+        layers.append("capped_workdir")
+    else:
+        warnings.append("the working directory is on the host's disk: its size is checked while the "
+                        "worker runs, not capped")
     worker_network = False
     if namespaces:
         per_worker = iso.CLONE_NEWPID | iso.CLONE_NEWNS | iso.CLONE_NEWIPC
@@ -175,12 +216,12 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
         else:
             warnings.append("PID namespaces unavailable")
     real_root = os.geteuid() == 0 and _is_real_root()
-    if real_root and config["uid_base"] is not None:
-        uid = config["uid_base"]
+    if real_root and config.uid_base is not None:
+        uid = config.uid_base
         if _probe(lambda: (iso.drop_privileges(uid), _assert_no_capabilities())):
             layers += ["unprivileged_uid", "no_capabilities"]
             if not namespaces:
-                hidden = [p for p in config["python_paths"] if not iso.readable_by_others(p)]
+                hidden = [p for p in config.python_paths if not iso.readable_by_others(p)]
                 if hidden:
                     warnings.append(f"workers cannot read {', '.join(hidden)} (a folder on the way is "
                                     "private): submissions can import only modules imported in advance")
@@ -189,17 +230,17 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
     elif user_namespace:
         warnings.append("the grader is not root: every worker runs as the grader's own user "
                         "(inside a user namespace, without capabilities when that layer is listed)")
-        if _probe(lambda: iso.leave_root_of_user_namespace(config["uid_base"] or 1000)):
+        if _probe(lambda: iso.leave_root_of_user_namespace(config.uid_base or 1000)):
             layers.append("no_capabilities")
         else:
             warnings.append("workers could not give up root of the user namespace")
     elif os.geteuid() != 0 and _probe(_assert_no_capabilities):
         layers.append("no_capabilities")
-    abi = 0 if "landlock" in config.get("disable", ()) else iso.landlock_abi()
-    if "landlock" in config.get("disable", ()):
+    abi = 0 if "landlock" in config.disable else iso.landlock_abi()
+    if "landlock" in config.disable:
         warnings.append("Landlock turned off by the caller")
     elif abi >= 1:
-        if _probe(lambda: iso.landlock_restrict(config["keep"], ["/tmp"], DEVICES, abi)):
+        if _probe(lambda: iso.landlock_restrict(config.read, ["/tmp"], DEVICES, abi, listable=config.listable)):
             layers.append("landlock")
             if abi < 6:
                 warnings.append(f"Landlock ABI {abi}: signals and abstract unix sockets are not scoped")
@@ -211,6 +252,25 @@ def _setup(config: dict) -> tuple[Plan, list[str]]:
     plan = Plan(tuple(layer for layer in iso.ALL_LAYERS if layer in layers), user_namespace,
                 worker_network, abi if "landlock" in layers else 0)
     return plan, warnings
+
+
+def _probe_workdir_tmpfs() -> None:
+    """A size-capped tmpfs can be mounted on a working directory (root, without namespaces)."""
+    folder = tempfile.mkdtemp(prefix="adam-probe-")
+    try:
+        _mount_workdir(folder, 1 << 20)
+        _unmount_workdir(folder)
+    finally:
+        os.rmdir(folder)
+
+
+def _mount_workdir(folder: str, size: int) -> None:
+    iso.mount("tmpfs", folder, "tmpfs", iso.MS_NOSUID | iso.MS_NODEV, f"size={size},mode=0700")
+
+
+def _unmount_workdir(folder: str) -> None:
+    libc = iso._linux("umount")
+    libc.umount2(folder.encode(), 2)  # MNT_DETACH: a process still inside cannot keep it
 
 
 def _assert_no_capabilities() -> None:
@@ -233,7 +293,7 @@ def _is_real_root() -> bool:
         return False
 
 
-def _worker(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: int,
+def _worker(request_fd: int, response_fd: int, config: SandboxConfig, plan: Plan, slot: int,
             workdir: str | None) -> None:
     """The worker process: finish its sandbox, say hello, then serve requests. Never returns."""
     try:
@@ -254,7 +314,7 @@ def _worker(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: i
         os._exit(code)
 
 
-def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, slot: int,
+def _enter_sandbox(request_fd: int, response_fd: int, config: SandboxConfig, plan: Plan, slot: int,
                    workdir: str | None) -> None:
     """Every per-worker layer, in an order where each step still has the rights it needs."""
     try:  # our own /proc files stay ours while we set up (the zygote is not dumpable)
@@ -266,10 +326,11 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, 
     if plan.has("pid_namespace"):
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
     if plan.has("private_mounts"):
-        iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV, "size=64m,mode=1777")
+        iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV,
+                  f"size={config.limits.workdir_bytes},mode=1777")
         workdir = WORKDIR
         os.mkdir(workdir, 0o755)
-    uid = config["uid_base"] + slot
+    uid = (config.uid_base or 0) + slot
     if plan.has("unprivileged_uid"):
         os.chown(workdir, uid, uid)
     os.setsid()  # its own process group, and no controlling terminal to type into
@@ -281,7 +342,8 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, 
     iso.close_fds_except([0, 1, 2, 3, 4])
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
-                       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+                       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+                       "MPLBACKEND": MATPLOTLIB_BACKEND, "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib")})
     os.chdir(workdir)
     try:
         iso.set_oom_score_adj(1000)
@@ -304,26 +366,42 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: dict, plan: Plan, 
         limits.apply()
     if plan.has("no_new_privileges"):
         iso.prctl(iso.PR_SET_NO_NEW_PRIVS, 1)
+    try:  # a keyring of its own (the filter below then keeps it from every keyring)
+        iso.join_new_session_keyring()
+    except OSError:
+        pass
+    if plan.has("syscall_filter"):
+        iso.install_syscall_filter()
     if plan.has("landlock"):
         writable = "/tmp" if plan.has("private_mounts") else workdir  # /tmp is private then
-        iso.landlock_restrict(config["keep"] + ["/proc"], [writable], DEVICES, plan.landlock_abi)
+        iso.landlock_restrict(config.read + ("/proc",), [writable], DEVICES, plan.landlock_abi,
+                              listable=config.listable)
     try:  # credentials changed above, which cleared it
         iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
         iso.prctl(iso.PR_SET_DUMPABLE, 0)
     except OSError:
         pass
     sys.path[:] = [workdir] + [p for p in sys.path if p and os.path.realpath(p).startswith(
-        tuple(config["python_paths"]))]
+        config.python_paths)]
     signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    from grader.sandbox.worker import guard_imports
+    guard_imports(config.importable)
 
 
-def _supervise(request_fd: int, response_fd: int, control: socket.socket, config: dict,
-               plan: Plan, slot: int) -> None:
-    """The supervisor process: start the worker, then kill or report it. Never returns."""
+def _supervise(request_fd: int, response_fd: int, control: socket.socket, config: SandboxConfig,
+               plan: Plan, slot: int, cgroup_fds: list[int]) -> None:
+    """The supervisor process: start the worker, then kill or report it. Never returns.
+
+    It first joins the slot's cgroups (the worker and everything it starts are then in them),
+    tells the grader the worker's pid (``P<pid>\\n``: the grader reads how long the worker
+    waited for a CPU from it), and at the end writes the worker's exit status."""
     code = 0
-    workdir = None
+    workdir = mounted = None
     try:
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        for fd in cgroup_fds:  # writing 0 moves the writer
+            os.write(fd, b"0")
+            os.close(fd)
         if plan.has("pid_namespace"):  # the worker, its first child, will be PID 1 in it
             flags = iso.CLONE_NEWPID | iso.CLONE_NEWIPC
             iso.unshare(flags | (iso.CLONE_NEWNET if plan.worker_network else 0))
@@ -334,6 +412,9 @@ def _supervise(request_fd: int, response_fd: int, control: socket.socket, config
                 pass
         if not plan.has("private_mounts"):
             workdir = tempfile.mkdtemp(prefix="adam-worker-")
+            if plan.has("capped_workdir"):
+                _mount_workdir(workdir, config.limits.workdir_bytes)
+                mounted = workdir
         pid = os.fork()
         if pid == 0:
             control.close()
@@ -343,7 +424,12 @@ def _supervise(request_fd: int, response_fd: int, control: socket.socket, config
                 os._exit(SETUP_FAILED)
         os.close(request_fd)
         os.close(response_fd)
-        status = _watch(pid, control)
+        try:
+            control.sendall(b"P%d\n" % pid)
+        except OSError:
+            pass
+        checked = workdir if workdir is not None and mounted is None else None
+        status = _watch(pid, control, checked, config.limits.workdir_bytes)
         _sweep(pid, config, plan, slot)
         try:
             control.sendall(status.encode())
@@ -354,9 +440,35 @@ def _supervise(request_fd: int, response_fd: int, control: socket.socket, config
         traceback.print_exc()
         code = 71
     finally:
+        if mounted is not None:
+            _unmount_workdir(mounted)
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
     os._exit(code)
+
+
+def disk_usage(folder: str, cap: int) -> int:
+    """Bytes held by the files under ``folder`` (stops counting past ``cap``)."""
+    total = 0
+    stack = [folder]
+    while stack and total <= cap:
+        try:
+            with os.scandir(stack.pop()) as entries:
+                for entry in entries:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    total += max(info.st_blocks * 512, 0) + 512
+                    if entry.is_dir(follow_symlinks=False):
+                        stack.append(entry.path)
+        except OSError:
+            continue
+    return total
+
+
+#: Seconds between two checks of an uncapped working directory's size.
+DISK_CHECK_SECONDS = 0.1
 
 
 def _describe(status: int) -> str:
@@ -377,11 +489,13 @@ def _reap(pid: int, block: bool) -> str | None:
     return _describe(status) if done else None
 
 
-def _watch(pid: int, control: socket.socket) -> str:
+def _watch(pid: int, control: socket.socket, workdir: str | None = None, cap: int = 0) -> str:
     """Wait until the worker exits or the grader asks to kill it; returns its exit status.
 
     When asked to kill a worker that has already ended, reports how it ended: the answer
-    does not depend on which of the two events is noticed first.
+    does not depend on which of the two events is noticed first. With ``workdir`` (a working
+    directory that no tmpfs caps), its size is checked every :data:`DISK_CHECK_SECONDS` and
+    the worker killed once it holds more than ``cap`` bytes.
     """
     try:
         pidfd = os.pidfd_open(pid)
@@ -390,7 +504,14 @@ def _watch(pid: int, control: socket.socket) -> str:
     try:
         while True:
             watched = [control] if pidfd is None else [control, pidfd]
-            ready, _, _ = select.select(watched, [], [], None if pidfd is not None else 0.05)
+            wait = None if pidfd is not None else 0.05
+            if workdir is not None:
+                wait = DISK_CHECK_SECONDS if wait is None else min(wait, DISK_CHECK_SECONDS)
+                if disk_usage(workdir, cap) > cap:
+                    os.kill(pid, signal.SIGKILL)
+                    _reap(pid, block=True)
+                    return f"killed: more than {cap // 2**20} MB written into its working directory"
+            ready, _, _ = select.select(watched, [], [], wait)
             if control in ready:
                 try:
                     data = control.recv(16)
@@ -442,13 +563,14 @@ def _kill_strays(worker: int, seconds: float = 1.0) -> None:
         time.sleep(0.005)
 
 
-def _sweep(pid: int, config: dict, plan: Plan, slot: int) -> None:
+def _sweep(pid: int, config: SandboxConfig, plan: Plan, slot: int) -> None:
     """Kill anything the worker left behind, where no PID namespace did it already.
 
     With a PID namespace there is nothing to do: when the worker (its PID 1) exits, the
     kernel kills every process of the namespace, double-forked daemons included. Without
     one: the worker's process group, then every descendant (the supervisor is a child
-    subreaper, so orphans are its children), then, as root, every process of the worker's uid.
+    subreaper, so orphans are its children), then, as root, every process of the worker's uid
+    and, where no system-call filter kept it from making them, its System V IPC objects.
     """
     if plan.has("pid_namespace"):
         return
@@ -458,21 +580,32 @@ def _sweep(pid: int, config: dict, plan: Plan, slot: int) -> None:
         pass
     iso.kill_descendants()
     if plan.has("unprivileged_uid"):
-        uid = config["uid_base"] + slot
+        uid = config.uid_base + slot
         sweeper = os.fork()
         if sweeper == 0:  # a process of the worker's uid may signal all of that uid's processes
             try:
                 iso.drop_privileges(uid)
                 os.kill(-1, signal.SIGKILL)
+                iso.clear_user_keyrings()
             finally:
                 os._exit(0)
         os.waitpid(sweeper, 0)
+        if not plan.has("syscall_filter"):  # System V objects it created would outlive it
+            try:
+                iso.remove_ipc_objects(uid)
+            except OSError:
+                pass
+
+
+#: Descriptors a spawn request may carry: three channels and the slot's cgroup files.
+MAX_SPAWN_FDS = 8
 
 
 def _recv_spawn(control: socket.socket) -> tuple[int, list[int]] | None:
-    """One spawn request: (slot, [request fd, response fd, control fd]); None at the end."""
+    """One spawn request: (slot, [request fd, response fd, control fd, cgroup fds...]); None
+    at the end."""
     try:
-        data, fds, _, _ = socket.recv_fds(control, SPAWN.size, 3)
+        data, fds, _, _ = socket.recv_fds(control, SPAWN.size, MAX_SPAWN_FDS)
         while data and len(data) < SPAWN.size:
             more = control.recv(SPAWN.size - len(data))
             if not more:
@@ -480,35 +613,35 @@ def _recv_spawn(control: socket.socket) -> tuple[int, list[int]] | None:
             data += more
     except OSError:
         return None
-    if len(data) < SPAWN.size or len(fds) != 3:
+    if len(data) < SPAWN.size or len(fds) < 3:
         for fd in fds:
             os.close(fd)
         return None
     return SPAWN.unpack(data)[0], list(fds)
 
 
-def serve_spawns(control: socket.socket, config: dict, plan: Plan) -> None:
+def serve_spawns(control: socket.socket, config: SandboxConfig, plan: Plan) -> None:
     """Fork a supervisor per request until the grader closes the control socket."""
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # supervisors are reaped automatically
     while True:
         request = _recv_spawn(control)
         if request is None:
             return
-        slot, (request_fd, response_fd, control_fd) = request
+        slot, (request_fd, response_fd, control_fd, *cgroup_fds) = request
         child_control = socket.socket(fileno=control_fd)
         pid = os.fork()
         if pid == 0:
             control.close()
-            _supervise(request_fd, response_fd, child_control, config, plan, slot)
-        os.close(request_fd)
-        os.close(response_fd)
+            _supervise(request_fd, response_fd, child_control, config, plan, slot, cgroup_fds)
+        for fd in (request_fd, response_fd, *cgroup_fds):
+            os.close(fd)
         child_control.close()
 
 
 def main() -> None:
     """Entry point: configure, report readiness, serve."""
     fd = int(sys.argv[1])
-    config = read_message(fd, max_size=1 << 24)
+    config = SandboxConfig.from_message(read_message(fd, max_size=1 << 24))
     plan, warnings = _setup(config)
     write_message(fd, {"ready": True, "layers": list(plan.layers), "warnings": warnings})
     serve_spawns(socket.socket(fileno=fd), config, plan)

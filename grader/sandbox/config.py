@@ -1,0 +1,66 @@
+"""The zygote's configuration: one frozen value, built by the trusted side, read by the zygote.
+
+:func:`grader.sandbox.manager.sandbox_config` builds it (which paths a worker may read, which
+it may only list, what is covered, the worker uids, the limits); it travels to the zygote as
+one JSON message (:meth:`SandboxConfig.to_message`, :meth:`SandboxConfig.from_message`) and
+is then passed, unchanged, to every supervisor and worker the zygote forks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class WorkerLimits:
+    """Per-worker limits (rlimits per process; cgroup limits per worker where the host has them)."""
+
+    cpu_seconds: int
+    memory_bytes: int
+    #: Processes (threads included) of one worker.
+    processes: int = 16
+    #: Size of the worker's working directory (a tmpfs, or a loop of checks without one).
+    workdir_bytes: int = 64 * 1024 * 1024
+    #: Largest file a worker may write.
+    file_bytes: int = 16 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SandboxConfig:
+    """Everything the zygote needs to know, and nothing it must work out for itself."""
+
+    namespaces: bool
+    #: Optional layers the caller turned off (see ``manager.OPTIONAL_LAYERS``).
+    disable: tuple[str, ...]
+    #: Files and folders a worker may read (and execute), each on its own: the system folders,
+    #: the standard library, the provided packages' folders, the grader files the worker runs.
+    #: In the private root these are the only paths that exist.
+    read: tuple[str, ...]
+    #: Folders a worker may list but not read beneath (the site-packages folders, so that the
+    #: import system finds the provided packages in them); Landlock only.
+    listable: tuple[str, ...]
+    #: Paths covered by an empty read-only folder in the private root.
+    hide: tuple[str, ...]
+    #: ``sys.path`` entries a worker keeps (the standard library and site-packages folders).
+    python_paths: tuple[str, ...]
+    #: Top-level module names student code may import besides the standard library.
+    importable: tuple[str, ...]
+    #: First worker uid when the grader runs as root (None: no uid of its own).
+    uid_base: int | None
+    limits: WorkerLimits
+    #: Each spawn request carries the slot's cgroup.procs descriptors (see ``cgroups``); when
+    #: False, ``cgroups_missing`` says why there are none.
+    cgroups: bool = False
+    cgroups_missing: str = ""
+
+    def to_message(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_message(cls, data: dict) -> "SandboxConfig":
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {key: tuple(value) if type(value) is list else value
+                  for key, value in data.items() if key in fields}
+        values["limits"] = WorkerLimits(**data["limits"])
+        return cls(**values)
