@@ -752,11 +752,18 @@ def test_judging_a_nested_sum_bomb_stays_bounded():
 
 
 def _bounded_run(code: str, seconds: float):
-    """Exit code of ``python -c code``, or None when it had to be killed after ``seconds``."""
+    """Exit code of ``python -c code`` given ``seconds`` of CPU time (it is killed by SIGXCPU
+    beyond them, so the bound holds on a loaded machine too), or None when it was still
+    running after a generous wall-clock margin."""
+    import resource
+
+    def cpu_limit():
+        resource.setrlimit(resource.RLIMIT_CPU, (int(seconds), int(seconds)))
+
     process = subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+                               stderr=subprocess.DEVNULL, preexec_fn=cpu_limit)
     try:
-        return process.wait(timeout=seconds)
+        return process.wait(timeout=seconds * 20)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
