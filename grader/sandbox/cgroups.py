@@ -133,7 +133,11 @@ class WorkerCgroups:
         deadline = time.monotonic() + seconds
         left = []
         for controller, base in self._base.items():
-            folders = [os.path.join(base, f"slot-{slot}") for slot in sorted(self._slots)] + [base]
+            try:  # slots made by processes forked from the grader are found here too
+                slots = sorted(entry for entry in os.listdir(base) if entry.startswith("slot-"))
+            except OSError:
+                slots = []
+            folders = [os.path.join(base, slot) for slot in slots] + [base]
             for folder in folders:
                 while os.path.isdir(folder):
                     for pid in _pids(folder):

@@ -669,6 +669,6 @@ class Sandbox:
         if self._log is not None:
             self._log.close()
             self._log = None
-        if self._cgroups is not None:
+        if self._cgroups is not None and os.getpid() == self._owner:  # the launcher's to remove
             self._cgroups.close()
-            self._cgroups = None
+        self._cgroups = None
