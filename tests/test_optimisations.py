@@ -2,7 +2,6 @@
 two parallel workers, and with the trusted work in the grader's own process or in one
 trusted process per worker."""
 
-import dataclasses
 import re
 import subprocess
 import sys
@@ -54,14 +53,13 @@ def sample(tmp_path_factory):
 def test_same_reports_with_and_without_the_verdict_cache(sample, patient_rubric):
     rubric = load_rubric(patient_rubric)
     cached = Judging.create(rubric)
-    uncached = dataclasses.replace(cached, judge=dataclasses.replace(cached.judge, cache=False,
-                                                                      _verdicts={}, _agreements={}))
+    uncached = Judging.create(rubric, cache=False)
     submissions = discover([sample])
     with Sandbox(rubric.limits) as sandbox:
         with_cache = [report_json(grade(cached, sandbox, 0, s)) for s in submissions]
         without = [report_json(grade(uncached, sandbox, 0, s)) for s in submissions]
     assert with_cache == without
-    assert cached.judge._verdicts and not uncached.judge._verdicts
+    assert all(cached.judge.cache_sizes().values()) and not any(uncached.judge.cache_sizes().values())
 
 
 def tree(folder: Path) -> dict:

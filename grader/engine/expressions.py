@@ -34,7 +34,10 @@ OPERATIONS: Mapping[str, tuple[int, int | None]] = {
     "StrictGreaterThan": (2, 2), "GreaterThan": (2, 2),
     "And": (1, None), "Or": (1, None), "Not": (1, 1),
     "Sum": (2, None), "Product": (2, None), "Limits": (3, 3),
+    "UnevaluatedExpr": (1, 1),
 }
+#: Nodes that only hold an expression unevaluated: their value is their argument's.
+TRANSPARENT = frozenset({"UnevaluatedExpr"})
 LEAVES = frozenset({"Symbol", "Integer", "Rational", "Float", "Constant",
                     "BooleanTrue", "BooleanFalse"})
 CONSTANTS = frozenset({"pi", "E"})
@@ -46,6 +49,9 @@ MAX_NAME = 40
 MAX_SUM_TERMS = 10_000
 #: Node evaluations allowed for one value at one point (sums evaluate their body per term).
 MAX_EVALUATIONS = 200_000
+#: What one node evaluation costs in work units (see :class:`Work`), per arithmetic.
+FLOAT_COST = 1
+PRECISE_COST = 10
 
 # sympy class name -> tree head, for classes whose name is not the head itself.
 _SYMPY_HEADS = {
@@ -57,6 +63,46 @@ _SYMPY_HEADS = {
 
 class ExpressionError(ValueError):
     """A tree (or a sympy object) that is not an allowed expression; the message says why."""
+
+
+class TooCostly(Exception):
+    """Judging an expression would cost more than allowed; the message says why."""
+
+
+class WorkExceeded(TooCostly):
+    """A :class:`Work` budget is spent."""
+
+
+class Work:
+    """A budget of work units (node evaluations, weighted by arithmetic) for judging.
+
+    :meth:`charge` adds to what was spent here and in every parent budget, and raises
+    :class:`WorkExceeded` once any of them is over its limit. One budget belongs to one
+    submission (or one answer of it) and one thread.
+    """
+
+    def __init__(self, limit: int, parent: "Work | None" = None, *, what: str = "this answer"):
+        self.limit = int(limit)
+        self.parent = parent
+        self.what = what
+        self.spent = 0
+
+    def charge(self, units: int) -> None:
+        work = self
+        while work is not None:
+            work.spent += units
+            if work.spent > work.limit:
+                raise WorkExceeded(f"judging {work.what} needs more than {work.limit:,} work units "
+                                   "(the expression is too large or too costly to evaluate)")
+            work = work.parent
+
+    def child(self, limit: int, what: str) -> "Work":
+        return Work(limit, self, what=what)
+
+
+#: A budget that is never spent (callers that do not count their work).
+def unlimited() -> Work:
+    return Work(10**18, what="an expression")
 
 
 # ---------------------------------------------------------------------------
@@ -140,6 +186,10 @@ def validate_tree(tree, *, max_nodes: int = MAX_NODES, max_depth: int = MAX_DEPT
                 if (type(limit) is not list or len(limit) != 4 or limit[0] != "Limits"
                         or type(limit[1]) is not list or limit[1][:1] != ["Symbol"]):
                     raise ExpressionError(f"{head} limits must be (symbol, lower, upper)")
+            # each limit nests the body one level deeper when it is evaluated
+            stack.append((args[0], depth + len(args) - 1))
+            stack.extend((arg, depth + 1) for arg in args[1:])
+            continue
         stack.extend((arg, depth + 1) for arg in args)
     return count
 
@@ -229,6 +279,8 @@ class Arithmetic:
     floor: Callable
     ceiling: Callable
     finite: Callable[[object], bool]
+    #: Work units per node evaluation.
+    cost: int = FLOAT_COST
 
 
 def _float_finite(x) -> bool:
@@ -258,7 +310,7 @@ PRECISE = Arithmetic(
     constant=lambda name: +_PRECISE_CONTEXT.pi if name == "pi" else +_PRECISE_CONTEXT.e,
     exp=_PRECISE_CONTEXT.exp, log=_PRECISE_CONTEXT.ln,
     floor=_PRECISE_CONTEXT.floor, ceiling=_PRECISE_CONTEXT.ceil,
-    finite=_precise_finite,
+    finite=_precise_finite, cost=PRECISE_COST,
 )
 
 _COMPARISONS = {
@@ -268,17 +320,26 @@ _COMPARISONS = {
 }
 
 
-def evaluate(tree, point: Mapping[str, object], arithmetic: Arithmetic = FLOAT):
+def evaluate(tree, point: Mapping[str, object], arithmetic: Arithmetic = FLOAT, work: Work | None = None):
     """The value of ``tree`` at ``point`` (name -> number of ``arithmetic``'s kind).
 
     Returns a finite number, a bool for conditions, or ``None`` where the expression has no
     finite real value (division by zero, square root of a negative number, overflow, an
-    unbound symbol, a Piecewise with no true condition, an unsupported sum range).
+    unbound symbol, a Piecewise with no true condition, an unsupported sum range, more than
+    :data:`MAX_EVALUATIONS` node evaluations). The nodes evaluated are charged to ``work``
+    (which raises :class:`WorkExceeded` when it is spent); :class:`TooCostly` when the tree
+    is nested too deeply to evaluate.
     """
+    budget = [MAX_EVALUATIONS]
     try:
-        return _eval(tree, point, arithmetic, [MAX_EVALUATIONS])
+        return _eval(tree, point, arithmetic, budget)
     except (_Undefined, ArithmeticError, ValueError, TypeError):
         return None
+    except RecursionError:
+        raise TooCostly("the expression is nested too deeply to evaluate") from None
+    finally:
+        if work is not None:
+            work.charge((MAX_EVALUATIONS - max(budget[0], -1)) * arithmetic.cost)
 
 
 def _number(value, arithmetic: Arithmetic):
@@ -324,6 +385,8 @@ def _eval(node, point, ar: Arithmetic, budget: list):
         raise _Undefined
     if head in ("Sum", "Product"):
         return _eval_sum(head, args[0], args[1:], point, ar, budget)
+    if head in TRANSPARENT:
+        return _eval(args[0], point, ar, budget)
     values = [_number(_eval(a, point, ar, budget), ar) for a in args]
     return _number(_apply(head, values, ar), ar)
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .expressions import FLOAT, Arithmetic, evaluate
+from .expressions import FLOAT, Arithmetic, Work, evaluate
 
 #: Float points: relative tolerance and absolute floor.
 FLOAT_RTOL = 1e-9
@@ -40,9 +40,11 @@ class PointAgreement:
         return f"at {shown}: expected {_fmt(self.expected)}, got {got}"
 
 
-def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmetic = FLOAT) -> list:
-    """The tree's value at each point (``None`` where it has no finite real value)."""
-    return [evaluate(tree, point, arithmetic) for point in points]
+def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmetic = FLOAT,
+              work: Work | None = None) -> list:
+    """The tree's value at each point (``None`` where it has no finite real value); the work
+    is charged to ``work``."""
+    return [evaluate(tree, point, arithmetic, work) for point in points]
 
 
 def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,
@@ -57,12 +59,12 @@ def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,
 
 def agreement_with(tree, points: Sequence[Mapping[str, object]], expected: Sequence, *,
                    arithmetic: Arithmetic = FLOAT, rtol: float = FLOAT_RTOL,
-                   atol: float = FLOAT_ATOL) -> PointAgreement:
+                   atol: float = FLOAT_ATOL, work: Work | None = None) -> PointAgreement:
     """Like :func:`agreement` of ``values_at(tree, points)``, evaluating only up to the first
     point that differs (most wrong answers differ at the first point)."""
     _same_length(points, expected)
     for index, (point, e) in enumerate(zip(points, expected)):
-        g = evaluate(tree, point, arithmetic)
+        g = evaluate(tree, point, arithmetic, work)
         if not _close(g, e, rtol, atol):
             return PointAgreement(False, index, g, e)
     return PointAgreement(True)

@@ -42,6 +42,23 @@ def probe_arrays(answers: Sequence[tuple[str, str, object]]) -> tuple[dict, list
     return arrays, messages
 
 
+def remembers(steps: np.ndarray, changed: np.ndarray, *, rtol: float = 1e-6, atol_scale: float = 1e-9) -> bool:
+    """Do the later steps change when the first gradient does (``changed``: the steps on the
+    stream with its first gradient changed)? Momentum and Adam remember past gradients; an
+    optimizer that does not (``-alpha * g``, ``-alpha * sign(g)``) is no attempt at either."""
+    if steps.shape != changed.shape or steps.ndim != 2 or len(steps) < 2:
+        return False
+    return not check_array(ArrayValue(changed[1:], 0), steps[1:], rtol=rtol, atol_scale=atol_scale).ok
+
+
+def not_genuine(optimizer: str) -> str:
+    name = {"adam": "Adam"}.get(optimizer, optimizer)
+    article = "an" if name[:1].lower() in "aeiou" else "a"
+    return (f"no credit for this property: your {name} steps do not depend on earlier gradients "
+            f"(changing the first gradient changes none of the later steps), so they are not "
+            f"{article} {name} implementation whose properties could be checked")
+
+
 def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[float], *,
                   shares: Mapping[str, float], rtol: float, atol_scale: float) -> tuple[float, list[str]]:
     """Share of the item earned (``shares`` per optimizer) and one message per finding.
@@ -53,12 +70,16 @@ def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[fl
     """
     share, messages = 0.0, []
     for optimizer, rule, factor_of in SCALING_RULES:
-        mine = [name for name in answers if name.split("*")[0] == optimizer]
+        mine = [name for name in answers if name.split("*")[0].rstrip("~") == optimizer]
         if any(answers[name] is None for name in mine):
             continue
         base = answers[optimizer]
         if not np.any(base):
             messages.append(f"your {optimizer} steps are all zero, so their scaling shows nothing")
+            continue
+        if f"{optimizer}~" in answers and not remembers(base, answers[f"{optimizer}~"], rtol=rtol,
+                                                         atol_scale=atol_scale):
+            messages.append(not_genuine(optimizer))
             continue
         ok = True
         for index, c in enumerate(factors):
@@ -107,6 +128,10 @@ def safety_share(answers: Mapping[str, object], shapes: Mapping[str, tuple], bou
     ``bound`` the reference bound on the tiny probe.
     """
     share, messages = 0.0, []
+    tiny, changed = answers.get("tiny"), answers.get("tiny~")
+    if all(isinstance(v, ArrayValue) and v.nonfinite == 0 for v in (tiny, changed)) and np.any(tiny.data) \
+            and not remembers(tiny.data, changed.data):
+        return 0.0, [not_genuine("adam")]
     for probe in shares:
         if probe not in answers:
             continue  # no answer: the caller has said why

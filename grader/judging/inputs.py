@@ -147,7 +147,18 @@ def _scaling_probes(rng: np.random.Generator) -> tuple[tuple[Probe, ...], tuple[
     for index, c in enumerate(factors):
         probes.append(Probe(f"momentum*{index}", "momentum_updates", (c * grads, alpha, mu)))
         probes.append(Probe(f"adam*{index}", "adam_updates", (c * grads, alpha, beta1, beta2, 0.0)))
+    changed = _first_gradient_changed(grads)
+    probes.append(Probe("momentum~", "momentum_updates", (changed, alpha, mu)))
+    probes.append(Probe("adam~", "adam_updates", (changed, alpha, beta1, beta2, 0.0)))
     return tuple(probes), factors
+
+
+def _first_gradient_changed(grads: np.ndarray) -> np.ndarray:
+    """The stream with its first gradient changed: a genuine optimizer's later steps change
+    too (they remember it), a memoryless one's do not."""
+    changed = grads.copy()
+    changed[0] = -3.0 * grads[0]
+    return changed
 
 
 def _safety_probes(rng: np.random.Generator) -> tuple[Probe, ...]:
@@ -156,7 +167,8 @@ def _safety_probes(rng: np.random.Generator) -> tuple[Probe, ...]:
     tiny[0, 0] = 0.0
     hyper = (1e-3, 0.9, 0.999, 1e-8)
     return (Probe("zeros", "adam_updates", (np.zeros((T, d)), *hyper)),
-            Probe("tiny", "adam_updates", (tiny, *hyper)))
+            Probe("tiny", "adam_updates", (tiny, *hyper)),
+            Probe("tiny~", "adam_updates", (_first_gradient_changed(tiny), *hyper)))
 
 
 #: The generators the registry's specs name (``Draw.generator``).

@@ -25,9 +25,9 @@ from grader.engine import checks
 from grader.engine.calls import unusable
 from grader.engine.arguments import encode_argument
 from grader.engine.checks import NO_ANSWER, Unanswered
-from grader.engine.contract import FUNCTIONS, SYMBOLIC_FUNCTIONS
+from grader.engine.contract import FUNCTIONS, GRADIENT_SYMBOLS, SYMBOLIC_FUNCTIONS
 from grader.engine.explain import with_sympy_hint
-from grader.engine.expressions import encode_sympy, substitute
+from grader.engine.expressions import TooCostly, Work, encode_sympy, substitute
 from grader.engine.numeric import check_array
 from grader.engine.properties import probe_arrays, safety_share, scaling_share
 from grader.engine.symbols import make_symbols
@@ -130,7 +130,8 @@ class Judging:
     def create(cls, rubric: Rubric, *, cache: bool = True) -> "Judging":
         tol = rubric.tolerances
         judge = SymbolicJudge(float_points=tol.symbolic_points, exact_points=tol.exact_points,
-                              rtol=tol.symbolic_rtol, atol=tol.symbolic_atol, cache=cache)
+                              rtol=tol.symbolic_rtol, atol=tol.symbolic_atol, cache=cache,
+                              answer_work=rubric.limits.judge_work_per_answer)
         return cls(rubric, judge, reference_trees(), follow_through_templates())
 
 
@@ -172,6 +173,8 @@ class Context:
     inputs: HiddenInputs
     outcomes: Mapping[str, CallOutcome]
     calls: Mapping[int, Call]
+    #: The submission's judging budget (every symbolic verdict draws on it).
+    work: Work
     #: Catalogue ids named on the array items of the student's own optimizers, by function
     #: (filled as the items are judged, in rubric order).
     named: dict = field(default_factory=dict)
@@ -217,12 +220,18 @@ OWN_OPTIMIZERS = ("momentum_updates", "adam_updates")
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
                 index: Mapping[int, Call] | None = None) -> tuple[ItemResult, ...]:
     """One result per rubric item, in rubric order (``index``: as for :func:`plan_calls`)."""
-    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index)
+    work = Work(judging.rubric.limits.judge_work_per_submission, what="this submission")
+    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index, work)
     results = []
     for item in judging.rubric.items:
         spec = SPECS[item.id]
         finding = _Finding()
-        JUDGES[spec.kind](context, spec, item, finding)
+        try:
+            JUDGES[spec.kind](context, spec, item, finding)
+        except (TooCostly, RecursionError) as exc:
+            # a judge's own work outside the symbolic verdicts (which say so themselves)
+            why = "it is nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            finding.feedback.append(f"This answer could not be judged: {why}.")
         results.append(finding.result(item))
         if spec.kind == "array" and spec.function in OWN_OPTIMIZERS:
             context.named[spec.function] = results[-1].misconceptions
@@ -245,18 +254,22 @@ def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: 
             finding.feedback.append(checks.missing_key(key))
             continue
         verdict = judging.judge.judge(answer[key], judging.references[(function, key)], allowed,
-                                      what=key, templates=symbolic_templates(function, key))
+                                      what=key, templates=symbolic_templates(function, key),
+                                      work=context.work)
         finding.feedback.append(verdict.message)
         verdicts[key] = verdict
         if verdict.correct:
             finding.points += item.points * shares[key]
-        elif spec.follow_through and item.follow_through > 0:
-            if _follows_through(context, spec, key, answer):
+        elif spec.follow_through and item.follow_through > 0 and verdict.outcome == "wrong":
+            follows, why_not = _follows_through(context, spec, key, answer)
+            if follows:
                 explained.append(key)
                 finding.points += item.points * item.follow_through
                 finding.feedback.append(
                     f"Follow-through credit: your {key} applies the update rule correctly to your "
                     f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
+            elif why_not:
+                finding.feedback.append(f"No follow-through credit: {why_not}.")
     finding.explain(diagnosis.diagnose_symbolic(judging.judge, function, spec.keys, verdicts, answer, allowed,
                                                 judging.references, explained=explained,
                                                 right_elsewhere=_right_in_part1(context, spec.keys)))
@@ -282,39 +295,49 @@ def _right_in_part1(context: Context, keys: Sequence[str]) -> list[tuple[str, st
     return right
 
 
-def _follows_through(context: Context, spec: ItemSpec, key: str, answer: dict) -> bool:
+def _follows_through(context: Context, spec: ItemSpec, key: str, answer: dict) -> tuple[bool, str]:
     """Is a wrong answer under ``key`` the update rule applied to the student's own earlier
-    answers (at least one of them wrong)?"""
+    answers (at least one of them wrong, each a genuine attempt that depends on the
+    gradients)? Returns the decision and, where it matters to the student, why not."""
     judging = context.judging
     judge, refs = judging.judge, judging.references
+    work = context.work.child(judge.answer_work, f"the follow-through check of {key}")
     trees = {}
     any_wrong = False
-    for placeholder, function, name in spec.follow_through:
-        if function == spec.function:
-            own = answer
-        else:
-            other = context.outcomes.get(symbolic_call(function).key)
-            if other is None or other.kind != "value" or not isinstance(other.value, dict):
-                return False
-            own = other.value
-        tree = expression_tree(own.get(name))
-        if tree is None:
-            return False
-        verdict = judge.judge(own[name], refs[(function, name)], SYMBOLIC_FUNCTIONS[function], what=name)
-        if verdict.outcome == "unknown_symbols":
-            return False
-        any_wrong |= not verdict.correct
-        trees[placeholder] = tree
-    if not any_wrong:
-        return False
-    template = substitute(judging.follow_through[key], trees)
-    allowed = SYMBOLIC_FUNCTIONS[spec.function]
     try:
-        points = judge.points(template, allowed)
-    except ValueError:
-        return False
-    own_tree = expression_tree(answer[key])
-    return own_tree is not None and judge.agree(own_tree, template, points).agree
+        for placeholder, function, name in spec.follow_through:
+            if function == spec.function:
+                own = answer
+            else:
+                other = context.outcomes.get(symbolic_call(function).key)
+                if other is None or other.kind != "value" or not isinstance(other.value, dict):
+                    return False, ""
+                own = other.value
+            tree = expression_tree(own.get(name))
+            if tree is None:
+                return False, ""
+            verdict = judge.judge(own[name], refs[(function, name)], SYMBOLIC_FUNCTIONS[function], what=name,
+                                  work=work)
+            if verdict.outcome in ("unknown_symbols", "too_costly"):
+                return False, ""
+            if not verdict.correct and not judge.depends_on(tree, GRADIENT_SYMBOLS, SYMBOLIC_FUNCTIONS[function],
+                                                            work):
+                return False, (f"your {name} does not depend on the gradients, so it is not an attempt "
+                               f"that {key} could follow through from")
+            any_wrong |= not verdict.correct
+            trees[placeholder] = tree
+        if not any_wrong:
+            return False, ""
+        template = substitute(judging.follow_through[key], trees)
+        allowed = SYMBOLIC_FUNCTIONS[spec.function]
+        try:
+            points = judge.points(template, allowed, work)
+        except ValueError:
+            return False, ""
+        own_tree = expression_tree(answer[key])
+        return own_tree is not None and judge.agree(own_tree, template, points, work).agree, ""
+    except TooCostly as exc:
+        return False, f"checking it would cost too much ({exc})"
 
 
 def _judge_symbolic(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -324,7 +347,7 @@ def _judge_symbolic(context: Context, spec: ItemSpec, item: Item, finding: _Find
         return
     verdict = judging.judge.judge(answer, judging.references[(function, None)],
                                   SYMBOLIC_FUNCTIONS[function], what=f"the answer of {function}",
-                                  templates=symbolic_templates(function))
+                                  templates=symbolic_templates(function), work=context.work)
     finding.feedback.append(verdict.message)
     finding.explain(diagnosis.diagnose_symbolic(judging.judge, function, [None], {None: verdict}, {None: answer},
                                                 SYMBOLIC_FUNCTIONS[function], judging.references))
