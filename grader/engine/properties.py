@@ -42,13 +42,18 @@ def probe_arrays(answers: Sequence[tuple[str, str, object]]) -> tuple[dict, list
     return arrays, messages
 
 
-def remembers(steps: np.ndarray, changed: np.ndarray, *, rtol: float = 1e-6, atol_scale: float = 1e-9) -> bool:
+def remembers(steps: np.ndarray, changed: np.ndarray, shape: Sequence[int], *, rtol: float = 1e-6,
+              atol_scale: float = 1e-9) -> bool:
     """Do the later steps change when the first gradient does (``changed``: the steps on the
-    stream with its first gradient changed)? Momentum and Adam remember past gradients; an
-    optimizer that does not (``-alpha * g``, ``-alpha * sign(g)``) is no attempt at either."""
-    if steps.shape != changed.shape or steps.ndim != 2 or len(steps) < 2:
+    stream with its first gradient changed; ``shape``: the stream's (T, d))? Momentum and
+    Adam remember past gradients; an optimizer that does not (``-alpha * g``,
+    ``-alpha * sign(g)``) is no attempt at either. Steps of the stream's size are read in
+    its shape (a flattened answer is still an attempt); any other size tells nothing."""
+    shape = tuple(shape)
+    if steps.shape != changed.shape or steps.size != int(np.prod(shape)) or len(shape) != 2 or shape[0] < 2:
         return False
-    return not check_array(ArrayValue(changed[1:], 0), steps[1:], rtol=rtol, atol_scale=atol_scale).ok
+    later, later_changed = steps.reshape(shape)[1:], changed.reshape(shape)[1:]
+    return not check_array(ArrayValue(later_changed, 0), later, rtol=rtol, atol_scale=atol_scale).ok
 
 
 def not_genuine(optimizer: str) -> str:
@@ -60,7 +65,8 @@ def not_genuine(optimizer: str) -> str:
 
 
 def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[float], *,
-                  shares: Mapping[str, float], rtol: float, atol_scale: float) -> tuple[float, list[str]]:
+                  shares: Mapping[str, float], rtol: float, atol_scale: float,
+                  shape: Sequence[int] = ()) -> tuple[float, list[str]]:
     """Share of the item earned (``shares`` per optimizer) and one message per finding.
 
     ``answers`` holds ``"momentum"``/``"adam"`` (steps on the probe stream; Adam with
@@ -77,7 +83,7 @@ def scaling_share(answers: Mapping[str, np.ndarray | None], factors: Sequence[fl
         if not np.any(base):
             messages.append(f"your {optimizer} steps are all zero, so their scaling shows nothing")
             continue
-        if f"{optimizer}~" in answers and not remembers(base, answers[f"{optimizer}~"], rtol=rtol,
+        if f"{optimizer}~" in answers and not remembers(base, answers[f"{optimizer}~"], shape, rtol=rtol,
                                                          atol_scale=atol_scale):
             messages.append(not_genuine(optimizer))
             continue
@@ -130,7 +136,7 @@ def safety_share(answers: Mapping[str, object], shapes: Mapping[str, tuple], bou
     share, messages = 0.0, []
     tiny, changed = answers.get("tiny"), answers.get("tiny~")
     if all(isinstance(v, ArrayValue) and v.nonfinite == 0 for v in (tiny, changed)) and np.any(tiny.data) \
-            and not remembers(tiny.data, changed.data):
+            and not remembers(tiny.data, changed.data, shapes["tiny"]):
         return 0.0, [not_genuine("adam")]
     for probe in shares:
         if probe not in answers:

@@ -382,7 +382,8 @@ def _check_scaling(item: PublicItem, module, data: PublicData):
     messages = unanswered + messages
     tol = data.tolerances
     share, found = scaling_share(answers, spec["factors"], shares=item.shares, rtol=tol.numeric_rtol,
-                                 atol_scale=tol.numeric_atol_scale)
+                                 atol_scale=tol.numeric_atol_scale,
+                                 shape=spec["probes"][0]["args"][0]["array"]["shape"])
     return share, messages + found
 
 

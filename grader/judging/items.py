@@ -418,7 +418,8 @@ def _judge_scaling(context: Context, spec: ItemSpec, item: Item, finding: _Findi
     finding.feedback.extend(messages)
     tol = context.judging.rubric.tolerances
     share, messages = scaling_share(answers, context.inputs.factors[item.id], shares=item.share_map,
-                                    rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
+                                    rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
+                                    shape=probes[0].args[0].shape)
     finding.points += item.points * share
     finding.feedback.extend(messages)
     adam = next((probe for probe in probes if probe.name == "adam"), None)
