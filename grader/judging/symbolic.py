@@ -25,7 +25,7 @@ from typing import Callable, Mapping, Sequence
 
 from grader.engine import checks
 from grader.engine.checks import SymbolicVerdict
-from grader.engine.expressions import PRECISE, TooCostly, Work, free_symbols, unlimited
+from grader.engine.expressions import PRECISE, TooCostly, Work, free_symbols
 from grader.engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL, PointAgreement,
                                agreement_with, values_at)
 from grader.engine.wire import ExprValue, canonical_key, expression_tree
@@ -187,7 +187,7 @@ class SymbolicJudge:
         a small part of it only (``sqrt(g1)`` and ``sqrt(beta2 g1 + g2)`` together: about a
         quarter), so a larger pool of candidates is drawn when the first one falls short.
         """
-        work = unlimited() if work is None else work
+        work = Work(self.answer_work, what="this answer") if work is None else work
         names = tuple(sorted(names))
         expected_key = tree_key(expected_tree)
 
@@ -220,7 +220,7 @@ class SymbolicJudge:
 
     def agree(self, tree, expected_tree, points: SamplePoints, work: Work | None = None) -> PointAgreement:
         """Do two trees agree at every float point and every exact point?"""
-        work = unlimited() if work is None else work
+        work = Work(self.answer_work, what="this answer") if work is None else work
 
         def compute():
             exp_f, exp_x = self._values_of(expected_tree, points, work)
@@ -249,7 +249,7 @@ class SymbolicJudge:
         tree = expression_tree(answer)
         if tree is None:
             return checks.not_expression(what, answer)
-        parent = unlimited() if work is None else work
+        parent = Work(self.answer_work, what="this answer") if work is None else work
         own = parent.child(self.answer_work, f"this answer ({what})")
         answer_key = answer.key if isinstance(answer, ExprValue) else canonical_key(tree)
         key = content_key("verdict", answer_key, tree_key(expected_tree), tuple(allowed), what,
