@@ -2,8 +2,11 @@
 
 Reports are written one by one as they are finished (atomically), so an interrupted batch
 resumes where it stopped: a report whose submission digest, grader version and rubric
-digest still match is kept as it is. Class-level files are rebuilt from all the reports in
-the output folder at the end.
+digest still match is kept as it is. Class-level files are rebuilt at the end from the
+reports of the inputs of this run: a report left in the folder by an input that is gone is
+named loudly and exported nowhere. Every input that is not graded is listed, with its
+reason, on stderr and in ``skipped.txt``. A full disk ends the run with one error; rerunning
+the same command resumes.
 """
 
 from __future__ import annotations
@@ -15,21 +18,27 @@ import os
 import queue
 import resource
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
 from grader import __version__
-from grader.errors import GraderError, InputError
+from grader.errors import GraderError, InputError, OutputError
+from grader.intake.names import display_name
 from grader.outputs.reports import (grades_csv, load_reports, report_from_dict, report_json, report_markdown,
-                      write_atomic)
+                                    write_atomic)
 from grader.overrides import FILE_NAME as OVERRIDES_FILE, apply_overrides, load_overrides, unused
 from grader.results import Report
 from grader.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
 from grader.sandbox.manager import LAYER_PURPOSES, Isolation, Sandbox
-from grader.intake.submissions import Submission, discover
+from grader.intake.submissions import DEFAULT_LIMITS, IntakeLimits, Skipped, Submission, find_submissions
+
+#: The list of inputs that were not graded (and of reports whose input is gone), in ``out``.
+SKIPPED_FILE = "skipped.txt"
 
 
 @dataclass(frozen=True)
@@ -60,6 +69,11 @@ class BatchOptions:
     #: Grade on this Dask scheduler ("tcp://host:8786"), or on a new local cluster of N
     #: worker processes ("local:N"); None: on this machine (see :mod:`grader.cluster`).
     dask: str | None = None
+    #: Zips named on the command line hold a whole class (one submission per top-level folder
+    #: or file), not one student's files; Canvas's own download zip is recognised without it.
+    class_archive: bool = False
+    #: Caps on entries per archive and folder and on submissions per batch.
+    limits: IntakeLimits = DEFAULT_LIMITS
 
 
 @dataclass(frozen=True)
@@ -73,6 +87,11 @@ class BatchResult:
     isolation: Isolation
     #: What the exporters want the instructor to know (files, matched rows), in run order.
     notices: tuple = ()
+    #: Inputs that were not graded, with the reason.
+    skipped: tuple[Skipped, ...] = ()
+    #: Students whose report is in the output folder but whose input is not in this run
+    #: (left out of grades.csv and every export).
+    stale: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -160,15 +179,27 @@ def warn_isolation(isolation: Isolation, stream=sys.stderr) -> None:
 
 
 def grade_batch(paths: Sequence[Path], options: BatchOptions,
-                on_report: Callable[[Report], None] | None = None) -> BatchResult:
-    """Grade every submission under ``paths`` into ``options.out``."""
+                on_report: Callable[[Report], None] | None = None, stream=None) -> BatchResult:
+    """Grade every submission under ``paths`` into ``options.out``.
+
+    Raises :class:`InputError` before grading for a path that does not exist or an output
+    folder that is a file, and :class:`OutputError` when the output cannot be written (the
+    reports written so far stay; a rerun resumes). Warnings go to ``stream`` (stderr).
+    """
+    stream = stream or sys.stderr
     started = time.monotonic()
     rubric = load_rubric(options.rubric_path)
     digest = rubric_digest(options.rubric_path)
     out = Path(options.out)
     overrides = load_overrides(override_files(out, options), rubric)  # a bad one fails before grading
+    if out.exists() and not out.is_dir():
+        raise InputError(f"--out {display_name(str(out))} is a file; name a folder (new, or one of an earlier run)")
     reports_dir = out / "reports"
-    submissions = everyone = select_shard(discover(paths), options.shard)
+    intake = find_submissions(paths, class_archive=options.class_archive, limits=options.limits)
+    in_batch = {s.student for s in intake.submissions}
+    if not intake.submissions:
+        warn_empty(paths, stream)
+    submissions = everyone = select_shard(intake.submissions, options.shard)
     if options.only:
         wanted = set(options.only)
         submissions = [s for s in submissions if s.student in wanted]
@@ -205,10 +236,16 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
             trusted_children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
         finally:
             sandbox.close()
-    # Reports of this batch are in memory already; read only the others (--only, earlier runs).
+    # Reports of this batch are in memory already; read only the others (--only, earlier runs),
+    # and export only those whose input is still in the batch.
     others = load_reports(reports_dir, skip=(r.student for r in done))
-    final = finish_reports(reports_dir, others + done, overrides)
-    notices = write_class_files(out, final, rubric, options, overrides)
+    stale = tuple(sorted(r.student for r in others if r.student not in in_batch))
+    others = [r for r in others if r.student in in_batch]
+    report_skipped(intake.skipped, stale, stream)
+    with _writing(out):
+        write_atomic(out / SKIPPED_FILE, skipped_text(intake.skipped, stale))
+        final = finish_reports(reports_dir, others + done, overrides)
+        notices = write_class_files(out, final, rubric, options, overrides)
     if options.timings:
         write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
             "trusted_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF) + trusted_children, 3),
@@ -216,7 +253,8 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
             "trusted_processes": trusted_processes(options, len(todo)) if todo else 0}) + "\n")
     mine = {r.student for r in done}
     return BatchResult(tuple(sorted((r for r in final if r.student in mine), key=lambda r: r.student)),
-                       len(done) - reused, reused, time.monotonic() - started, isolation, notices)
+                       len(done) - reused, reused, time.monotonic() - started, isolation, notices,
+                       intake.skipped, stale)
 
 
 def override_files(out: Path, options: BatchOptions, extra: Sequence[Path] = ()) -> list[Path]:
@@ -235,6 +273,51 @@ def finish_reports(reports_dir: Path, reports: Sequence[Report], overrides) -> l
             write_report(reports_dir, adjusted)
         final.append(adjusted)
     return final
+
+
+@contextmanager
+def _writing(out: Path):
+    """Turns a failed write under ``out`` (disk full, read-only) into one :class:`OutputError`."""
+    try:
+        yield
+    except OSError as exc:
+        raise output_error(exc, out) from None
+
+
+def output_error(exc: OSError, out: Path) -> OutputError:
+    where = display_name(exc.filename) if getattr(exc, "filename", None) else display_name(str(out))
+    return OutputError(f"cannot write {where}: {exc.strerror or exc}. The reports written so far are "
+                       "kept; free some space (or fix the output folder) and rerun the same command "
+                       "to resume")
+
+
+def warn_empty(paths: Sequence[Path], stream) -> None:
+    """Say loudly that there was nothing to grade."""
+    shown = ", ".join(display_name(str(p)) for p in paths) or "(no paths)"
+    print("\n".join(["", "!" * 78, f"WARNING: no submissions found in {shown}.",
+                     "Nothing was graded; see the list of skipped inputs below (and in "
+                     f"{SKIPPED_FILE} in the output folder).", "!" * 78, ""]), file=stream)
+
+
+def skipped_text(skipped: Sequence[Skipped], stale: Sequence[str]) -> str:
+    """The content of skipped.txt: every input not graded, with its reason, and stale reports."""
+    lines = [f"Inputs that were not graded: {len(skipped)}"]
+    lines += [f"  {display_name(s.path)}: {display_name(s.reason, 500)}" for s in skipped]
+    lines += ["", f"Reports whose input is not in this run (left out of grades.csv and every export; "
+                  f"delete them from reports/ or grade their input again): {len(stale)}"]
+    lines += [f"  reports/{student}.json" for student in stale]
+    return "\n".join(lines) + "\n"
+
+
+def report_skipped(skipped: Sequence[Skipped], stale: Sequence[str], stream) -> None:
+    """Name every input that was not graded, and every stale report, on ``stream``."""
+    if skipped:
+        print(f"Not graded ({len(skipped)} input(s); listed in {SKIPPED_FILE}):", file=stream)
+        for entry in skipped:
+            print(f"  {display_name(entry.path)}: {display_name(entry.reason, 500)}", file=stream)
+    if stale:
+        print(f"WARNING: {len(stale)} report(s) in the output folder belong to inputs that are not in this "
+              f"run; they are left out of grades.csv and every export: {', '.join(stale)}", file=stream)
 
 
 def _cpu_seconds(who: int) -> float:
@@ -261,8 +344,16 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
             on_report(report)
         progress[0].update(1)
 
+    stop = threading.Event()  # set once a report cannot be written: the rest is not graded
+
     def finished(report: Report, seconds: float) -> None:
-        write_report(reports_dir, report)
+        if stop.is_set():
+            return
+        try:
+            write_report(reports_dir, report)
+        except OutputError:
+            stop.set()
+            raise
         record(report, seconds)
 
     try:
@@ -274,7 +365,7 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
         else:
             start_threads()
             results = grade_submissions(judging, sandbox, todo, slots=slots, rubric_sha256=digest,
-                                        on_report=finished)
+                                        on_report=finished, stop=stop)
     except BaseException:
         if progress:
             progress[0].leave = False  # close() erases the bar: nothing is drawn after "interrupted"
@@ -282,7 +373,8 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
     finally:
         if progress:
             progress[0].close()
-    write_timings(options.timings, times)
+    with _writing(Path(options.timings or ".")):
+        write_timings(options.timings, times)
     return results
 
 
@@ -379,6 +471,8 @@ def _grade_in_processes(judging, sandbox: Sandbox, todo: list[Submission], slots
                     held.clear()
                     continue
                 held.remove(index)
+                if data is None:  # the process could not write the report (disk full...)
+                    raise OutputError(seconds)
                 results[index] = report_from_dict(data)
                 record(results[index], seconds)
                 hand_out(conn)
@@ -411,18 +505,25 @@ def _trusted_process(conn, judging, sandbox: Sandbox, todo: list[Submission], sl
     for slot in slots:
         free.put(slot)
     sending = threading.Lock()
+    stop = threading.Event()  # set once a report cannot be written: grade nothing more
 
     def one(index: int) -> None:
         slot = free.get()
         try:
             def done(report: Report, seconds: float) -> None:
-                write_report(reports_dir, report)
+                try:
+                    write_report(reports_dir, report)
+                except OutputError as exc:
+                    stop.set()
+                    with sending:
+                        conn.send((index, None, str(exc)))
+                    return
                 data = report_to_dict(report)
                 with sending:
                     conn.send((index, data, seconds))
 
             grade_submissions(judging, sandbox, [todo[index]], slots=(slot,), rubric_sha256=digest,
-                              on_report=done)
+                              on_report=done, stop=stop)
         finally:
             free.put(slot)
 
@@ -489,9 +590,11 @@ def _progress(total: int, enabled: bool):
 
 def write_report(reports_dir: Path, report: Report) -> None:
     """The student's JSON and Markdown reports (not fsynced one by one: a report lost or left
-    empty by a power failure does not parse, so the next run grades that submission again)."""
-    write_atomic(reports_dir / f"{report.student}.json", report_json(report), durable=False)
-    write_atomic(reports_dir / f"{report.student}.md", report_markdown(report), durable=False)
+    empty by a power failure does not parse, so the next run grades that submission again).
+    A failed write (disk full) is an :class:`OutputError`."""
+    with _writing(reports_dir):
+        write_atomic(reports_dir / f"{report.student}.json", report_json(report), durable=False)
+        write_atomic(reports_dir / f"{report.student}.md", report_markdown(report), durable=False)
 
 
 def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions,
@@ -537,9 +640,30 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> MergeResult:
         for suffix in (".json", ".md"):
             source = Path(shard) / "reports" / f"{student}{suffix}"
             write_atomic(out / "reports" / source.name, source.read_bytes())
-    reports = finish_reports(out / "reports", [report for report, _ in merged.values()], overrides)
-    notices = write_class_files(out, reports, rubric, options, overrides)
+    reports = [report for report, _ in merged.values()]
+    with _writing(out):
+        _merge_skipped(shards, out)
+        reports = finish_reports(out / "reports", reports, overrides)
+        notices = write_class_files(out, reports, rubric, options, overrides)
     return MergeResult(tuple(sorted(reports, key=lambda r: r.student)), notices)
+
+
+def _merge_skipped(shards: Sequence[Path], out: Path) -> None:
+    """skipped.txt of the merged folder: the shards' one (every shard discovers the whole batch,
+    so they agree), or each shard's in turn when they do not."""
+    texts = []
+    for shard in shards:
+        try:
+            texts.append((Path(shard), (Path(shard) / SKIPPED_FILE).read_text(encoding="utf-8")))
+        except OSError:
+            continue
+    if not texts:
+        return
+    if len({text for _, text in texts}) == 1:
+        write_atomic(out / SKIPPED_FILE, texts[0][1])
+    else:
+        write_atomic(out / SKIPPED_FILE, "".join(f"From {display_name(str(shard))}:\n{text}\n"
+                                                 for shard, text in texts))
 
 
 def default_workers() -> int:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import queue
+import threading
 import time
 import types
 import typing
@@ -34,7 +35,8 @@ OnReport = Callable[[Report, float], None]
 
 def grade_submissions(judging, sandbox: Sandbox, submissions: Sequence[Submission], *,
                       slots: Sequence[int], rubric_sha256: str = "",
-                      on_report: OnReport | None = None) -> list[Report]:
+                      on_report: OnReport | None = None,
+                      stop: threading.Event | None = None) -> list[Report]:
     """Grade ``submissions`` in parallel, one at a time in each of the sandbox ``slots``.
 
     Slots are the sandbox's worker slots (:meth:`Sandbox.spawn`): two gradings at once on one
@@ -42,7 +44,8 @@ def grade_submissions(judging, sandbox: Sandbox, submissions: Sequence[Submissio
     its own. Reports come back in the order of ``submissions``, each holding ``rubric_sha256``
     (the digest of the rubric file the judging was built from). A grader bug on one
     submission costs that submission only (an ``ungradable`` report); ``on_report`` runs in
-    the grading thread as each report is finished.
+    the grading thread as each report is finished. Once ``stop`` is set (the output cannot be
+    written), the submissions not yet started are not graded (their entry is None).
     """
     from grader.judging.grading import grade, ungradable
 
@@ -52,7 +55,9 @@ def grade_submissions(judging, sandbox: Sandbox, submissions: Sequence[Submissio
     for slot in slots:
         slots_queue.put(slot)
 
-    def one(sub: Submission) -> Report:
+    def one(sub: Submission) -> Report | None:
+        if stop is not None and stop.is_set():
+            return None
         slot = slots_queue.get()
         started = time.monotonic()
         try:

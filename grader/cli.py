@@ -67,6 +67,7 @@ def _add_export_options(parser) -> None:
 
 def _cmd_grade(args) -> int:
     from grader.batch import BatchOptions, grade_batch
+    from grader.intake.submissions import IntakeLimits
 
     exports = _exports(args)
     if args.gradescope_visibility:
@@ -74,7 +75,10 @@ def _cmd_grade(args) -> int:
     options = BatchOptions(out=args.out, workers=args.workers, rubric_path=args.rubric,
                            only=tuple(args.only or ()), shard=args.shard, progress=not args.quiet,
                            namespaces=not args.no_namespaces, exports=exports, timings=args.timings,
-                           processes=args.processes, overrides=args.overrides, dask=args.dask)
+                           processes=args.processes, overrides=args.overrides, dask=args.dask,
+                           class_archive=args.class_archive,
+                           limits=IntakeLimits() if args.max_submissions is None
+                           else IntakeLimits(batch_submissions=args.max_submissions))
     result = grade_batch(args.submissions, options)
     print(f"Graded {result.graded} submission(s), reused {result.reused} unchanged report(s) "
           f"in {result.seconds:.1f} s.")
@@ -251,6 +255,12 @@ def build_parser(prog: str = "adam-grader") -> argparse.ArgumentParser:
     g.add_argument("--gradescope-visibility", choices=VISIBILITIES, default=None,
                    help="visibility of the tests in the gradescope/<student>/results.json previews "
                         "(default: visible)")
+    g.add_argument("--class-archive", action="store_true",
+                   help="each zip named on the command line holds a whole class (one submission per "
+                        "top-level folder or file); without it a zip is one student's submission, "
+                        "except Canvas's own download zip, which is recognised")
+    g.add_argument("--max-submissions", type=int, default=None, metavar="N",
+                   help="refuse a batch of more than N submissions (default 5,000)")
     g.add_argument("--no-namespaces", action="store_true",
                    help="do not use Linux namespaces (fewer isolation layers; for debugging)")
     g.add_argument("--quiet", action="store_true", help="no progress bar, no per-student lines")

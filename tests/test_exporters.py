@@ -203,7 +203,9 @@ def test_canvas_keeps_bom_line_endings_posting_row_and_untouched_rows_byte_for_b
     old_lines, new_lines = raw.split(b"\r\n"), out.split(b"\r\n")
     assert len(old_lines) == len(new_lines)
     changed = [n for n, (a, b) in enumerate(zip(old_lines, new_lines)) if a != b]
-    assert changed == [4]                               # only Turing's row
+    assert changed == [4, 5]         # Turing's row, and Eve's formula-like name neutralised (OWASP)
+    before, after = _table(raw.decode("utf-8")), _table(result.text)
+    assert after[5][0] == "'" + before[5][0] and after[5][1:] == before[5][1:]
     assert b"Manual Posting" in new_lines[1] and new_lines[2].startswith(b"    Points Possible")
     assert _table(result.text)[4][8] == "14.50"
 

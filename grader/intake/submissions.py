@@ -1,8 +1,19 @@
 """Finding and reading submissions: files, folders, notebooks and zip archives.
 
 Nothing here runs student code, and nothing is ever written next to a submission. Every
-problem with one file becomes a precise message for that student (:attr:`Submission.error`)
-and never stops the batch.
+problem with one input becomes a precise message for that student (:attr:`Submission.error`)
+or, for what is not a submission at all, a :class:`Skipped` entry with its reason; neither
+ever stops the batch. What is a submission, and whose (SPEC section 6):
+
+- a ``.py`` or ``.ipynb`` file is one submission, named after the file (or the Canvas user id
+  in a Canvas download file name);
+- a ``.zip`` archive, or a folder inside a folder given to the grader, is one student's
+  submission named after the archive or folder; the file graded inside it is chosen by
+  :func:`grader.intake.names.choose_source`, and ids never come from inside it;
+- an archive holds several students only when it is given on the command line and either
+  the instructor says so (``class_archive``) or it is Canvas's own "Download Submissions"
+  archive, recognised as a whole (every file at the top level, every one named by Canvas's
+  convention). Then no member may claim an id that another input already has.
 """
 
 from __future__ import annotations
@@ -10,21 +21,51 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import io
+import lzma
 import os
 import re
 import stat
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, Sequence
 
+from grader.errors import InputError, SubmissionError
+from grader.intake.names import (ARCHIVE_SUFFIX, PREFERRED_NAME, SOURCE_SUFFIXES, also_submitted,
+                                 canvas_file_name, canvas_student_of, choose_source, display_name, file_student_id,
+                                 student_id, suffix_of)
+
+__all__ = ["DEFAULT_LIMITS", "Intake", "IntakeLimits", "MAX_BYTES", "PREFERRED_NAME", "SOURCE_SUFFIXES",
+           "Skipped", "Submission", "discover", "find_submissions", "read_submission", "read_zip",
+           "student_id", "walk_folder"]
 
 MAX_BYTES = 1_000_000
-SOURCE_SUFFIXES = (".py", ".ipynb")
-MAX_ZIP_MEMBERS = 5_000
 MAX_ZIP_TOTAL = 200_000_000
 MAX_ZIP_RATIO = 200
-PREFERRED_NAME = "adam_vs_momentum"
+_ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
+_IGNORED_FOLDERS = ("__MACOSX", "__pycache__")
+#: What reading a damaged archive member can raise (bad CRC, truncated or corrupt deflate,
+#: bzip2 or LZMA streams, unsupported compression methods).
+_MEMBER_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError, zlib.error,
+                  lzma.LZMAError, NotImplementedError)
+
+
+@dataclass(frozen=True)
+class IntakeLimits:
+    """Caps that keep one input from becoming thousands of submissions or hours of work."""
+
+    #: Entries of one student's zip archive.
+    archive_entries: int = 1_000
+    #: Entries of an archive holding a whole class (an LMS download).
+    class_archive_entries: int = 20_000
+    #: Files looked at in one student's folder.
+    folder_files: int = 1_000
+    #: Submissions in one batch (more is an error before grading starts).
+    batch_submissions: int = 5_000
+
+
+DEFAULT_LIMITS = IntakeLimits()
 
 
 @dataclass(frozen=True)
@@ -32,7 +73,8 @@ class Submission:
     """One student's submission, read and checked, ready to run (or with its error)."""
 
     student: str
-    #: Where it came from, for reports ("alice.py", "batch.zip:bob/adam_vs_momentum.py").
+    #: Where it came from, for reports ("alice.py", "batch.zip:bob/adam_vs_momentum.py"), as
+    #: one line of printable text.
     origin: str
     sha256: str
     content: bytes
@@ -47,20 +89,30 @@ class Submission:
     location: str = ""
 
 
-def student_id(name: str) -> str:
-    """A safe student id from a file name: its stem, restricted to [A-Za-z0-9._-]."""
-    stem = PurePosixPath(name).name
-    for suffix in SOURCE_SUFFIXES + (".zip",):
-        if stem.lower().endswith(suffix):
-            stem = stem[: -len(suffix)]
-            break
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._") or "student"
-    return cleaned[:100]
+@dataclass(frozen=True)
+class Skipped:
+    """An input path (or archive member) that is not graded, and why."""
 
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Intake:
+    """What the inputs hold: the submissions (unique ids) and everything not graded."""
+
+    submissions: tuple[Submission, ...]
+    skipped: tuple[Skipped, ...] = ()
+
+
+# ---------------------------------------------------------------------------
+# One file's bytes
+# ---------------------------------------------------------------------------
 
 def read_submission(student: str, origin: str, content: bytes, *, notebook: bool) -> Submission:
     """Check one file's bytes and turn them into runnable source, or a precise error."""
     digest = hashlib.sha256(content).hexdigest()
+    origin = display_name(origin, 300)
 
     def failed(message: str, notes: tuple[str, ...] = ()) -> Submission:
         return Submission(student, origin, digest, content, None, message, notes)
@@ -92,37 +144,12 @@ def read_submission(student: str, origin: str, content: bytes, *, notebook: bool
 
 
 def _is_notebook(name: str) -> bool:
-    return name.lower().endswith(".ipynb")
+    return suffix_of(name) == ".ipynb"
 
 
-def discover(paths: Iterable[Path]) -> list[Submission]:
-    """Every submission under the given files and folders, with unique student ids.
-
-    A folder contributes its ``.py``, ``.ipynb`` and ``.zip`` files (not recursively). A zip
-    holding one source file, or an ``adam_vs_momentum.py``/``.ipynb`` anywhere, is one
-    student's submission named after the zip; any other zip (an LMS download of many
-    students) gives one submission per source file. Duplicate ids get a suffix and a note,
-    so nothing is lost.
-    """
-    found: list[Submission] = []
-    for path in paths:
-        path = Path(path)
-        if path.is_dir() and not path.is_symlink():
-            for child in sorted(path.iterdir()):
-                if child.suffix.lower() in SOURCE_SUFFIXES + (".zip",) and not child.is_dir():
-                    found.extend(_located(_from_file(child), f"{path.name}/{child.name}"))
-        elif path.exists() or path.is_symlink():
-            found.extend(_located(_from_file(path), path.name))
-        else:
-            found.append(Submission(student_id(path.name), str(path), "", b"", None,
-                                    f"no such file: {path}"))
-    return _unique(found)
-
-
-def _located(submissions: Iterable[Submission], location: str) -> Iterator[Submission]:
-    for sub in submissions:
-        where = location if sub.origin == PurePosixPath(location).name else f"{location}:{sub.origin.split(':', 1)[-1]}"
-        yield dataclasses.replace(sub, location=where)
+def _unreadable(student: str, origin: str, message: str, content: bytes = b"") -> Submission:
+    digest = hashlib.sha256(content).hexdigest() if content else ""
+    return Submission(student, display_name(origin, 300), digest, content, None, message)
 
 
 def _read_regular_file(path: Path, limit: int) -> bytes:
@@ -130,7 +157,7 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
     try:
         fd = os.open(path, flags)
-    except OSError as exc:
+    except OSError:
         if path.is_symlink():
             raise OSError("it is a symbolic link, and links are not followed") from None
         raise
@@ -140,136 +167,313 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
         return handle.read(limit)
 
 
-def _from_file(path: Path) -> Iterator[Submission]:
-    student = student_id(path.name)
-    is_zip = path.suffix.lower() == ".zip"
+def _file_bytes(path: Path, limit: int, kind: str) -> bytes:
+    """The bytes of an input file, or SubmissionError saying precisely why not."""
     try:
         if path.is_symlink():
             raise OSError("it is a symbolic link, and links are not followed")
         size = path.stat().st_size
-        limit = MAX_ZIP_TOTAL if is_zip else MAX_BYTES
         if size > limit:
-            kind = "zip archive" if is_zip else "file"
-            yield Submission(student, path.name, "", b"", None,
-                             f"the {kind} is {size:,} bytes; the limit is {limit:,} bytes")
-            return
-        content = _read_regular_file(path, limit + 1)
+            raise SubmissionError(f"the {kind} is {size:,} bytes; the limit is {limit:,} bytes")
+        return _read_regular_file(path, limit + 1)
     except OSError as exc:
-        yield Submission(student, path.name, "", b"", None, f"cannot read the file: {exc.strerror or exc}")
-        return
+        raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
+
+
+def _from_file(path: Path, student: str, origin: str, limits: IntakeLimits) -> Submission:
+    """One submission from one file (a source file or a student's zip)."""
+    is_zip = suffix_of(path.name) == ARCHIVE_SUFFIX
+    try:
+        content = _file_bytes(path, MAX_ZIP_TOTAL if is_zip else MAX_BYTES, "zip archive" if is_zip else "file")
+    except SubmissionError as exc:
+        return _unreadable(student, origin, str(exc))
     if is_zip:
-        yield from read_zip(path.name, content, student_of=lms_student_id)
-    else:
-        yield read_submission(student, path.name, content, notebook=_is_notebook(path.name))
+        return _student_zip(student, origin, content, limits)
+    return read_submission(student, origin, content, notebook=_is_notebook(path.name))
 
 
-def lms_student_id(name: str) -> str:
-    """The student id of one file of an LMS download: the Canvas user id where the name follows
-    Canvas's "Download Submissions" convention (so the Canvas export matches it), else the stem."""
-    from grader.outputs.canvas import canvas_student_of
+# ---------------------------------------------------------------------------
+# Zip archives (read in memory, never extracted)
+# ---------------------------------------------------------------------------
 
-    return canvas_student_of(name) or student_id(name)
-
-
-def read_zip(name: str, content: bytes, *, student_of=student_id) -> Iterator[Submission]:
-    """Submissions inside a zip archive, read in memory and never extracted to disk.
-
-    Refuses path traversal, absolute names, links, encrypted members, archives with too
-    many members and members that expand beyond the size limit or an implausible ratio.
-    ``student_of`` turns a member's name into a student id (Canvas archives use their own).
-    """
-    zip_student = student_id(name)
-
-    def failed(message: str) -> Submission:
-        return Submission(zip_student, name, hashlib.sha256(content).hexdigest(), content, None, message)
-
+def _open_zip(content: bytes, max_entries: int) -> tuple[zipfile.ZipFile, list[zipfile.ZipInfo]]:
+    """The archive and its entries, or SubmissionError (unreadable, too many or duplicate entries)."""
     try:
         archive = zipfile.ZipFile(io.BytesIO(content))
         members = archive.infolist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        yield failed(f"the zip archive cannot be read: {exc}")
-        return
-    if len(members) > MAX_ZIP_MEMBERS:
-        yield failed(f"the zip archive holds {len(members)} entries; the limit is {MAX_ZIP_MEMBERS}")
-        return
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+        raise SubmissionError(f"the zip archive cannot be read: {exc}") from None
+    if len(members) > max_entries:
+        raise SubmissionError(f"the zip archive holds {len(members):,} entries; the limit is {max_entries:,}")
     if sum(m.file_size for m in members) > MAX_ZIP_TOTAL:
-        yield failed("the zip archive expands to more than 200 MB")
-        return
+        raise SubmissionError("the zip archive expands to more than 200 MB")
+    seen: dict[str, int] = {}
+    for member in members:
+        key = PurePosixPath(member.filename.replace("\\", "/")).as_posix().rstrip("/")
+        seen[key] = seen.get(key, 0) + 1
+    duplicates = [name for name, count in seen.items() if count > 1]
+    if duplicates:
+        listed = ", ".join(repr(display_name(n)) for n in duplicates[:10])
+        raise SubmissionError(f"the zip archive holds several entries with the same name ({listed}); "
+                              "unzip tools would keep only one of them, so the archive is not graded. "
+                              "Make a new zip with one file of each name")
+    return archive, members
+
+
+def _candidates(members: Sequence[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInfo], list[str]]:
+    """The members that could be graded, and a problem note for every refused one."""
     problems, candidates = [], []
     for member in members:
-        member_name = member.filename
-        parts = PurePosixPath(member_name.replace("\\", "/")).parts
+        name = member.filename
+        shown = repr(display_name(name))
+        parts = PurePosixPath(name.replace("\\", "/")).parts
         mode = member.external_attr >> 16
-        if member_name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", member_name):
-            problems.append(f"{member_name!r} points outside the archive (path traversal); skipped")
+        if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
+            problems.append(f"{shown} points outside the archive (path traversal); skipped")
         elif stat.S_ISLNK(mode):
-            problems.append(f"{member_name!r} is a symbolic link; skipped")
-        elif member.is_dir() or parts[:1] == ("__MACOSX",) or PurePosixPath(member_name).name.startswith("."):
+            problems.append(f"{shown} is a symbolic link; skipped")
+        elif member.is_dir() or (parts[:1] and parts[0] in _IGNORED_FOLDERS) or PurePosixPath(name).name.startswith("."):
             continue
         elif member.flag_bits & 0x1:
-            problems.append(f"{member_name!r} is encrypted; skipped")
-        elif member_name.lower().endswith((".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")):
-            problems.append(f"{member_name!r} is an archive inside the archive; it is not opened "
+            problems.append(f"{shown} is encrypted; skipped")
+        elif name.lower().rstrip().endswith(_ARCHIVE_SUFFIXES):
+            problems.append(f"{shown} is an archive inside the archive; it is not opened "
                             "(submit the file itself)")
-        elif member_name.lower().endswith(SOURCE_SUFFIXES):
+        elif suffix_of(name) in SOURCE_SUFFIXES:
             if member.file_size > MAX_BYTES:
-                problems.append(f"{member_name!r} expands to {member.file_size:,} bytes; the limit is "
+                problems.append(f"{shown} expands to {member.file_size:,} bytes; the limit is "
                                 f"{MAX_BYTES:,}; skipped")
             elif member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO:
-                problems.append(f"{member_name!r} expands {member.file_size // member.compress_size}-fold "
+                problems.append(f"{shown} expands {member.file_size // member.compress_size}-fold "
                                 "(a zip bomb?); skipped")
             else:
                 candidates.append(member)
-    if not candidates:
-        yield failed("the zip archive holds no .py or .ipynb file"
-                     + (": " + "; ".join(problems) if problems else ""))
-        return
-    def ranked(members):
-        return sorted(members, key=lambda m: (m.filename.count("/"), not m.filename.endswith(".py"), m.filename))
-
-    preferred = ranked(m for m in candidates if PurePosixPath(m.filename).stem == PREFERRED_NAME)
-    folders: dict[str, list] = {}
-    for member in preferred:
-        parts = PurePosixPath(member.filename).parts
-        folders.setdefault(parts[0] if len(parts) > 1 else "", []).append(member)
-    if len(folders) > 1 and "" not in folders:  # one folder per student, each with its own file
-        for folder, members in sorted(folders.items()):
-            chosen = ranked(members)[0]
-            notes = tuple(problems)
-            others = [m.filename for m in candidates if m.filename.startswith(folder + "/") and m is not chosen]
-            if others:
-                notes += (f"the folder also holds {', '.join(repr(o) for o in others)}; graded {chosen.filename!r}",)
-            yield _member(archive, chosen, student_id(folder), f"{name}:{chosen.filename}", notes)
-        return
-    if preferred or len(candidates) == 1:  # one student's archive
-        chosen = (preferred or candidates)[0]
-        notes = tuple(problems)
-        if len(candidates) > 1:
-            notes += (f"the archive holds several source files; graded {chosen.filename!r}",)
-        yield _member(archive, chosen, zip_student, f"{name}:{chosen.filename}", notes)
-        return
-    for member in candidates:
-        yield _member(archive, member, student_of(PurePosixPath(member.filename).name),
-                      f"{name}:{member.filename}", tuple(problems))
+    return candidates, problems
 
 
-def _member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, student: str, origin: str,
-            notes: tuple[str, ...]) -> Submission:
+def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, student: str, origin: str,
+                 notes: tuple[str, ...]) -> Submission:
     try:
         with archive.open(member) as handle:
             data = handle.read(MAX_BYTES + 1)
-    except (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError) as exc:
-        return Submission(student, origin, "", b"", None, f"cannot read {member.filename!r} from the zip: {exc}")
+    except _MEMBER_ERRORS as exc:
+        return dataclasses.replace(
+            _unreadable(student, origin, f"cannot read {display_name(member.filename)!r} from the zip "
+                                         f"(the archive is damaged): {type(exc).__name__}: {exc}"),
+            notes=notes)
     sub = read_submission(student, origin, data, notebook=_is_notebook(member.filename))
-    return Submission(sub.student, sub.origin, sub.sha256, sub.content, sub.source, sub.error,
-                      notes + sub.notes, sub.filename)
+    return dataclasses.replace(sub, notes=notes + sub.notes)
 
 
-def _unique(submissions: list[Submission]) -> list[Submission]:
-    """Give every submission a distinct id; later duplicates get -2, -3, ... and a note."""
-    seen: dict[str, str] = {}  # lower-cased id -> origin: report files must not collide on
+def _student_zip(student: str, name: str, content: bytes, limits: IntakeLimits) -> Submission:
+    """A student's zip archive: exactly one submission, with that student's id."""
+    try:
+        archive, members = _open_zip(content, limits.archive_entries)
+    except SubmissionError as exc:
+        return _unreadable(student, name, str(exc), content)
+    candidates, problems = _candidates(members)
+    by_name = {m.filename: m for m in candidates}
+    try:
+        chosen, others = choose_source(list(by_name), archives=False)
+    except SubmissionError as exc:
+        message = f"the zip archive holds no .py or .ipynb file" if not candidates else str(exc)
+        if problems:
+            message += ": " + "; ".join(problems)
+        return _unreadable(student, name, message, content)
+    notes = tuple(problems) + also_submitted(others)
+    return _read_member(archive, by_name[chosen], student, f"{name}:{chosen}", notes)
+
+
+def read_zip(name: str, content: bytes, *, limits: IntakeLimits = DEFAULT_LIMITS) -> Iterator[Submission]:
+    """The one submission in a student's zip archive (named after the archive)."""
+    yield _student_zip(file_student_id(name), name, content, limits)
+
+
+def is_canvas_download(members: Sequence[zipfile.ZipInfo]) -> bool:
+    """Whether an archive is Canvas's own "Download Submissions" zip, judged as a whole: every
+    file at the top level, every one named ``<name>_<user id>_<attachment id>_<file>``."""
+    files = [m for m in members if not m.is_dir() and not PurePosixPath(m.filename).name.startswith(".")
+             and PurePosixPath(m.filename).parts[:1] != ("__MACOSX",)]
+    return bool(files) and all("/" not in m.filename.replace("\\", "/") and canvas_student_of(m.filename)
+                               for m in files)
+
+
+def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
+               ) -> tuple[list[Submission], list[Skipped]] | None:
+    """The submissions of a class archive, or None when ``path`` is one student's archive."""
+    if canvas_student_of(name) and not explicit:  # one student's file of a Canvas download
+        return None
+    try:
+        content = _file_bytes(path, MAX_ZIP_TOTAL, "zip archive")
+        archive, members = _open_zip(content, limits.class_archive_entries)
+    except SubmissionError:
+        if not explicit:
+            return None
+        raise
+    canvas = is_canvas_download(members)
+    if not (canvas or explicit):
+        return None
+    candidates, problems = _candidates(members)
+    skipped = [Skipped(display_name(name), problem) for problem in problems]
+    groups: dict[str, dict[str, zipfile.ZipInfo]] = {}
+    for member in candidates:
+        parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+        if len(parts) > 1:  # a folder per student
+            key, shown = student_id(parts[0]), "/".join(parts[1:])
+        else:  # a file per student, Canvas-named or named after the student
+            key, shown = file_student_id(parts[0]), canvas_file_name(parts[0]) or parts[0]
+        groups.setdefault(key, {})[shown] = member
+    found = []
+    for student, by_name in sorted(groups.items()):
+        try:
+            chosen, others = choose_source(list(by_name), archives=False)
+        except SubmissionError as exc:
+            found.append(_unreadable(student, f"{name}:{student}", str(exc)))
+            continue
+        member = by_name[chosen].filename
+        sub = _read_member(archive, by_name[chosen], student, f"{name}:{member}", also_submitted(others))
+        found.append(dataclasses.replace(sub, location=display_name(f"{name}:{member}")))
+    return found, skipped
+
+
+# ---------------------------------------------------------------------------
+# Folders
+# ---------------------------------------------------------------------------
+
+def walk_folder(folder: Path, limit: int) -> list[str]:
+    """Relative POSIX paths of the files in one student's folder that could be the submission
+    (``.py``, ``.ipynb``, ``.zip``), without hidden files, ``__MACOSX`` or links;
+    SubmissionError past ``limit`` entries."""
+    found, seen = [], 0
+    for dirpath, dirnames, filenames in os.walk(folder):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _IGNORED_FOLDERS
+                             and not (Path(dirpath) / d).is_symlink())
+        for filename in sorted(filenames):
+            seen += 1
+            if seen > limit:
+                raise SubmissionError(f"the submission holds more than {limit:,} files")
+            path = Path(dirpath) / filename
+            if filename.startswith(".") or path.is_symlink() or not path.is_file():
+                continue
+            if suffix_of(filename) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
+                found.append(path.relative_to(folder).as_posix())
+    return found
+
+
+def _from_folder(folder: Path, student: str, origin: str, limits: IntakeLimits) -> Submission:
+    """A folder holding one student's files: one submission, by the same rule as a zip."""
+    try:
+        names = walk_folder(folder, limits.folder_files)
+        chosen, others = choose_source(names)
+    except SubmissionError as exc:
+        return _unreadable(student, origin, str(exc))
+    sub = _from_file(folder / chosen, student, f"{origin}/{chosen}", limits)
+    return dataclasses.replace(sub, notes=also_submitted(others) + sub.notes)
+
+
+# ---------------------------------------------------------------------------
+# The batch
+# ---------------------------------------------------------------------------
+
+def _safe(read, student: str, origin: str) -> Submission:
+    """``read()``, or that student's precise message when reading raised anything at all."""
+    try:
+        return read()
+    except Exception as exc:  # noqa: BLE001 - one input never stops the batch
+        return _unreadable(student, origin, f"the grader could not read this input "
+                                            f"({type(exc).__name__}: {display_name(str(exc))})")
+
+
+def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], list[Skipped]]:
+    """The submissions in a folder given to the grader: each file, and each subfolder as one
+    student's submission; everything else is listed as skipped with its reason."""
+    found, skipped = [], []
+    try:
+        children = sorted(folder.iterdir())
+    except OSError as exc:
+        raise InputError(f"cannot read the folder {folder}: {exc.strerror or exc}") from None
+    for child in children:
+        shown = display_name(f"{folder.name}/{child.name}")
+        name = child.name
+        if name.startswith("."):
+            skipped.append(Skipped(shown, "hidden file or folder (its name starts with a dot)"))
+        elif name.endswith("~"):
+            skipped.append(Skipped(shown, "editor backup file (its name ends with ~)"))
+        elif child.is_dir() and not child.is_symlink():
+            if name in _IGNORED_FOLDERS:
+                skipped.append(Skipped(shown, f"{name} holds no submissions"))
+                continue
+            student = student_id(name)
+            found.append(dataclasses.replace(
+                _safe(lambda: _from_folder(child, student, name, limits), student, name), location=shown))
+        elif suffix_of(name) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
+            student = file_student_id(name)
+            found.append(dataclasses.replace(
+                _safe(lambda: _from_file(child, student, name, limits), student, name), location=shown))
+        else:
+            skipped.append(Skipped(shown, "not a .py, .ipynb or .zip file, nor a folder of one student's files"))
+    return found, skipped
+
+
+def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
+                     limits: IntakeLimits = DEFAULT_LIMITS) -> Intake:
+    """Every submission under the given files and folders, with unique ids, and what was skipped.
+
+    A path that does not exist is an :class:`InputError` (before anything is graded). A
+    folder contributes its ``.py``, ``.ipynb`` and ``.zip`` files and, as one submission
+    each, its subfolders. Duplicate ids among ordinary inputs get a suffix and a note, so
+    nothing is lost; a class archive's member never takes an id another input has.
+    """
+    paths = [Path(p) for p in paths]
+    missing = [p for p in paths if not p.exists() and not p.is_symlink()]
+    if missing:
+        raise InputError("no such file or folder: " + ", ".join(display_name(str(p)) for p in missing))
+    singles: list[Submission] = []
+    classes: list[Submission] = []
+    skipped: list[Skipped] = []
+    for path in paths:
+        name = path.name
+        if path.is_dir() and not path.is_symlink():
+            found, skips = _scan_folder(path, limits)
+            singles += found
+            skipped += skips
+            continue
+        if suffix_of(name) == ARCHIVE_SUFFIX and not path.is_symlink():
+            try:
+                members = _class_zip(path, name, limits, class_archive)
+            except SubmissionError as exc:
+                skipped.append(Skipped(display_name(str(path)), f"class archive not graded: {exc}"))
+                continue
+            except Exception as exc:  # noqa: BLE001 - one input never stops the batch
+                members = None if not class_archive else ([], [Skipped(display_name(str(path)),
+                                                                      f"class archive not graded: {exc}")])
+            if members is not None:
+                classes += members[0]
+                skipped += members[1]
+                continue
+        student = file_student_id(name)
+        singles.append(dataclasses.replace(
+            _safe(lambda: _from_file(path, student, name, limits), student, name), location=display_name(name)))
+    submissions, refused = _unique(singles, classes)
+    skipped += refused
+    if len(submissions) > limits.batch_submissions:
+        raise InputError(f"the inputs hold {len(submissions):,} submissions; the limit is "
+                         f"{limits.batch_submissions:,} per batch (is an archive of many small files "
+                         "among them?). Grade fewer at a time, or raise the limit with --max-submissions")
+    return Intake(tuple(submissions), tuple(skipped))
+
+
+def discover(paths: Iterable[Path], **options) -> list[Submission]:
+    """The submissions of :func:`find_submissions` (without the skipped inputs)."""
+    return list(find_submissions(paths, **options).submissions)
+
+
+def _unique(singles: list[Submission], classes: list[Submission]) -> tuple[list[Submission], list[Skipped]]:
+    """Distinct ids: later duplicates among ordinary inputs get -2, -3, ... and a note; a class
+    archive's member whose id is taken is refused (listed), never renamed or merged."""
+    seen: dict[str, str] = {}  # lower-cased id -> where: report files must not collide on
     out = []                   # case-insensitive file systems (Alice.json, alice.json)
-    for sub in submissions:
+    for sub in singles:
         student = sub.student
         if student.lower() in seen:
             n = 2
@@ -281,4 +485,13 @@ def _unique(submissions: list[Submission]) -> list[Submission]:
             sub = dataclasses.replace(sub, student=new_id, notes=sub.notes + (note,))
         seen[sub.student.lower()] = sub.location or sub.origin
         out.append(sub)
-    return out
+    refused = []
+    for sub in classes:
+        if sub.student.lower() in seen:
+            refused.append(Skipped(sub.location or sub.origin,
+                                   f"claims student id {sub.student!r}, which {seen[sub.student.lower()]} "
+                                   "already has; not graded"))
+            continue
+        seen[sub.student.lower()] = sub.location or sub.origin
+        out.append(sub)
+    return out, refused

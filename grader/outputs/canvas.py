@@ -25,12 +25,14 @@ import csv
 import io
 import re
 from dataclasses import dataclass
-from pathlib import Path, PurePath, PureWindowsPath
+from pathlib import Path
 from typing import Sequence
 
 from grader.errors import CanvasError
 from grader.results import Report
+from grader.intake.names import canvas_student_of
 from grader.outputs.base import ExportJob, Notice, write_file
+from grader.outputs.escaping import csv_row
 
 IMPORT_FILE = "canvas_import.csv"
 UNMATCHED_FILE = "canvas_unmatched.txt"
@@ -221,7 +223,7 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
     target = gradebook.index(column)
     if target is None:
         raise CanvasError(f'the Canvas gradebook has no column "{column}"')
-    rows = [list(row) for row in gradebook.rows]
+    rows = [csv_row(row) for row in gradebook.rows]  # no cell a spreadsheet would run as a formula
     students = [n for n, row in enumerate(rows) if is_student_row(row)]
     lookup: dict[str, dict[str, list[int]]] = {}
     for kind in MATCH_COLUMNS:
@@ -331,29 +333,6 @@ def unmatched_text(result: CanvasImport, warning: str | None = None) -> str:
         lines += [f"  {entry}" for entry in entries]
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
-
-
-# ---------------------------------------------------------------------------
-# "Download all submissions" file names
-# ---------------------------------------------------------------------------
-
-_SUBMISSION_NAME = re.compile(r"^(?P<name>[^\W_]\w*?)_(?:LATE_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
-
-
-def canvas_student_of(filename: str) -> str | None:
-    """The Canvas user id in a "Download Submissions" file name, or None.
-
-    Canvas names each file ``<name>[_LATE]_<user id>_<attachment id>_<file name>``, where
-    ``<name>`` is the student's sortable name lower-cased with everything but letters, digits
-    and underscores removed (``lastfirst_12345_67890_adam_vs_momentum.py``,
-    ``lastfirst_LATE_12345_67890_adam_vs_momentum-1.py``). Anonymously graded assignments
-    name files ``anon_<anonymous id>_...``, which identify no user: None.
-    """
-    name = PureWindowsPath(PurePath(str(filename)).name).name
-    if re.match(r"^(?:LATE_)?anon_", name):
-        return None
-    match = _SUBMISSION_NAME.match(name)
-    return match["user"] if match else None
 
 
 # ---------------------------------------------------------------------------

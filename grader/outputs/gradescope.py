@@ -31,7 +31,8 @@ import json
 from typing import Literal
 
 from grader.errors import UngradableSubmission
-from grader.outputs.reports import item_markdown, md_escape
+from grader.outputs.escaping import md_text
+from grader.outputs.reports import item_markdown
 from grader.results import ItemResult, Report
 from grader.outputs.base import ExportJob, Notice, points_text, remove_file, write_file
 
@@ -102,7 +103,7 @@ def _overview(report: Report) -> str:
         lines += ["", f"**Your file could not be run, so no item got an answer:** "
                       f"{md_escape(report.outcome.reason)}"]
     if report.notes:
-        lines += ["", "**Notes**", ""] + [f"- {md_escape(note)}" for note in report.notes]
+        lines += ["", "**Notes**", ""] + [f"- {md_text(note)}" for note in report.notes]
     adjusted = [item.id for item in report.items if item.adjustment is not None]
     if adjusted:
         lines += ["", f"**Instructor adjustments:** {', '.join(adjusted)} (see those tests)."]
@@ -129,10 +130,38 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
         folder = f"{FOLDER}/{report.student}"
         remove_file(job.out, f"{folder}/{RESULTS}")
         write_file(job.out, f"{folder}/{UNGRADABLE}", ungradable_reason(report) + "\n", durable=False)
+    stale = _remove_stale(job)
     status = (f"Gradescope previews: {job.out / FOLDER}/<student>/{RESULTS} (what each student would see "
               "on Gradescope; not an import file)")
-    if not job.ungradable:
-        return (Notice("gradescope", "", (), status),)
-    return (Notice("gradescope", f"Gradescope: no results.json for {len(job.ungradable)} ungradable "
-                   "submission(s); regrade them before uploading", tuple(r.student for r in job.ungradable),
-                   status),)
+    notices = []
+    if job.ungradable:
+        notices.append(Notice("gradescope", f"Gradescope: no results.json for {len(job.ungradable)} ungradable "
+                              "submission(s); regrade them before uploading",
+                              tuple(r.student for r in job.ungradable), status))
+    if stale:
+        notices.append(Notice("gradescope", f"Gradescope: removed the results of {len(stale)} student(s) "
+                              "whose input is not in this batch", stale, status))
+    return tuple(notices) or (Notice("gradescope", "", (), status),)
+
+
+def _remove_stale(job: ExportJob) -> tuple[str, ...]:
+    """Remove our files from ``gradescope/<student>/`` of students not in the batch (an input
+    deleted since an earlier run), so that no old result is uploaded; returns those students."""
+    folder = job.out / FOLDER
+    students = {r.student for r in job.reports} | {r.student for r in job.ungradable}
+    stale = []
+    try:
+        entries = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink())
+    except OSError:
+        return ()
+    for entry in entries:
+        if entry.name in students:
+            continue
+        for name in (RESULTS, UNGRADABLE):
+            remove_file(job.out, f"{FOLDER}/{entry.name}/{name}")
+        try:
+            entry.rmdir()
+        except OSError:
+            pass
+        stale.append(entry.name)
+    return tuple(stale)

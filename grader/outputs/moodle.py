@@ -28,6 +28,7 @@ from typing import Mapping, Sequence
 from grader.errors import MoodleError
 from grader.results import Report
 from grader.outputs.base import ExportJob, Notice, points_text, write_file
+from grader.outputs.escaping import csv_row, one_line
 
 IMPORT_FILE = "moodle_import.csv"
 UNMATCHED_FILE = "moodle_unmatched.txt"
@@ -147,7 +148,7 @@ def feedback_text(report: Report, title: str) -> str:
                          f"{points_text(item.max_points)} (automatic: {points_text(item.adjustment.automatic_points)})"
                          f". {item.adjustment.reason}")
     if report.notes:
-        lines.append("Note: " + report.notes[0])
+        lines.append("Note: " + one_line(report.notes[0], 500))
     return "\n".join(lines)
 
 
@@ -177,14 +178,14 @@ def moodle_import(reports: Sequence[Report], *, identifier: str | None, title: s
     header = (IDENTIFIERS[identifier][0] if identifier else STUDENT_ID_HEADER, title, f"Feedback: {title}")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
+    writer.writerow(csv_row(header))
     rows, missing = [], []
     for report in sorted(reports, key=lambda r: r.student):
         key = report.student if roster is None else roster.get(report.student.casefold())
         if not key:
             missing.append(report.student)
             continue
-        writer.writerow([key, points_text(report.total), feedback_text(report, title)])
+        writer.writerow(csv_row([key, points_text(report.total), feedback_text(report, title)]))
         rows.append((report.student, key))
     return MoodleImport(header, buffer.getvalue(), tuple(rows), tuple(missing), tuple(sorted(ungradable)))
 

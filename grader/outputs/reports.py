@@ -11,11 +11,11 @@ import csv
 import io
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from grader.outputs.escaping import csv_row, md_code, md_escape, md_text, one_line
 from grader.results import Adjustment, ItemResult, Outcome, PartResult, Report
 from grader.rubric import Rubric
 
@@ -123,15 +123,6 @@ def report_json(report: Report) -> str:
     return json.dumps(report_to_dict(report), indent=2, ensure_ascii=False) + "\n"
 
 
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
-
-
-def md_escape(text: str) -> str:
-    """Text shown literally in Markdown: feedback quotes student output (exception messages,
-    type names), which must never render as links, images, HTML or emphasis."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-
-
 def item_markdown(item: ItemResult) -> str:
     """One item's feedback as Markdown (also the Gradescope test output)."""
     lines = []
@@ -139,8 +130,8 @@ def item_markdown(item: ItemResult) -> str:
         a = item.adjustment
         lines.append(f"- **Instructor adjustment:** {_points(item.points)} / {_points(item.max_points)} "
                      f"(automatic verdict: {_points(a.automatic_points)} / {_points(item.max_points)}, "
-                     f"{a.automatic_status.replace('_', ' ')}). Reason: {md_escape(a.reason)}")
-    lines += [f"- {md_escape(line)}" for line in item.feedback]
+                     f"{a.automatic_status.replace('_', ' ')}). Reason: {md_text(a.reason)}")
+    lines += [f"- {md_text(line)}" for line in item.feedback]
     if item.misconceptions:
         from grader.judging.misconceptions import CATALOGUE  # sympy: imported once there is a name to show
 
@@ -151,11 +142,11 @@ def item_markdown(item: ItemResult) -> str:
 
 def report_markdown(report: Report) -> str:
     """The report for the student, in Markdown."""
-    out = [f"# Adam vs. SGD with momentum: report for {report.student}", "",
+    out = [f"# Adam vs. SGD with momentum: report for {md_text(report.student)}", "",
            f"**Total: {_points(report.total)} / {_points(report.max_total)}**", "",
-           f"Submission: `{report.submission}` (sha256 `{report.sha256[:12]}`)", ""]
+           f"Submission: {md_code(report.submission, 300)} (sha256 {md_code(report.sha256[:12])})", ""]
     if report.notes:
-        out += ["## Notes", ""] + [f"- {md_escape(note)}" for note in report.notes] + [""]
+        out += ["## Notes", ""] + [f"- {md_text(note)}" for note in report.notes] + [""]
     out += ["| Part | Points |", "|---|---|"]
     out += [f"| {p.id}. {p.title} | {_points(p.points)} / {_points(p.max_points)} |" for p in report.parts]
     out.append("")
@@ -202,7 +193,7 @@ def grades_csv(reports: Iterable[Report], rubric: Rubric, names: Mapping[str, st
         items = {i.id: i.points for i in report.items}
         misconceptions = sorted({m for i in report.items for m in i.misconceptions})
         writer.writerow([csv_cell(report.student), csv_cell(names.get(report.student, "")),
-                         csv_cell(report.submission), report.sha256, _points(report.total),
+                         csv_cell(one_line(report.submission)), report.sha256, _points(report.total),
                          _points(report.max_total)]
                         + [_points(parts.get(p.id, 0.0)) for p in rubric.parts]
                         + [_points(items.get(i.id, 0.0)) for i in rubric.items]

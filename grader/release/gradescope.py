@@ -50,8 +50,6 @@ VENV = "/opt/adam-vs-momentum/venv"
 PACKAGES = ("assignment", "reference", "grader")
 TOP_FILES = ("pyproject.toml", "README.md")
 SCRIPTS = ("setup.sh", "run_autograder")
-PREFERRED_STEM = "adam_vs_momentum"
-SOURCE_SUFFIXES = (".py", ".ipynb")
 #: Fixed member timestamps, so the same source gives the same zip.
 ZIP_DATE = (1980, 1, 1, 0, 0, 0)
 #: How many entries of a submission folder are looked at, at most.
@@ -234,50 +232,19 @@ def student_of(metadata: Path) -> str:
 def find_submission(folder: Path) -> tuple[Path, tuple[str, ...]]:
     """The file to grade in ``folder`` and notes about the choice; raises SubmissionError.
 
+    The same rule as for every student's files (:func:`grader.intake.names.choose_source`):
     ``adam_vs_momentum.py`` (else ``.ipynb``), the shallowest one if there are several;
     otherwise the only ``.py``/``.ipynb`` file; otherwise the only ``.zip``. Hidden files,
     ``__MACOSX`` and links are ignored.
     """
+    from grader.intake.names import also_submitted, choose_source
+    from grader.intake.submissions import walk_folder
+
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionError(f"the submission folder {folder} does not exist")
-    found: list[Path] = []
-    seen = 0
-    for dirpath, dirnames, filenames in os.walk(folder):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in ("__MACOSX", "__pycache__"))
-        for filename in sorted(filenames):
-            seen += 1
-            if seen > MAX_SUBMISSION_ENTRIES:
-                raise SubmissionError(f"the submission holds more than {MAX_SUBMISSION_ENTRIES:,} files")
-            path = Path(dirpath) / filename
-            if filename.startswith(".") or path.is_symlink() or not path.is_file():
-                continue
-            if path.suffix.lower() in SOURCE_SUFFIXES + (".zip",):
-                found.append(path)
-
-    def name(path: Path) -> str:
-        return path.relative_to(folder).as_posix()
-
-    preferred = sorted((p for p in found if p.stem == PREFERRED_STEM and p.suffix.lower() in SOURCE_SUFFIXES),
-                       key=lambda p: (len(p.relative_to(folder).parts), p.suffix.lower() != ".py", name(p)))
-    sources = [p for p in found if p.suffix.lower() in SOURCE_SUFFIXES]
-    zips = [p for p in found if p.suffix.lower() == ".zip"]
-    if preferred:
-        chosen = preferred[0]
-    elif len(sources) == 1:
-        chosen = sources[0]
-    elif not sources and len(zips) == 1:
-        chosen = zips[0]
-    elif not found:
-        raise SubmissionError("no adam_vs_momentum.py or adam_vs_momentum.ipynb was submitted (no .py, "
-                              ".ipynb or .zip file at all); upload your adam_vs_momentum.py")
-    else:
-        raise SubmissionError("several files could be the submission and none is named adam_vs_momentum.py "
-                              f"or adam_vs_momentum.ipynb ({', '.join(name(p) for p in found[:10])}); "
-                              "upload your adam_vs_momentum.py")
-    others = [name(p) for p in found if p != chosen]
-    notes = (f"Also submitted, not graded: {', '.join(others[:10])}",) if others else ()
-    return chosen, notes
+    chosen, others = choose_source(walk_folder(folder, MAX_SUBMISSION_ENTRIES))
+    return folder / chosen, also_submitted(others)
 
 
 def _no_submission_results(message: str) -> dict:
@@ -294,6 +261,7 @@ def run(root: Path, *, stream: TextIO | None = None, visibility: str = "visible"
     """
     from grader.batch import BatchOptions, grade_batch
     from grader.outputs.gradescope import UngradableSubmission, gradescope_results
+    from grader.outputs.escaping import md_code, md_text, terminal_text
     from grader.outputs.reports import write_atomic
 
     stream = stream or sys.stdout
@@ -306,10 +274,10 @@ def run(root: Path, *, stream: TextIO | None = None, visibility: str = "visible"
         chosen, notes = find_submission(root / "submission")
     except SubmissionError as exc:
         write_atomic(results, json.dumps(_no_submission_results(str(exc)), indent=2) + "\n")
-        print(f"{student}: nothing to grade: {exc}", file=stream)
+        print(f"{student}: nothing to grade: {terminal_text(exc)}", file=stream)
         return 0
     graded_name = chosen.relative_to(root / "submission").as_posix()
-    print(f"{student}: grading {graded_name}", file=stream)
+    print(f"{student}: grading {terminal_text(graded_name)}", file=stream)
     try:
         with tempfile.TemporaryDirectory(prefix="adam-vs-momentum-") as tmp:
             copy = Path(tmp) / "submission" / f"{student}{chosen.suffix.lower()}"
@@ -329,7 +297,7 @@ def run(root: Path, *, stream: TextIO | None = None, visibility: str = "visible"
               "No score is recorded; rerun the autograder once the grader problem is fixed.", file=stream)
         traceback.print_exc(file=stream)
         return 1
-    header = [f"Graded file: `{graded_name}`", *notes]
+    header = [f"Graded file: {md_code(graded_name)}", *(md_text(note) for note in notes)]
     data["output"] = "\n\n".join(header) + "\n\n" + data.get("output", "")
     write_atomic(results, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
     print(f"{student}: {report.total:g} / {report.max_total:g}; wrote {results}", file=stream)

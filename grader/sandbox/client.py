@@ -25,6 +25,7 @@ from grader.engine.calls import plain_text
 from grader.engine.notebook import NotebookError, notebook_source
 from grader.engine.wire import OtherValue, WireError, decode_value
 from grader.errors import ProtocolError, SandboxError
+from grader.outputs.escaping import strip_host_details
 from grader.intake.submissions import Submission
 from grader.judging.items import Call
 from grader.results import CallOutcome
@@ -166,7 +167,7 @@ class WorkerSession:
             return invalid
         if not reply["ok"]:
             self._drop()
-            error = reply.get("error") if type(reply.get("error")) is dict else {}
+            error = _host_safe(reply.get("error") if type(reply.get("error")) is dict else {})
             return CallOutcome("not_loaded", detail=texts.import_failed(texts.relocate(error, self.locate)))
         functions = reply.get("functions")
         if type(functions) is not list or not all(type(f) is str for f in functions):
@@ -211,7 +212,7 @@ def _call_outcome(reply: dict, call: Call, call_id: int, locate=None) -> tuple[C
     if reply.get("op") != "result" or reply.get("id") != call_id or type(reply.get("ok")) is not bool:
         return _failure("call", "invalid", function=call.function), False
     if not reply["ok"]:
-        error = reply.get("error") if type(reply.get("error")) is dict else {}
+        error = _host_safe(reply.get("error") if type(reply.get("error")) is dict else {})
         if error.get("type") == "NotImplementedError":
             return CallOutcome("not_implemented"), True
         return CallOutcome("raised", detail=texts.call_raised(call.function, texts.relocate(error, locate))), True
@@ -267,3 +268,10 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
     finally:
         session.close()
     return RunResult(outcomes)
+
+
+def _host_safe(error: Mapping) -> dict:
+    """A worker's error report without host details (paths, account records, addresses) that
+    student code could publish through its own exception text (issue 11, item 7)."""
+    return {key: strip_host_details(" ".join(str(value).split())) if isinstance(value, str) else value
+            for key, value in error.items()}

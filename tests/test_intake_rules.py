@@ -1,0 +1,249 @@
+"""Intake rules (SPEC section 6, issue 11): whose submission a file is, what is skipped and why.
+
+These tests read inputs only (nothing is graded), so they are fast; the end-to-end runs
+are in tests/test_intake_batch.py.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from grader.errors import InputError, InstructorFault, StudentFault, SubmissionError
+from grader.intake.names import choose_source, display_name, student_id
+from grader.intake.submissions import IntakeLimits, discover, find_submissions, read_zip
+
+CODE = "def momentum_scale_factor(c):\n    return c\n"
+
+
+def make_zip(members: dict, compression=zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, text in members.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def ids(paths, **options) -> dict:
+    return {s.student: s for s in discover(paths, **options)}
+
+
+# ---------------------------------------------------------------------------
+# 1. A student's zip is one submission with that student's id
+# ---------------------------------------------------------------------------
+
+def test_a_students_zip_with_other_students_folders_is_one_submission_and_steals_nothing(tmp_path):
+    (tmp_path / "jdoe.zip").write_bytes(make_zip({f"{who}/adam_vs_momentum.py": f"# {who}\n" + CODE
+                                                  for who in ("jdoe", "sobrien", "jmuller")}))
+    (tmp_path / "sobrien.py").write_text("# the real one\n" + CODE)
+    found = ids([tmp_path])
+    assert set(found) == {"jdoe", "sobrien"}
+    assert found["sobrien"].origin == "sobrien.py" and found["sobrien"].source.startswith("# the real one")
+    assert found["jdoe"].origin == "jdoe.zip:jdoe/adam_vs_momentum.py"
+    assert any("sobrien/adam_vs_momentum.py" in note for note in found["jdoe"].notes)
+
+
+def test_a_member_named_like_a_canvas_download_file_creates_no_student(tmp_path):
+    (tmp_path / "jdoe.zip").write_bytes(make_zip({"kai_1002_1_a.py": "# forged\n" + CODE}))
+    (tmp_path / "kai_1002_77_adam_vs_momentum.py").write_text("# Kai's own\n" + CODE)
+    found = ids([tmp_path])
+    assert set(found) == {"jdoe", "1002"}
+    assert found["1002"].source.startswith("# Kai's own")
+
+
+def test_a_canvas_looking_zip_named_on_the_command_line_cannot_claim_an_id_another_input_has(tmp_path):
+    forged = tmp_path / "submissions.zip"
+    forged.write_bytes(make_zip({"kai_1002_1_adam_vs_momentum.py": "# forged\n" + CODE,
+                                 "ann_1003_2_adam_vs_momentum.py": CODE}))
+    real = tmp_path / "kai_1002_77_adam_vs_momentum.py"
+    real.write_text("# Kai's own\n" + CODE)
+    for order in ([forged, real], [real, forged]):
+        intake = find_submissions(order)
+        found = {s.student: s for s in intake.submissions}
+        assert set(found) == {"1002", "1003"}
+        assert found["1002"].source.startswith("# Kai's own")
+        (refused,) = intake.skipped
+        assert "claims student id '1002'" in refused.reason and "kai_1002_1" in refused.path
+
+
+def test_canvas_download_zip_is_recognised_as_a_whole_never_per_member(tmp_path):
+    canvas = {"lovelaceada_12345_67890_adam_vs_momentum.py": CODE,
+              "hoppergrace_LATE_222_333_adam_vs_momentum-1.py": CODE,
+              "hoppergrace_LATE_222_334_helper.py": "x = 1\n"}
+    (tmp_path / "submissions.zip").write_bytes(make_zip(canvas))
+    found = ids([tmp_path / "submissions.zip"])
+    assert set(found) == {"12345", "222"}
+    assert found["222"].origin.endswith("hoppergrace_LATE_222_333_adam_vs_momentum-1.py")
+    # One file that is not Canvas-named: not Canvas's download, so one student's archive.
+    (tmp_path / "mixed.zip").write_bytes(make_zip({**canvas, "someone_else.py": CODE}))
+    (only,) = discover([tmp_path / "mixed.zip"])
+    assert only.student == "mixed"
+
+
+def test_a_zip_inside_a_folder_is_always_one_students_even_if_it_looks_like_a_class_download(tmp_path):
+    (tmp_path / "class").mkdir()
+    (tmp_path / "class" / "submissions.zip").write_bytes(make_zip({"lovelaceada_12345_67890_a.py": CODE}))
+    assert set(ids([tmp_path / "class"])) == {"submissions"}
+
+
+def test_a_multi_student_archive_only_when_the_instructor_says_so(tmp_path):
+    archive = tmp_path / "class.zip"
+    archive.write_bytes(make_zip({"bob/adam_vs_momentum.py": CODE, "carol/adam_vs_momentum.py": CODE,
+                                  "carol/notes.py": "x = 1"}))
+    assert set(ids([archive])) == {"class"}
+    found = ids([archive], class_archive=True)
+    assert set(found) == {"bob", "carol"}
+    assert found["carol"].origin == "class.zip:carol/adam_vs_momentum.py"
+    assert any("notes.py" in note for note in found["carol"].notes)
+
+
+def test_a_folder_holding_one_students_files_is_one_submission_named_after_the_folder(tmp_path):
+    student = tmp_path / "batch" / "Ada Lovelace_123_assignsubmission_file_"
+    (student / "work").mkdir(parents=True)
+    (student / "work" / "adam_vs_momentum.py").write_text(CODE)
+    (student / "helper.py").write_text("x = 1\n")
+    (only,) = discover([tmp_path / "batch"])
+    assert only.student == student_id(student.name) == "Ada_Lovelace_123_assignsubmission_file"
+    assert only.source == CODE and only.origin.endswith("/work/adam_vs_momentum.py")
+    assert any("helper.py" in note for note in only.notes)
+
+
+def test_one_rule_chooses_the_file_in_a_zip_a_folder_and_on_gradescope():
+    assert choose_source(["a/adam_vs_momentum.ipynb", "b/c/adam_vs_momentum.py", "adam_vs_momentum.py"])[0] \
+        == "adam_vs_momentum.py"
+    assert choose_source(["hw/solution.py", "hw/data.zip"])[0] == "hw/solution.py"
+    with pytest.raises(SubmissionError, match="several files could be the submission"):
+        choose_source(["a.py", "b.py"])
+    from grader.release import gradescope
+    import inspect
+    assert "choose_source" in inspect.getsource(gradescope.find_submission)
+
+
+# ---------------------------------------------------------------------------
+# 2. One input never stops the batch
+# ---------------------------------------------------------------------------
+
+def _damage(data: bytes, member: str) -> bytes:
+    """The zip with the middle of ``member``'s compressed stream overwritten (headers intact)."""
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(member)
+    start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
+    middle = start + info.compress_size // 3
+    return data[:middle] + b"\xff\x00\xfe" * 8 + data[middle + 24:]
+
+
+@pytest.mark.parametrize("compression", [zipfile.ZIP_DEFLATED, zipfile.ZIP_LZMA, zipfile.ZIP_BZIP2])
+def test_a_damaged_compressed_stream_is_that_students_message(tmp_path, compression):
+    text = "".join(f"value_{i} = {i * 7919 % 1000}  # line {i}\n" for i in range(3000))
+    data = make_zip({"adam_vs_momentum.py": text}, compression)
+    (tmp_path / "damaged.zip").write_bytes(_damage(data, "adam_vs_momentum.py"))
+    (tmp_path / "fine.py").write_text(CODE)
+    found = ids([tmp_path])
+    assert set(found) == {"damaged", "fine"}
+    assert found["damaged"].source is None and "damaged" in found["damaged"].error
+    assert found["fine"].error is None
+
+
+def test_a_file_name_that_is_not_utf8_is_read_and_shown_as_one_clean_line(tmp_path):
+    folder = os.fsencode(tmp_path)
+    with open(os.path.join(folder, b"caf\xe9\n.py"), "w") as handle:
+        handle.write(CODE)
+    (sub,) = discover([tmp_path])
+    assert sub.source == CODE
+    json.dumps(sub.origin, ensure_ascii=False).encode("utf-8")  # would raise on a lone surrogate
+    assert "\n" not in sub.origin and "\ufffd" in sub.origin
+
+
+def test_an_unexpected_error_while_reading_one_input_is_that_students_message(tmp_path, monkeypatch):
+    import grader.intake.submissions as intake
+
+    (tmp_path / "boom.py").write_text(CODE)
+    (tmp_path / "fine.py").write_text(CODE)
+    real = intake.read_submission
+
+    def explode(student, origin, content, *, notebook):
+        if student == "boom":
+            raise MemoryError("simulated")
+        return real(student, origin, content, notebook=notebook)
+
+    monkeypatch.setattr(intake, "read_submission", explode)
+    found = ids([tmp_path])
+    assert "MemoryError" in found["boom"].error and found["fine"].error is None
+
+
+# ---------------------------------------------------------------------------
+# 3. Archive bombs by count
+# ---------------------------------------------------------------------------
+
+def test_a_zip_of_thousands_of_small_files_is_one_submission_with_a_clear_message(tmp_path):
+    (tmp_path / "many.zip").write_bytes(make_zip({f"f{i}.py": "x = 1\n" for i in range(5000)}))
+    (sub,) = discover([tmp_path / "many.zip"])
+    assert sub.student == "many"
+    assert "holds 5,000 entries; the limit is 1,000" in sub.error
+
+
+def test_a_class_archive_or_a_batch_past_the_cap_is_refused_before_grading(tmp_path):
+    (tmp_path / "class.zip").write_bytes(make_zip({f"s{i}/adam_vs_momentum.py": CODE for i in range(60)}))
+    with pytest.raises(InputError, match="60 submissions; the limit is 50 per batch"):
+        find_submissions([tmp_path / "class.zip"], class_archive=True, limits=IntakeLimits(batch_submissions=50))
+    intake = find_submissions([tmp_path / "class.zip"], class_archive=True,
+                              limits=IntakeLimits(class_archive_entries=10))
+    assert not intake.submissions and "60 entries; the limit is 10" in intake.skipped[0].reason
+
+
+def test_a_students_folder_with_too_many_files_gets_a_clear_message(tmp_path):
+    folder = tmp_path / "batch" / "alice"
+    folder.mkdir(parents=True)
+    for i in range(30):
+        (folder / f"f{i}.txt").write_text("x")
+    (sub,) = discover([tmp_path / "batch"], limits=IntakeLimits(folder_files=20))
+    assert sub.student == "alice" and "more than 20 files" in sub.error
+
+
+# ---------------------------------------------------------------------------
+# 4. Nothing vanishes silently
+# ---------------------------------------------------------------------------
+
+def test_every_input_that_is_not_graded_is_listed_with_its_reason(tmp_path):
+    (tmp_path / "alice").mkdir()
+    (tmp_path / "alice" / "adam_vs_momentum.py").write_text(CODE)
+    (tmp_path / "x.py").mkdir()
+    (tmp_path / "x.py" / "solution.py").write_text(CODE)
+    (tmp_path / "bob.py ").write_text(CODE)
+    for name in ("notes.txt", "~", "backup.py~", ".hidden.py", "report.pdf"):
+        (tmp_path / name).write_text("x")
+    intake = find_submissions([tmp_path])
+    assert {s.student for s in intake.submissions} == {"alice", "x", "bob"}
+    reasons = {Path(s.path).name: s.reason for s in intake.skipped}
+    assert set(reasons) == {"notes.txt", "~", "backup.py~", ".hidden.py", "report.pdf"}
+    assert "not a .py, .ipynb or .zip file" in reasons["report.pdf"]
+    assert "hidden" in reasons[".hidden.py"] and "backup" in reasons["backup.py~"]
+
+
+def test_a_path_that_does_not_exist_is_an_instructor_error_not_a_phantom_student(tmp_path):
+    with pytest.raises(InputError, match="no such file or folder") as caught:
+        find_submissions([tmp_path / "missing.py"])
+    assert isinstance(caught.value, InstructorFault) and not isinstance(caught.value, StudentFault)
+
+
+# ---------------------------------------------------------------------------
+# 5. Duplicate names in a zip
+# ---------------------------------------------------------------------------
+
+def test_a_zip_with_two_members_of_the_same_name_is_refused_with_a_message(tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("adam_vs_momentum.py", "# first\n" + CODE)
+        with pytest.warns(UserWarning, match="Duplicate name"):
+            archive.writestr("adam_vs_momentum.py", "# second\n" + CODE)
+    (sub,) = read_zip("dup.zip", buffer.getvalue())
+    assert sub.source is None
+    assert "several entries with the same name ('adam_vs_momentum.py')" in sub.error
+
+
+def test_display_names_are_one_line():
+    assert display_name("a\nb\r\x1b[31mc\u2028d") == "a b [31mc d"
