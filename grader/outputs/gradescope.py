@@ -101,7 +101,7 @@ def _overview(report: Report) -> str:
     if report.outcome.kind in ("not_run", "unreadable"):  # a syntax error, a crash at import, an
         # empty file: say why once, here, not only inside each test
         lines += ["", f"**Your file could not be run, so no item got an answer:** "
-                      f"{md_escape(report.outcome.reason)}"]
+                      f"{md_text(report.outcome.reason)}"]
     if report.notes:
         lines += ["", "**Notes**", ""] + [f"- {md_text(note)}" for note in report.notes]
     adjusted = [item.id for item in report.items if item.adjustment is not None]
