@@ -191,9 +191,9 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     rubric = load_rubric(options.rubric_path)
     digest = rubric_digest(options.rubric_path)
     out = Path(options.out)
-    overrides = load_overrides(override_files(out, options), rubric)  # a bad one fails before grading
     if out.exists() and not out.is_dir():
         raise InputError(f"--out {display_name(str(out))} is a file; name a folder (new, or one of an earlier run)")
+    overrides = load_overrides(override_files(out, options), rubric)  # a bad one fails before grading
     reports_dir = out / "reports"
     intake = find_submissions(paths, class_archive=options.class_archive, limits=options.limits)
     in_batch = {s.student for s in intake.submissions}
