@@ -314,6 +314,35 @@ def _worker(request_fd: int, response_fd: int, config: SandboxConfig, plan: Plan
         os._exit(code)
 
 
+def _outermost_under_tmp(paths) -> list[str]:
+    """The outermost of ``paths`` that lie under /tmp (each once, parents before children)."""
+    under = sorted(os.path.normpath(p) for p in paths if os.path.normpath(p).startswith("/tmp/"))
+    outer: list[str] = []
+    for path in under:
+        if not any(path == o or path.startswith(o + "/") for o in outer):
+            outer.append(path)
+    return outer
+
+
+def _bind_back(path: str, fd: int) -> None:
+    """Bind the object held by ``fd`` at ``path`` inside the fresh /tmp, read-only."""
+    try:
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, 0o755, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), 0o755, exist_ok=True)
+            open(path, "a").close()
+        iso.mount(f"/proc/self/fd/{fd}", path, None, iso.MS_BIND | iso.MS_REC)
+        try:  # keep the flags a user namespace locked (nosuid, nodev, ...), add read-only
+            flags = os.statvfs(path).f_flag
+            locked = sum(mount_flag for statvfs_flag, mount_flag in iso._STATVFS_TO_MOUNT if flags & statvfs_flag)
+            iso.mount("none", path, None, iso.MS_REMOUNT | iso.MS_BIND | iso.MS_RDONLY | locked)
+        except OSError:
+            pass  # read-only is a second line: the worker's uid holds no right to write there
+    finally:
+        os.close(fd)
+
+
 def _enter_sandbox(request_fd: int, response_fd: int, config: SandboxConfig, plan: Plan, slot: int,
                    workdir: str | None) -> None:
     """Every per-worker layer, in an order where each step still has the rights it needs."""
@@ -326,8 +355,17 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: SandboxConfig, pla
     if plan.has("pid_namespace"):
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
     if plan.has("private_mounts"):
+        # Kept paths under /tmp (a checkout or virtual environment there, as in a CI clone) must
+        # stay visible under the worker's fresh /tmp: hold each by a descriptor, then bind it back.
+        held = [(path, os.open(path, os.O_PATH | os.O_CLOEXEC))
+                for path in _outermost_under_tmp(config.read) if os.path.lexists(path)]
         iso.mount("tmpfs", "/tmp", "tmpfs", iso.MS_NOSUID | iso.MS_NODEV,
                   f"size={config.limits.workdir_bytes},mode=1777")
+        for path, fd in held:
+            try:
+                _bind_back(path, fd)
+            except OSError:
+                pass  # that path stays hidden under the fresh /tmp, as it was before
         workdir = WORKDIR
         os.mkdir(workdir, 0o755)
     uid = (config.uid_base or 0) + slot
