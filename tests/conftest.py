@@ -27,8 +27,6 @@ KNOWN_FAILURES = {
         "issue 15: the README's merge line lost an argument in the final README merge",
     "tests/test_readme.py::test_every_option_the_readme_names_exists":
         "issue 15: the README names benchmark and Dask options (--naive-sample, --port, --nthreads) the check does not know",
-    "tests/test_readme.py::test_the_readme_refers_to_no_document_outside_the_repository":
-        "issue 15: a README section added in the final merges names a document outside the repository",
 }
 
 
