@@ -60,12 +60,26 @@ def _known(student: str, item: str) -> bool:
     return (student, item) in KNOWN_DIFFERENCES or (student, "*") in KNOWN_DIFFERENCES
 
 
+def _bundle_conftest():
+    """The bundle's ``conftest.py``, loaded from its path under its own module name (the suite's
+    own ``tests/conftest.py`` already holds the name ``conftest``)."""
+    import importlib.util
+
+    name = "_bundle_conftest"
+    if name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(name, ASSIGNMENT / "conftest.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.path.insert(0, str(ASSIGNMENT))
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            sys.path.remove(str(ASSIGNMENT))
+        sys.modules[name] = module
+    return sys.modules[name]
+
+
 def _public_verdicts(path: Path, data: dict) -> dict:
-    sys.path.insert(0, str(ASSIGNMENT))
-    try:
-        from conftest import _read  # the bundle's own reading of a submission
-    finally:
-        sys.path.remove(str(ASSIGNMENT))
+    _read = _bundle_conftest()._read  # the bundle's own reading of a submission
     from grader.engine.localrun import Limits, LocalRun
     from grader.engine.selfcheck import check_item
 
