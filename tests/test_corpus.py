@@ -218,7 +218,7 @@ def test_public_checks_name_what_the_report_names(graded_corpus, student, tmp_pa
     subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
                     f"--submission={CORPUS / (student + '.py')}", f"--preview-json={preview}"],
                    cwd=ROOT / "assignment", capture_output=True, text=True, timeout=600)
-    public = {r["item"]: r for r in json.loads(preview.read_text(encoding="utf-8"))}
+    public = {r["item"]: r for r in json.loads(preview.read_text(encoding="utf-8"))["items"]}
     compared = 0
     for item in _report(graded_corpus, student)["items"]:
         if item["id"].startswith("3") or item["points"] >= item["max_points"]:

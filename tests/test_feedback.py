@@ -11,8 +11,9 @@ import pytest
 import sympy
 
 from grader.engine.explain import (UNEXPLAINED, explain, first_departure_step, label_ids, looks_like_float32,
-                                   misconception_lines, name_mistakes, same_values, sympy_hint,
+                                   misconception_lines, name_mistakes, same_values,
                                    unknown_symbols_message)
+from grader.engine.calls import sympy_hint
 from grader.engine.numeric import check_array, distinct_digits
 from grader.engine.symbols import make_symbols
 from grader.engine.wire import ArrayValue

@@ -22,6 +22,8 @@ EXAMPLES = ROOT / "examples" / "submissions"
 PREFIXES = ("python -m grader ", "adam-grader ", ".venv/bin/python -m grader ")
 #: Modules the README runs with ``python -m`` besides the CLI, and the options they take.
 MODULES = ("grader.release.gradescope", "grader.release.notebook", "grader.release.public")
+#: Other commands the README shows with their options (the benchmark; Dask's scheduler and worker).
+OTHER_COMMANDS = (("benchmarks/run.py",), ("dask", "scheduler"), ("dask", "worker"))
 
 
 def _code_blocks(text: str) -> list[str]:
@@ -83,6 +85,14 @@ def test_every_option_the_readme_names_exists():
         proc = subprocess.run([sys.executable, "-m", module, "--help"], capture_output=True, text=True,
                               cwd=ROOT, timeout=120)
         assert proc.returncode == 0, (module, proc.stderr)
+        known |= set(re.findall(r"--[a-z][a-z0-9-]*", proc.stdout))
+    for command in OTHER_COMMANDS:  # the benchmark script and Dask's own commands, from their --help
+        if command[0] == "dask" and shutil.which("dask", path=str(Path(sys.executable).parent)) is None:
+            pytest.skip("the cluster extra is not installed: Dask's own options cannot be read")
+        argv = ([str(Path(sys.executable).parent / "dask"), *command[1:]] if command[0] == "dask"
+                else [sys.executable, *command])
+        proc = subprocess.run([*argv, "--help"], capture_output=True, text=True, cwd=ROOT, timeout=120)
+        assert proc.returncode == 0, (command, proc.stderr)
         known |= set(re.findall(r"--[a-z][a-z0-9-]*", proc.stdout))
     conftest = (ROOT / "assignment" / "conftest.py").read_text(encoding="utf-8")
     known |= set(re.findall(r"addoption\(\s*\"(--[a-z-]+)\"", conftest))  # the students' pytest option

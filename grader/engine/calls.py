@@ -127,6 +127,34 @@ def outcome_of_error(function: str, error: Mapping) -> Outcome:
     return Outcome("raised", detail=call_raised(function, error))
 
 
+#: Error texts of numbers-only functions given a sympy symbol, and what to use instead.
+_SYMPY_HINTS = (
+    ("Cannot convert expression to float",
+     "a function for plain numbers (math.sqrt, math.exp, float, ...) was given a sympy symbol; "
+     "the symbolic answers need sympy's own functions (sympy.sqrt, sympy.exp, sympy.Abs, ...)"),
+    ("has no callable",
+     "a numpy function (np.sqrt, np.sign, np.abs, ...) was given a sympy symbol; the symbolic "
+     "answers need sympy's own functions (sympy.sqrt, sympy.sign, sympy.Abs, ...)"),
+    ("cannot determine truth value of Relational",
+     "a comparison (if x < 0, max, np.sign, ...) was applied to a sympy symbol, whose sign is "
+     "unknown; write it with sympy's functions instead (sympy.Abs, sympy.sign, sympy.Piecewise)"),
+)
+
+
+def sympy_hint(error_text: str) -> str | None:
+    """A hint for an error raised by applying a numbers-only function to a symbol."""
+    for marker, hint in _SYMPY_HINTS:
+        if marker in error_text:
+            return f"Hint: {hint}."
+    return None
+
+
+def with_sympy_hint(error_text: str) -> str:
+    """The error text, with :func:`sympy_hint` appended when one applies."""
+    hint = sympy_hint(error_text)
+    return error_text if hint is None else f"{error_text}. {hint}"
+
+
 def unusable(outcome: Outcome, function: str) -> str | None:
     """Why an outcome has no answer to judge (None when it has one)."""
     if outcome.kind == "value":
@@ -137,4 +165,6 @@ def unusable(outcome: Outcome, function: str) -> str | None:
         return f"{function} is not defined in the submission"
     if outcome.kind in ("not_loaded", "ungradable"):
         return outcome.detail
+    if outcome.kind == "raised":
+        return with_sympy_hint(outcome.detail or f"{function} raised an exception")
     return outcome.detail or f"{function} gave no answer ({outcome.kind})"

@@ -177,34 +177,6 @@ def unknown_symbols_message(what: str, unknown: Sequence[str], allowed: Sequence
     return f"{what} uses {which} of this function (its parameters: {', '.join(allowed)})"
 
 
-#: Error texts of numbers-only functions given a sympy symbol, and what to use instead.
-_SYMPY_HINTS = (
-    ("Cannot convert expression to float",
-     "a function for plain numbers (math.sqrt, math.exp, float, ...) was given a sympy symbol; "
-     "the symbolic answers need sympy's own functions (sympy.sqrt, sympy.exp, sympy.Abs, ...)"),
-    ("has no callable",
-     "a numpy function (np.sqrt, np.sign, np.abs, ...) was given a sympy symbol; the symbolic "
-     "answers need sympy's own functions (sympy.sqrt, sympy.sign, sympy.Abs, ...)"),
-    ("cannot determine truth value of Relational",
-     "a comparison (if x < 0, max, np.sign, ...) was applied to a sympy symbol, whose sign is "
-     "unknown; write it with sympy's functions instead (sympy.Abs, sympy.sign, sympy.Piecewise)"),
-)
-
-
-def sympy_hint(error_text: str) -> str | None:
-    """A hint for an error raised by applying a numbers-only function to a symbol."""
-    for marker, hint in _SYMPY_HINTS:
-        if marker in error_text:
-            return f"Hint: {hint}."
-    return None
-
-
-def with_sympy_hint(error_text: str) -> str:
-    """The error text, with :func:`sympy_hint` appended when one applies."""
-    hint = sympy_hint(error_text)
-    return error_text if hint is None else f"{error_text}. {hint}"
-
-
 #: The property checks' gradient streams, in words.
 PROBE_WORDS = {"zeros": "all-zero gradients", "tiny": "tiny gradients (about 1e-12)",
                "momentum": "the scaling check's gradients", "adam": "the scaling check's gradients (eps = 0)"}

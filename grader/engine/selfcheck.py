@@ -20,7 +20,7 @@ import numpy as np
 from . import checks
 from .calls import unusable
 from .explain import (first_departure_step, is_pair, looks_like_float32, misconception_lines, name_mistakes,
-                      same_values, unexplained_line, with_sympy_hint)
+                      same_values, unexplained_line)
 from .expressions import TooCostly, free_symbols
 from .numeric import check_array
 from .pointwise import agreement, values_at

@@ -16,7 +16,6 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Callable, Mapping, Sequence
 
-import numpy as np
 import sympy
 
 from reference import adam_vs_momentum as reference
@@ -26,7 +25,6 @@ from grader.engine.calls import unusable
 from grader.engine.arguments import encode_argument
 from grader.engine.checks import NO_ANSWER, Unanswered
 from grader.engine.contract import FUNCTIONS, GRADIENT_SYMBOLS, SYMBOLIC_FUNCTIONS
-from grader.engine.explain import with_sympy_hint
 from grader.engine.expressions import TooCostly, Work, encode_sympy, substitute
 from grader.engine.numeric import check_array
 from grader.engine.properties import probe_arrays, safety_share, scaling_share
