@@ -8,11 +8,9 @@ from pathlib import Path
 
 from grader import __version__
 from grader.errors import GraderError
+from grader.outputs.gradescope import VISIBILITIES
 from grader.rubric import DEFAULT_RUBRIC
 
-#: Gradescope's visibilities (grader.outputs.gradescope.VISIBILITIES; repeated here so that
-#: ``--help`` does not import the exporters, and checked equal by the tests).
-VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 def _shard(text: str) -> tuple[int, int]:

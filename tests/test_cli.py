@@ -14,9 +14,9 @@ import pytest
 
 import grader.judging.grading
 from grader import batch
-from grader.cli import VISIBILITIES, build_parser, main
+from grader.cli import build_parser, main
+from grader.outputs.gradescope import VISIBILITIES
 from grader.judging.grading import parts_of
-from grader.outputs import gradescope
 from grader.outputs.gradescope import gradescope_results
 from grader.outputs.moodle import load_roster
 from grader.results import ItemResult, Report
@@ -51,10 +51,6 @@ def test_help_explains_the_positional_arguments_and_shows_examples():
     override = sub["override"].format_help()
     assert "adam-grader override out alice 1f 1 --why" in override and "the rubric item id" in override
     assert "examples:" in build_parser().format_help()
-
-
-def test_the_cli_visibilities_are_gradescopes():
-    assert set(VISIBILITIES) == set(gradescope.VISIBILITIES)
 
 
 def test_only_with_an_unknown_student_lists_the_known_ones(tmp_path, capsys):

@@ -116,6 +116,14 @@ def call_ended_process(function: str, status: str) -> str:
     return f"{function} ended the worker process ({status})"
 
 
+def import_invalid(problem: str = "") -> str:
+    return "invalid output while importing the submission" + (f": {problem}" if problem else "")
+
+
+def call_invalid(function: str, problem: str = "") -> str:
+    return f"{function} gave invalid output" + (f": {problem}" if problem else "")
+
+
 def call_raised(function: str, error: Mapping) -> str:
     return f"{function} raised {describe_error(error)}"
 

@@ -239,7 +239,7 @@ class LocalRun:
         self._note(reply)
         if reply.get("id") != self._call_id:
             self._drop()
-            return Outcome("invalid", detail=f"{function} gave invalid output")
+            return Outcome("invalid", detail=calls.call_invalid(function))
         if reply.get("missing"):
             return Outcome("missing")
         if not reply.get("ok"):
@@ -247,7 +247,7 @@ class LocalRun:
         try:
             return Outcome("value", value=decode_value(reply.get("value")))
         except WireError as exc:
-            return Outcome("invalid", detail=f"{function} gave invalid output: {exc}")
+            return Outcome("invalid", detail=calls.call_invalid(function, str(exc)))
 
     def _drop(self) -> None:
         if self._child is not None:

@@ -39,15 +39,16 @@ WALL_FACTOR = 4.0
 READ_SECONDS = 2.0
 
 #: How each protocol failure becomes an outcome, while importing and during a call:
-#: (phase, failure) -> (outcome kind, detail). Details are formatted with ``seconds``,
-#: ``function``, ``status`` (the worker's exit status) and ``error`` (what was wrong).
+#: (phase, failure) -> (outcome kind, its words from :mod:`grader.engine.calls`, the one home of
+#: the words both sides use), given ``seconds``, ``function``, ``status`` (the worker's exit
+#: status) and ``problem`` (what was wrong with the output).
 FAILURES = {
-    ("load", "timeout"): ("timeout", "importing the submission took longer than {seconds:g} s"),
-    ("load", "closed"): ("not_loaded", "the submission ended the worker process while being imported ({status})"),
-    ("load", "invalid"): ("not_loaded", "invalid output while importing the submission{error}"),
-    ("call", "timeout"): ("timeout", "{function} did not finish within {seconds:g} s"),
-    ("call", "closed"): ("crashed", "{function} ended the worker process ({status})"),
-    ("call", "invalid"): ("invalid", "{function} gave invalid output{error}"),
+    ("load", "timeout"): ("timeout", lambda d: texts.import_timeout(d["seconds"])),
+    ("load", "closed"): ("not_loaded", lambda d: texts.import_ended_process(d["status"])),
+    ("load", "invalid"): ("not_loaded", lambda d: texts.import_invalid(d["problem"])),
+    ("call", "timeout"): ("timeout", lambda d: texts.call_timeout(d["function"], d["seconds"])),
+    ("call", "closed"): ("crashed", lambda d: texts.call_ended_process(d["function"], d["status"])),
+    ("call", "invalid"): ("invalid", lambda d: texts.call_invalid(d["function"], d["problem"])),
 }
 
 
@@ -80,9 +81,8 @@ class _Failed(Exception):
 
 
 def _failure(phase: str, failure: str, **details) -> CallOutcome:
-    kind, detail = FAILURES[(phase, failure)]
-    return CallOutcome(kind, detail=detail.format(**{"seconds": 0, "function": "", "status": "",
-                                                     "error": "", **details}))
+    kind, words = FAILURES[(phase, failure)]
+    return CallOutcome(kind, detail=words({"seconds": 0, "function": "", "status": "", "problem": "", **details}))
 
 
 def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, bool]:
@@ -137,8 +137,7 @@ class WorkerSession:
         except Timeout:  # it does not take the request, or drips its answer
             raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds)) from None
         except ProtocolError as exc:
-            error = f": {exc}" if phase == "load" else f" ({exc})"
-            raise _Failed(_failure(phase, "invalid", function=function, error=error)) from None
+            raise _Failed(_failure(phase, "invalid", function=function, problem=str(exc))) from None
         self.used += own
         if answer is None:
             raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), contended)
@@ -219,7 +218,7 @@ def _call_outcome(reply: dict, call: Call, call_id: int, locate=None) -> tuple[C
     try:
         return CallOutcome("value", value=_plain_values(decode_value(reply.get("value")))), True
     except WireError as exc:
-        return CallOutcome("invalid", detail=f"{call.function} gave invalid output: {exc}"), True
+        return CallOutcome("invalid", detail=texts.call_invalid(call.function, str(exc))), True
 
 
 def notebook_locator(submission: Submission):
