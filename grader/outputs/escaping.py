@@ -11,6 +11,10 @@ type names) passes through one of these on its way into an output:
 :func:`md_code`           a file name in Markdown: one line in a code span whose fence
                           no backtick in the name can close
 :func:`terminal_text`     the terminal: one line, no control characters (no escapes)
+:func:`html_text`         text an LMS renders as HTML (Moodle's feedback comments): one
+                          line, ``& < >`` as character references, so no tag, image,
+                          script or entity a student wrote renders (quotes stay: the text
+                          is element content, never an attribute value)
 :func:`csv_cell`          every CSV the grader writes: a cell that a spreadsheet would
                           read as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
                           a tab or a carriage return) gets a leading ``'``, as the OWASP
@@ -20,11 +24,12 @@ type names) passes through one of these on its way into an output:
                           addresses, the host's name) replaced by placeholders
 ========================= ===========================================================
 
-HTML output escapes with :func:`html.escape` where it is built.
+The summary's HTML escapes its cells with :func:`html.escape` where it is built.
 """
 
 from __future__ import annotations
 
+import html
 import re
 import socket
 
@@ -66,6 +71,11 @@ def md_code(text: object, limit: int | None = None) -> str:
 def terminal_text(text: object, limit: int | None = None) -> str:
     """Student-controlled text for the terminal: one line, no escape sequences."""
     return one_line(text, limit)
+
+
+def html_text(text: object, limit: int | None = None) -> str:
+    """Text as one literal line of HTML (Moodle renders feedback comments as HTML)."""
+    return html.escape(one_line(text, limit), quote=False)
 
 
 def csv_cell(value: object) -> object:

@@ -28,7 +28,7 @@ from typing import Mapping, Sequence
 from grader.errors import MoodleError
 from grader.results import Report
 from grader.outputs.base import ExportJob, Notice, points_text, write_file
-from grader.outputs.escaping import csv_row, one_line
+from grader.outputs.escaping import csv_row, html_text, one_line
 
 IMPORT_FILE = "moodle_import.csv"
 UNMATCHED_FILE = "moodle_unmatched.txt"
@@ -124,7 +124,11 @@ def read_roster(path: Path, identifier: str) -> dict[str, str]:
 
 
 def feedback_text(report: Report, title: str) -> str:
-    """Plain-text feedback: the total, one line per part, recognised misconceptions."""
+    """The feedback comment: the total, one line per part, recognised misconceptions.
+
+    Moodle shows feedback comments as HTML, so every line is HTML-escaped (a note quotes file
+    and member names a student chose); the lines stay apart (Moodle's text format turns line
+    breaks into breaks)."""
     lines = [f"{title}: {points_text(report.total)} / {points_text(report.max_total)} points."]
     for part in report.parts:
         line = f"Part {part.id} ({part.title}): {points_text(part.points)} / {points_text(part.max_points)}"
@@ -149,7 +153,7 @@ def feedback_text(report: Report, title: str) -> str:
                          f". {item.adjustment.reason}")
     if report.notes:
         lines.append("Note: " + one_line(report.notes[0], 500))
-    return "\n".join(lines)
+    return "\n".join(html_text(line) for line in lines)
 
 
 @dataclass(frozen=True)
