@@ -277,6 +277,39 @@ def test_without_namespaces_the_graders_environ_and_memory_stay_closed(disable):
     assert not seen["mem"]["v"].startswith("read:")
 
 
+OWN_PROC = """
+import os
+def concept_answers(pid=None):
+    out = {}
+    for path in ("/proc/self/status", "/proc/thread-self/stat", f"/proc/{os.getpid()}/cmdline"):
+        with open(path, "rb") as handle:
+            out[path] = len(handle.read(100))
+    return out
+"""
+
+
+def test_without_namespaces_landlock_keeps_other_processes_command_lines_closed():
+    """Without a PID namespace /proc is the host's: Landlock lets the worker read only its own
+    /proc/<pid>, so no command line (the grader's, its neighbours') reaches student code
+    (issue 11, item 7; tests/attacks/a69 publishes one through an exception message)."""
+    if not LINUX:
+        pytest.skip("reads /proc")
+    with Sandbox(LIMITS, namespaces=False) as sandbox:
+        if "landlock" not in sandbox.isolation.layers:
+            pytest.skip("no Landlock here")
+        seen = _run(sandbox, PEEK, "concept_answers", [{"int": os.getpid()}])
+        own = _run(sandbox, OWN_PROC, "concept_answers", [])
+    assert str(os.getpid()) in seen["pids"]["v"].split(","), "listing /proc still works"
+    assert seen["cmdline"]["v"] == "PermissionError", seen["cmdline"]
+    assert all(size["v"] > 0 for size in own.values()), own  # its own /proc/<pid> stays readable
+
+
+def test_proc_access_keeps_all_of_proc_only_in_a_pid_namespace_of_its_own():
+    read = ("/usr", "/proc", "/proc/sys", "/sys")
+    assert iso.proc_access(read, True) == (("/usr", "/sys", "/proc"), ())
+    assert iso.proc_access(read, False, pid=42) == (("/usr", "/sys", "/proc/42"), ("/proc",))
+
+
 LISTEN = f"""
 import socket
 HELD = []

@@ -336,6 +336,25 @@ def landlock_restrict(read: Iterable[str], write: Iterable[str], devices: Iterab
         os.close(ruleset)
 
 
+def proc_access(read: Iterable[str], own_pid_namespace: bool,
+                pid: int | None = None) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """``(read, listable)`` for the worker's Landlock rules: ``read`` with what of ``/proc``
+    the worker may read, and the folders it may only list.
+
+    In a PID namespace of its own the worker's ``/proc`` is a fresh mount that shows only its
+    own processes, so all of it may be read. Without one, ``/proc`` is the host's: every
+    process's ``cmdline`` (the grader's included) is readable by anyone there, and student
+    code could quote it in its exception messages. Then only the worker's own
+    ``/proc/<pid>`` may be read (``/proc/self`` and ``/proc/thread-self`` lead there); the
+    rest of ``/proc`` may be listed, but no file in it read (issue 11, item 7). Call it in the
+    worker itself (``pid`` defaults to the caller's), just before :func:`landlock_restrict`.
+    """
+    others = tuple(p for p in read if p != "/proc" and not p.startswith("/proc/"))
+    if own_pid_namespace:
+        return others + ("/proc",), ()
+    return others + (f"/proc/{os.getpid() if pid is None else pid}",), ("/proc",)
+
+
 # ---------------------------------------------------------------------------
 # Limits, privileges, descriptors, leftovers
 # ---------------------------------------------------------------------------

@@ -412,8 +412,10 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: SandboxConfig, pla
         iso.install_syscall_filter()
     if plan.has("landlock"):
         writable = "/tmp" if plan.has("private_mounts") else workdir  # /tmp is private then
-        iso.landlock_restrict(config.read + ("/proc",), [writable], DEVICES, plan.landlock_abi,
-                              listable=config.listable)
+        # Without a PID namespace /proc is the host's: only the worker's own /proc/<pid> is read.
+        read, listable = iso.proc_access(config.read, plan.has("pid_namespace"))
+        iso.landlock_restrict(read, [writable], DEVICES, plan.landlock_abi,
+                              listable=config.listable + listable)
     try:  # credentials changed above, which cleared it
         iso.prctl(iso.PR_SET_PDEATHSIG, signal.SIGKILL)
         iso.prctl(iso.PR_SET_DUMPABLE, 0)
