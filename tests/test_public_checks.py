@@ -270,3 +270,46 @@ def test_notebook_errors_name_the_code_cell_and_dropped_lines_are_shown_on_both_
     item = next(i for i in report["items"] if i["id"] == "2.3.adam_step_bound")
     assert expected in item["feedback"]
     assert any(dropped in note for note in report["notes"])
+
+
+def _pyenv_pythons() -> list:
+    """Every pyenv CPython 3.9-3.13 on this machine (the bundle's supported range)."""
+    folder = Path.home() / ".pyenv" / "versions"
+    found = []
+    for entry in sorted(folder.iterdir()) if folder.is_dir() else ():
+        parts = entry.name.split(".")
+        if len(parts) == 3 and parts[0] == "3" and parts[1].isdigit() and 9 <= int(parts[1]) <= 13 \
+                and (entry / "bin" / "python3").exists():
+            found.append(entry / "bin" / "python3")
+    return found
+
+
+_PROVIDED_PROBE = r"""
+import importlib.util, json, sys
+spec = importlib.util.spec_from_file_location("provided", sys.argv[1])
+provided = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(provided)
+names = ["json", "os.path", "collections.abc", "math", "_thread", "sqlite3", "xml.etree", "numpy.linalg",
+         "sympy", "__future__", "torch", "grader", "pandas", "sklearn"]
+official = getattr(sys, "stdlib_module_names", None)
+listed = provided._listed_standard_library()
+missing = [] if official is None else sorted(
+    name for name in official - listed if importlib.util.find_spec(name) is not None)
+print(json.dumps({"provided": {n: provided.is_provided(n) for n in names}, "missing": missing}))
+"""
+
+
+@pytest.mark.skipif(not _pyenv_pythons(), reason="no pyenv Python 3.9-3.13 on this machine")
+@pytest.mark.parametrize("python", _pyenv_pythons(), ids=lambda p: p.parent.parent.name)
+def test_which_imports_are_provided_is_decided_on_every_supported_python(python):
+    """grader.engine.provided runs in the bundle's child process, on Python 3.9 too (which has no
+    sys.stdlib_module_names); where that list exists, the folder listing finds all of it."""
+    proc = subprocess.run([str(python), "-I", "-c", _PROVIDED_PROBE, str(ROOT / "grader" / "engine" / "provided.py")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    found = json.loads(proc.stdout)
+    assert found["provided"] == {
+        "json": True, "os.path": True, "collections.abc": True, "math": True, "_thread": True, "sqlite3": True,
+        "xml.etree": True, "numpy.linalg": True, "sympy": True, "__future__": True,
+        "torch": False, "grader": False, "pandas": False, "sklearn": False}
+    assert found["missing"] == []

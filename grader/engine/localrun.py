@@ -263,48 +263,18 @@ class LocalRun:
 # The child's side
 # ---------------------------------------------------------------------------
 
-def _is_standard_library(top: str) -> bool:
-    names = getattr(sys, "stdlib_module_names", None)
-    if names is not None:
-        return top in names or top in sys.builtin_module_names
-    if top in sys.builtin_module_names:
-        return True
-    import importlib.util
-    import sysconfig
-
-    try:
-        spec = importlib.util.find_spec(top)
-    except (ImportError, ValueError):
-        return False
-    if spec is None:
-        return False
-    origin = spec.origin or ""
-    if origin in ("built-in", "frozen"):
-        return True
-    stdlib = [os.path.normcase(os.path.realpath(sysconfig.get_paths()[key])) for key in ("stdlib", "platstdlib")]
-    origin = os.path.normcase(os.path.realpath(origin))
-    return any(origin.startswith(folder + os.sep) for folder in stdlib) and "site-packages" not in origin
-
-
-def provided(top: str) -> bool:
-    """Whether the grader lets a submission import the top-level module ``top``."""
-    from .provided import PROVIDED
-
-    return top in PROVIDED or top == "__future__" or _is_standard_library(top)
-
-
 def _guard_imports(module_name: str, flags: list) -> None:
     """Imports written in the submission itself fail as they would in the grader."""
     import builtins
 
-    from .provided import not_provided_message
+    from .provided import is_provided, not_provided_message
 
     original = builtins.__import__
 
     def guarded(name, globals=None, locals=None, fromlist=(), level=0):
         if level == 0 and isinstance(globals, dict) and globals.get("__name__") == module_name:
             top = str(name).partition(".")[0]
-            if not provided(top):
+            if not is_provided(top):
                 raise ModuleNotFoundError(not_provided_message(top), name=top)
         return original(name, globals, locals, fromlist, level)
 
