@@ -16,6 +16,11 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+#: The student's own optimizers: an item computed from them (the effective rates, the 3b
+#: ratios, the property probes) prefers, among the mistakes that fit it equally well, those
+#: named on these functions' array items (see :func:`preferred`).
+OWN_OPTIMIZERS = ("momentum_updates", "adam_updates")
+
 #: Said when no named mistake (alone or with one other) explains a wrong answer.
 UNEXPLAINED = "No single named mistake explains this"
 

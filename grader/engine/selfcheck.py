@@ -19,8 +19,8 @@ import numpy as np
 
 from . import checks
 from .calls import unusable
-from .explain import (first_departure_step, is_pair, looks_like_float32, misconception_lines, name_mistakes,
-                      same_values, unexplained_line)
+from .explain import (OWN_OPTIMIZERS, first_departure_step, is_pair, label_ids, looks_like_float32,
+                      misconception_lines, name_mistakes, preferred, same_values, unexplained_line)
 from .expressions import TooCostly, free_symbols
 from .numeric import check_array
 from .pointwise import agreement, values_at
@@ -77,39 +77,82 @@ def _misconception_lines(names, catalogue) -> list[str]:
     return misconception_lines(names, catalogue)
 
 
-def _named_lines(keys, correct_keys, match, predicted, data, unexplained: str | None) -> list[str]:
+def _named_lines(keys, correct_keys, match, predicted, data, unexplained: str | None,
+                 prefer: tuple = ()) -> list[str]:
     """The sentences naming the mistakes that explain an item's answers (as the grader does)."""
-    labels = name_mistakes(keys, correct_keys, match, predicted)
+    return _lines(preferred(name_mistakes(keys, correct_keys, match, predicted), prefer), data, unexplained)
+
+
+def _lines(labels, data, unexplained: str | None = None) -> list[str]:
     if labels:
         return misconception_lines(labels, data.misconceptions)
     return [] if unexplained is None else [unexplained]
+
+
+def template_agreement(got, template, *, rtol: float, atol: float) -> bool:
+    """Does an answer's values agree with a symbolic template's at the public points where
+    the template has a finite real value (``None`` elsewhere)? The grader compares a template
+    at points drawn where it is finite, so a mistake whose template is undefined on part of
+    the domain (sqrt of a negative v, a division by 1 - beta**0) is recognised on both sides."""
+    kept = [index for index, value in enumerate(template) if value is not None]
+    return bool(kept) and agreement([got[i] for i in kept], [template[i] for i in kept], rtol=rtol, atol=atol).agree
+
+
+def _own_optimizer_ids(module, data) -> tuple[str, ...]:
+    """The mistakes named on the array items of the student's own optimizers, in the order the
+    grader keeps them: an item computed from those optimizers prefers them among the
+    mistakes that fit it equally well (the effective rates cannot tell "no bias correction"
+    from "only m corrected"; adam_updates can)."""
+    named = {}
+    for other in data.items:
+        if other.kind == "array" and other.function in OWN_OPTIMIZERS:
+            try:
+                named[other.function] = _array_check(other, module, data, ())[2]
+            except (_NotImplemented, _Raised, TooCostly):
+                named[other.function] = ()
+    ids: list[str] = []
+    for function in OWN_OPTIMIZERS:
+        for label in named.get(function, ()):
+            ids += [ident for ident in label_ids(label) if ident not in ids]
+    return tuple(ids)
+
+
+def _prefer(item, module, data) -> tuple[str, ...]:
+    """What an item prefers (as the grader's ``Context.named_on``): nothing on the own
+    optimizers' array items themselves, their named mistakes on every item computed from them."""
+    if item.kind == "array" and item.function in OWN_OPTIMIZERS:
+        return ()
+    return _own_optimizer_ids(module, data)
 
 
 def _split(templates: Mapping, pairs: bool) -> dict:
     return {label: value for label, value in templates.items() if is_pair(label) == pairs}
 
 
-def _symbolic_lines(keys, entries: Mapping, values: Mapping, correct_keys, data, right_elsewhere: Mapping = {}):
+def _symbolic_lines(keys, entries: Mapping, values: Mapping, correct_keys, data, right_elsewhere: Mapping = {},
+                    explained=()):
     """Name the mistakes whose public values match the student's wrong answers; a mistake
     that would make one of the student's right answers elsewhere (``right_elsewhere``: the
-    other Part 1 keys, with their entries) wrong is not named."""
+    other Part 1 keys, with their entries) wrong is not named. ``explained``: wrong keys that
+    need no "no single named mistake" line (a follow-through credit says what happened)."""
     tol = data.tolerances
     judged = [key for key in keys if values.get(key) is not None]
 
     def match(key, pairs: bool):
         return [label for label, template in _split(entries[key].get("misconceptions", {}), pairs).items()
-                if agreement(values[key], template, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree]
+                if template_agreement(values[key], template, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)]
 
     def predicted(key, pairs: bool):
         entry = right_elsewhere[key] if key in right_elsewhere else entries[key]
         return set(_split(entry.get("misconceptions", {}), pairs)) | {
             label for label in entry.get("differs", ()) if is_pair(label) == pairs}
 
-    wrong = [key for key in judged if key not in correct_keys]
-    has_templates = any(entries[key].get("misconceptions") for key in wrong)
+    unexplained = [key for key in judged if key not in correct_keys and key not in explained]
+    has_templates = any(not is_pair(label) for key in unexplained
+                        for label in (*entries[key].get("misconceptions", {}), *entries[key].get("differs", ())))
     correct = [k for k in judged if k in correct_keys] + list(right_elsewhere)
     return _named_lines(judged + list(right_elsewhere), correct, match, predicted, data,
-                        unexplained_line() if wrong and has_templates else None)
+                        unexplained_line() if unexplained and has_templates else None)
 
 
 def _right_elsewhere(item, module, data) -> dict:
@@ -190,7 +233,7 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
     answer, spec = _symbols_call(module, item.function, data)
     if not isinstance(answer, dict):
         return 0.0, [checks.not_a_dict(item.function, answer, spec["answers"].keys())]
-    share, messages, values, correct = 0.0, [], {}, []
+    share, messages, values, correct, explained = 0.0, [], {}, [], []
     for key in item.keys:
         if key not in answer:
             messages.append(checks.missing_key(key))
@@ -202,12 +245,13 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
             correct.append(key)
         elif item.follow_through > 0 and key in _FOLLOW_THROUGH and _follows_through(module, key, answer, data):
             share += item.follow_through
+            explained.append(key)
             messages.append(f"Follow-through credit: your {key} applies the update rule correctly to your "
                             f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
     share = min(share, 1.0)
     wrong = len(correct) < len(values)
     return share, messages + _symbolic_lines(item.keys, spec["answers"], values, correct, data,
-                                             _right_elsewhere(item, module, data) if wrong else {})
+                                             _right_elsewhere(item, module, data) if wrong else {}, explained)
 
 
 #: What a w2 / w3 is built from: its function and {role: the student's own key}.
@@ -286,6 +330,12 @@ def _answers(module, function: str, cases) -> Callable[[int], object]:
 
 
 def _check_array_item(item: PublicItem, module, data: PublicData):
+    share, messages, labels = _array_check(item, module, data, None)
+    return share, messages
+
+
+def _array_check(item: PublicItem, module, data: PublicData, prefer):
+    """``(share, messages, labels named)`` of an array item (``prefer``: None to look it up)."""
     cases = data.numeric[item.id]["cases"]
     tol = data.tolerances
     answer = _answers(module, item.function, cases)
@@ -293,32 +343,39 @@ def _check_array_item(item: PublicItem, module, data: PublicData):
         answer, [_array(case["expected"]) for case in cases],
         function=item.function, where="public", rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
     if found.share >= 1:
-        return found.share, list(found.messages)
+        return found.share, list(found.messages), ()
     for case in cases:  # name the mistakes on the first case that is wrong
         value, expected = answer(cases.index(case)), _array(case["expected"])
         if check_array(value, expected, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale).ok:
             continue
-        return found.share, list(found.messages) + _array_lines(value, expected, case, data)
-    return found.share, list(found.messages)
+        labels, lines = _array_lines(value, expected, case, data,
+                                     lambda: _prefer(item, module, data) if prefer is None else prefer)
+        return found.share, list(found.messages) + lines, labels
+    return found.share, list(found.messages), ()
 
 
-def _array_lines(value, expected: np.ndarray, case: Mapping, data: PublicData) -> list[str]:
-    if not isinstance(value, ArrayValue) or value.data.shape != expected.shape:
-        return []
+def _array_lines(value, expected: np.ndarray, case: Mapping, data: PublicData, prefer) -> tuple[list, list[str]]:
+    """The labels named for a wrong array and their sentences (``prefer()``: see :func:`_prefer`)."""
+    if not isinstance(value, ArrayValue):
+        return [], []
     tol = data.tolerances
     rtol, atol_scale = tol.numeric_rtol, tol.numeric_atol_scale
     got = value.data
-    if looks_like_float32(got, expected):
-        return misconception_lines(["float32_rounding"], data.misconceptions)
     arrays = {label: _array(v) for label, v in case.get("misconceptions", {}).items()}
+    if got.shape != expected.shape:  # no template has its shape (the grader's words)
+        return [], _lines([], data, unexplained_line() if arrays else None)
+    if looks_like_float32(got, expected):
+        return ["float32_rounding"], misconception_lines(["float32_rounding"], data.misconceptions)
 
     def match(_key, pairs: bool):
         return [label for label, v in _split(arrays, pairs).items()
                 if same_values(got, v, rtol=rtol, atol_scale=atol_scale)]
 
+    labels = name_mistakes(["value"], [], match, lambda _k, pairs: _split(arrays, pairs))
+    if labels:
+        labels = preferred(labels, prefer())
     step = first_departure_step(got, expected, rtol=rtol, atol_scale=atol_scale)
-    return _named_lines(["value"], [], match, lambda _k, pairs: _split(arrays, pairs), data,
-                        unexplained_line(step) if arrays else None)
+    return labels, _lines(labels, data, unexplained_line(step) if arrays else None)
 
 
 def _check_ratios(item: PublicItem, module, data: PublicData):
@@ -333,7 +390,8 @@ def _check_ratios(item: PublicItem, module, data: PublicData):
     for index, case in enumerate(cases):
         value = answer(index)
         if isinstance(value, dict) and any(not _close(value.get(k), v, tol) for k, v in case["expected"].items()):
-            return found.share, list(found.messages) + _ratio_lines(value, case, data)
+            return found.share, list(found.messages) + _ratio_lines(value, case, data,
+                                                                    _prefer(item, module, data))
     return found.share, list(found.messages)
 
 
@@ -342,7 +400,7 @@ def _close(a, b, tol) -> bool:
                                                    rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)
 
 
-def _ratio_lines(answer: dict, case: Mapping, data: PublicData) -> list[str]:
+def _ratio_lines(answer: dict, case: Mapping, data: PublicData, prefer: tuple = ()) -> list[str]:
     """Name the mistakes whose ratios on this public input match the student's wrong ones."""
     tol, templates, expected = data.tolerances, case.get("misconceptions", {}), case["expected"]
     wrong = [key for key in expected if not _close(answer.get(key), expected[key], tol)]
@@ -354,7 +412,8 @@ def _ratio_lines(answer: dict, case: Mapping, data: PublicData) -> list[str]:
     def predicted(key, pairs: bool):
         return [label for label, v in _split(templates, pairs).items() if not _close(expected[key], v[key], tol)]
 
-    return _named_lines(list(expected), [k for k in expected if k not in wrong], match, predicted, data, None)
+    return _named_lines(list(expected), [k for k in expected if k not in wrong], match, predicted, data, None,
+                        prefer)
 
 
 def _probe_answers(module, spec: Mapping) -> tuple[dict, list[str]]:
@@ -384,7 +443,25 @@ def _check_scaling(item: PublicItem, module, data: PublicData):
     share, found = scaling_share(answers, spec["factors"], shares=item.shares, rtol=tol.numeric_rtol,
                                  atol_scale=tol.numeric_atol_scale,
                                  shape=spec["probes"][0]["args"][0]["array"]["shape"])
+    adam = next((probe for probe in spec["probes"] if probe["name"] == "adam"), None)
+    if adam is not None and answers.get("adam") is not None and not any(
+            m.startswith("your adam_updates steps scale") for m in found):  # as the grader decides it
+        found = list(found) + _lines(_probe_labels(answers["adam"], adam, data, _prefer(item, module, data)), data)
     return share, messages + found
+
+
+def _probe_labels(steps: np.ndarray, probe: Mapping, data: PublicData, prefer: tuple) -> list:
+    """The Adam mistakes (single, else two together) whose steps on a property probe are the
+    student's, NaN included (the grader's diagnosis of a probe)."""
+    tol = data.tolerances
+    arrays = {label: _array(v) for label, v in probe.get("misconceptions", {}).items()}
+
+    def match(_key, pairs: bool):
+        return [label for label, v in _split(arrays, pairs).items()
+                if same_values(steps, v, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)]
+
+    labels = name_mistakes(["value"], [], match, lambda _k, pairs: _split(arrays, pairs))
+    return preferred(labels, prefer) if labels else []
 
 
 def _check_safety(item: PublicItem, module, data: PublicData):
@@ -392,16 +469,12 @@ def _check_safety(item: PublicItem, module, data: PublicData):
     answers, unanswered = _probe_answers(module, spec)
     answers = {name: value for name, value in answers.items() if value is not checks.NO_ANSWER}
     shapes = {probe["name"]: tuple(probe["args"][0]["array"]["shape"]) for probe in spec["probes"]}
-    tol = data.tolerances
-    named = {}
+    named, prefer = {}, None
     for probe in spec["probes"]:
         value = answers.get(probe["name"])
         if isinstance(value, ArrayValue) and value.data.shape == shapes[probe["name"]]:
-            arrays = {label: _array(v) for label, v in probe.get("misconceptions", {}).items()}
-            named[probe["name"]] = name_mistakes(["value"], [], lambda _k, pairs: [] if pairs else [
-                label for label, v in arrays.items()
-                if same_values(value.data, v, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale)],
-                lambda _k, pairs: [] if pairs else list(arrays))
+            prefer = _prefer(item, module, data) if prefer is None else prefer
+            named[probe["name"]] = _probe_labels(value.data, probe, data, prefer)
     share, messages = safety_share(answers, shapes, _array(spec["tiny_bound"]), shares=item.shares, named=named)
     if share < 1 - 1e-9:
         labels = next((labels for labels in named.values() if labels), [])

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from grader.engine.explain import same_values
 from grader.engine.pointwise import values_at
 from grader.engine.arguments import encode_argument
 from grader.engine.contract import SYMBOLIC_FUNCTIONS
@@ -30,6 +31,11 @@ from grader.rubric import Rubric, load_rubric
 from grader.judging.symbolic import draw_points
 
 PUBLIC_POINTS = 6
+#: A symbolic template is compared at the public points where it has a finite value (see
+#: :func:`grader.engine.selfcheck.template_agreement`), as the grader compares it at points
+#: drawn where it is finite: one such point is enough (a wrong answer agrees with a template
+#: at a random point only when it is that template there), none leaves it out.
+MIN_TEMPLATE_POINTS = 1
 
 
 def _array(value) -> dict:
@@ -39,9 +45,10 @@ def _array(value) -> dict:
             "data": [float(x) if np.isfinite(x) else str(float(x)) for x in array.reshape(-1)]}
 
 
-def _template_arrays(function: str, args: tuple, expected) -> dict:
+def _template_arrays(function: str, args: tuple, expected, tol) -> dict:
     """Label -> values of every numeric template (single mistakes and pairs) that differs
-    from the reference here (NaN included, where some value is finite)."""
+    from the reference here, as the grader's diagnosis decides it (NaN included, where some
+    value is finite)."""
     templates = {}
     for pairs in (False, True):
         for label, template in numeric_templates(function, pairs=pairs).items():
@@ -50,8 +57,8 @@ def _template_arrays(function: str, args: tuple, expected) -> dict:
                     value = np.asarray(template(*args), dtype=np.float64)
             except (ArithmeticError, ValueError, IndexError):
                 continue
-            if value.shape == np.shape(expected) and np.any(np.isfinite(value)) and not np.array_equal(
-                    value, expected):
+            if value.shape == np.shape(expected) and np.any(np.isfinite(value)) and not same_values(
+                    value, expected, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale):
                 templates[label] = _array(value)
     return templates
 
@@ -70,15 +77,21 @@ def _ratio_templates(function: str, args: tuple, expected: dict) -> dict:
     return templates
 
 
-def _probe_templates(probe) -> dict:
-    """The single Adam mistakes whose steps on a safety probe differ from the reference's."""
+def _probe_templates(probe, tol) -> dict:
+    """The Adam mistakes (single, and two together) whose steps on a property probe differ
+    from the reference's, as the grader's diagnosis of a probe decides it."""
     right = variant_history(AdamVariant(), *probe.args)[0]
     out = {}
-    for label, template in numeric_templates(probe.function).items():
-        with np.errstate(all="ignore"):
-            value = np.asarray(template(*probe.args), dtype=np.float64)
-        if np.any(np.isfinite(value)) and not np.allclose(value, right, rtol=1e-6, atol=0, equal_nan=True):
-            out[label] = _array(value)
+    for pairs in (False, True):
+        for label, template in numeric_templates(probe.function, pairs=pairs).items():
+            try:
+                with np.errstate(all="ignore"):
+                    value = np.asarray(template(*probe.args), dtype=np.float64)
+            except (ArithmeticError, ValueError, IndexError):
+                continue
+            if value.shape == np.shape(right) and np.any(np.isfinite(value)) and not same_values(
+                    value, right, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale):
+                out[label] = _array(value)
     return out
 
 
@@ -86,14 +99,20 @@ def _symbolic_entry(function: str, key: str | None, expected_tree, points: list)
     expected = values_at(expected_tree, points)
     if any(v is None for v in expected):
         raise ValueError(f"reference {function}/{key} is not finite at a public point")
-    templates = {}
+    templates, every = {}, set()
     for pairs in (False, True):
         for label, tree in symbolic_templates(function, key, pairs=pairs).items():
+            every.add(label)
             values = values_at(tree, points)
-            if all(v is not None and type(v) is not bool for v in values):
-                templates[label] = values
+            # a template with no finite real value at some points (sqrt of a negative v, a
+            # division by 1 - beta**0) is compared where it has one, as the grader compares it
+            # at points drawn where it is finite
+            if any(type(v) is bool for v in values) or sum(v is not None for v in values) < MIN_TEMPLATE_POINTS:
+                continue
+            templates[label] = values
     entry = {"expected": expected, "misconceptions": templates}
-    differs = differing_labels(function, key) | differing_labels(function, key, pairs=True)
+    # every template predicts this answer wrong, also one without values here (as the grader's)
+    differs = differing_labels(function, key) | differing_labels(function, key, pairs=True) | (every - set(templates))
     if differs:  # the mistakes that would make this answer wrong (for the other keys' checks)
         entry["differs"] = sorted(differs)
     return entry
@@ -123,7 +142,8 @@ def build_public_data(rubric: Rubric) -> dict:
                 entry["misconceptions"] = _ratio_templates(case.function, case.args, entry["expected"])
             else:
                 entry["expected"] = _array(case.expected)
-                entry["misconceptions"] = _template_arrays(case.function, case.args, case.expected)
+                entry["misconceptions"] = _template_arrays(case.function, case.args, case.expected,
+                                                           rubric.tolerances)
             cases.append(entry)
         numeric[item_id] = {"function": inputs.cases[item_id][0].function, "cases": cases}
     properties = {}
@@ -131,8 +151,10 @@ def build_public_data(rubric: Rubric) -> dict:
         if spec.kind not in ("scaling", "safety"):
             continue
         probes = inputs.probes[spec.id]
+        # the probes whose answers the grader diagnoses: every safety probe, the scaling's Adam one
         entry = {"probes": [{"name": p.name, "function": p.function, "args": [encode_argument(a) for a in p.args]}
-                            | ({"misconceptions": _probe_templates(p)} if spec.kind == "safety" else {})
+                            | ({"misconceptions": _probe_templates(p, rubric.tolerances)}
+                               if spec.kind == "safety" or p.name == "adam" else {})
                             for p in probes]}
         if spec.kind == "scaling":
             entry["factors"] = list(inputs.factors[spec.id])
