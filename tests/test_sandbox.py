@@ -304,6 +304,34 @@ def test_without_namespaces_landlock_keeps_other_processes_command_lines_closed(
     assert all(size["v"] > 0 for size in own.values()), own  # its own /proc/<pid> stays readable
 
 
+HOST_PEEK = """
+def concept_answers():
+    out = {}
+    for path in ("/etc/passwd", "/etc/group", "/etc/hostname"):
+        try:
+            with open(path, "rb") as handle:
+                out[path] = len(handle.read(100))
+        except OSError as exc:
+            out[path] = type(exc).__name__
+    return out
+"""
+
+
+@pytest.mark.parametrize("namespaces", [True, False])
+def test_the_machines_account_and_name_files_are_out_of_a_workers_reach(namespaces):
+    """Covered by empty files in the private root, left out of Landlock without namespaces:
+    student code cannot encode them past the filter of quoted exception text (a70)."""
+    if not LINUX or not os.path.exists("/etc/passwd"):
+        pytest.skip("reads /etc")
+    with Sandbox(LIMITS, namespaces=namespaces) as sandbox:
+        layers = set(sandbox.isolation.layers)
+        if not ({"private_mounts"} if namespaces else {"landlock"}) <= layers:
+            pytest.skip("neither private mounts nor Landlock in this mode here")
+        seen = _run(sandbox, HOST_PEEK, "concept_answers", [])
+    assert seen["/etc/passwd"]["v"] in (0, "PermissionError", "FileNotFoundError"), seen
+    assert seen["/etc/group"]["v"] in (0, "PermissionError", "FileNotFoundError"), seen
+
+
 def test_proc_access_keeps_all_of_proc_only_in_a_pid_namespace_of_its_own():
     read = ("/usr", "/proc", "/proc/sys", "/sys")
     assert iso.proc_access(read, True) == (("/usr", "/sys", "/proc"), ())

@@ -114,6 +114,13 @@ WORKER_MODULES = ("grader", "grader.errors", "grader.engine", "grader.engine.arg
                   "grader.sandbox.worker")
 
 
+#: Files that describe the grading machine, not Python (its accounts, its name, its network),
+#: covered by empty files in the worker's private root, and left out of Landlock's allow-list
+#: without namespaces: student code could encode them past any filter of quoted exception text.
+HOST_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/subuid", "/etc/subgid",
+              "/etc/hostname", "/etc/hosts", "/etc/machine-id")
+
+
 def site_folders() -> list[str]:
     """Every site-packages folder of this interpreter: a worker may list them, never read them whole."""
     folders = set(site.getsitepackages()) | {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
@@ -322,9 +329,11 @@ def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[st
     secret.update(sites)
     secret.update(foreign_site_folders())
     provided = provided_paths()
+    if not namespaces:  # no private root to cover them in: Landlock leaves them out instead
+        secret.update(HOST_FILES)
     system, split = allow_list(list(SYSTEM_PATHS) + stdlib_folders(), secret)
     read = system + provided + worker_files()
-    covered.update({"/dev/shm", "/dev/mqueue", "/dev/pts"})
+    covered.update({"/dev/shm", "/dev/mqueue", "/dev/pts"} | set(HOST_FILES))
     return SandboxConfig(
         namespaces=namespaces, disable=tuple(disable), read=tuple(sorted(set(read))),
         listable=tuple(sorted(set(sites) | set(split))), hide=tuple(sorted(covered)),
