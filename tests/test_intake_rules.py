@@ -71,6 +71,32 @@ def test_a_canvas_looking_zip_named_on_the_command_line_cannot_claim_an_id_anoth
         assert "claims student id '1002'" in refused.reason and "kai_1002_1" in refused.path
 
 
+@pytest.mark.parametrize("neighbour", ["ann.zip", "ann.py", "late"])
+def test_a_students_zip_laid_out_like_canvas_and_globbed_with_the_others_is_one_submission(tmp_path, neighbour):
+    """``grade subs/*`` names every student's zip on the command line: a zip that a student laid
+    out like Canvas's download must not create (or fill) the grades of Kai and Ann."""
+    forged = tmp_path / "jdoe.zip"
+    forged.write_bytes(make_zip({"kai_1002_1_adam_vs_momentum.py": "# forged\n" + CODE,
+                                 "mueller_1003_2_adam_vs_momentum.py": "# forged\n" + CODE}))
+    other = tmp_path / neighbour
+    if neighbour.endswith(".zip"):
+        other.write_bytes(make_zip({"adam_vs_momentum.py": CODE}))
+    elif neighbour.endswith(".py"):
+        other.write_text(CODE)
+    else:  # a folder of submissions
+        other.mkdir()
+        (other / "ann.py").write_text(CODE)
+    for order in ([forged, other], [other, forged]):
+        intake = find_submissions(order)
+        found = {s.student: s for s in intake.submissions}
+        assert set(found) == {"jdoe", "ann"}, set(found)
+        assert found["jdoe"].origin.startswith("jdoe.zip")
+        assert any("laid out like Canvas" in note and "--class-archive" in note for note in found["jdoe"].notes)
+        assert not intake.skipped
+    found = ids([forged, other], class_archive=True)  # the instructor says it is a class archive
+    assert {"1002", "1003"} <= set(found)
+
+
 def test_canvas_download_zip_is_recognised_as_a_whole_never_per_member(tmp_path):
     canvas = {"lovelaceada_12345_67890_adam_vs_momentum.py": CODE,
               "hoppergrace_LATE_222_333_adam_vs_momentum-1.py": CODE,

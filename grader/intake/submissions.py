@@ -13,7 +13,10 @@ ever stops the batch. What is a submission, and whose (SPEC section 6):
 - an archive holds several students only when it is given on the command line and either
   the instructor says so (``class_archive``) or it is Canvas's own "Download Submissions"
   archive, recognised as a whole (every file at the top level, every one named by Canvas's
-  convention). Then no member may claim an id that another input already has.
+  convention) and given only next to other such archives or Canvas-named files (next to a
+  student's zip, folder or file, as in ``grade subs/*``, a student could have laid out their
+  zip that way: it is then that student's one submission, with a note). Then no member may
+  claim an id that another input already has.
 """
 
 from __future__ import annotations
@@ -431,6 +434,8 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
     singles: list[Submission] = []
     classes: list[Submission] = []
     skipped: list[Skipped] = []
+    #: Zips recognised as Canvas's download by their layout alone (no --class-archive).
+    recognised: list[tuple[Path, list[Submission], list[Skipped]]] = []
     for path in paths:
         name = path.name
         if path.is_dir() and not path.is_symlink():
@@ -447,13 +452,30 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
             except Exception as exc:  # noqa: BLE001 - one input never stops the batch
                 members = None if not class_archive else ([], [Skipped(display_name(str(path)),
                                                                       f"class archive not graded: {exc}")])
+            if members is not None and not class_archive:
+                recognised.append((path, members[0], members[1]))
+                continue
             if members is not None:
                 classes += members[0]
                 skipped += members[1]
                 continue
-        student = file_student_id(name)
-        singles.append(dataclasses.replace(
-            _safe(lambda: _from_file(path, student, name, limits), student, name), location=display_name(name)))
+        singles.append(_single_file(path, limits))
+    downloads = {path for path, _, _ in recognised}
+    # Canvas's download holds a class only next to what belongs with it: other such downloads
+    # and Canvas-named files (late submissions from the same download). Next to a student's
+    # zip, folder or file (``grade subs/*``), a zip laid out that way may be a student's own,
+    # crafted to create or take other students' grades: it is that student's one submission.
+    if all(p in downloads or (p.is_file() and canvas_student_of(p.name)) for p in paths):
+        for _, found, skips in recognised:
+            classes += found
+            skipped += skips
+    else:
+        for path, _, _ in recognised:
+            note = (f"{display_name(path.name)} is laid out like Canvas's \"Download Submissions\" zip but was "
+                    "given next to students' own files, so it is graded as one student's zip; if it holds "
+                    "the whole class, grade it on its own or with --class-archive")
+            sub = _single_file(path, limits)
+            singles.append(dataclasses.replace(sub, notes=sub.notes + (note,)))
     submissions, refused = _unique(singles, classes)
     skipped += refused
     if len(submissions) > limits.batch_submissions:
@@ -461,6 +483,14 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
                          f"{limits.batch_submissions:,} per batch (is an archive of many small files "
                          "among them?). Grade fewer at a time, or raise the limit with --max-submissions")
     return Intake(tuple(submissions), tuple(skipped))
+
+
+def _single_file(path: Path, limits: IntakeLimits) -> Submission:
+    """One student's submission from a file given on the command line."""
+    name = path.name
+    student = file_student_id(name)
+    return dataclasses.replace(_safe(lambda: _from_file(path, student, name, limits), student, name),
+                               location=display_name(name))
 
 
 def discover(paths: Iterable[Path], **options) -> list[Submission]:
