@@ -313,3 +313,48 @@ def test_which_imports_are_provided_is_decided_on_every_supported_python(python)
         "xml.etree": True, "numpy.linalg": True, "sympy": True, "__future__": True,
         "torch": False, "grader": False, "pandas": False, "sklearn": False}
     assert found["missing"] == []
+
+
+def test_public_data_writes_each_template_value_once_and_rounded():
+    """public_checks.json stays small: values to 12 significant digits (the tightest tolerance is
+    1e-9 relative), each distinct template value once per entry, lists of numbers on one line."""
+    text = (ASSIGNMENT / "public_checks.json").read_text(encoding="utf-8")
+    assert len(text.encode()) < 700_000
+    data = json.loads(text)
+    holders = [entry for spec in data["symbolic"].values() for entry in spec["answers"].values()]
+    holders += [case for spec in data["numeric"].values() for case in spec["cases"]]
+    holders += [probe for spec in data["properties"].values() for probe in spec["probes"] if "misconceptions" in probe]
+    assert all("template_values" in entry for entry in holders)
+    for entry in holders:
+        values = [json.dumps(v, sort_keys=True) for v in entry["template_values"]]
+        assert len(values) == len(set(values))
+        assert sorted(set(entry["misconceptions"].values())) == list(range(len(values)))
+        assert not set(entry.get("differs", ())) & set(entry["misconceptions"])
+
+    def floats(value):
+        if type(value) is float:
+            yield value
+        elif isinstance(value, list):
+            for v in value:
+                yield from floats(v)
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from floats(v)
+
+    assert all(float(f"{x:.12g}") == x for entry in holders for x in floats([entry.get("expected", []),
+                                                                              entry["template_values"]]))
+
+
+def test_public_data_reads_back_every_template_with_its_values():
+    from grader.engine.publicdata import load_public_data
+
+    data = load_public_data(ASSIGNMENT / "public_checks.json")
+    raw = json.loads((ASSIGNMENT / "public_checks.json").read_text(encoding="utf-8"))
+    entry = data.symbolic["adam_first_update"]["answers"]["w2"]
+    stored = raw["symbolic"]["adam_first_update"]["answers"]["w2"]
+    assert set(entry["misconceptions"]) == set(stored["misconceptions"])
+    for label, index in stored["misconceptions"].items():
+        assert entry["misconceptions"][label] == stored["template_values"][index]
+    assert "template_values" not in entry
+    case = data.numeric["2.1.adam_updates"]["cases"][0]
+    assert all(set(v) == {"shape", "data"} for v in case["misconceptions"].values())

@@ -18,7 +18,7 @@ from typing import Mapping
 from .contract import FUNCTIONS
 
 SCHEMA = "adam-vs-momentum-public-checks"
-VERSION = 2
+VERSION = 3
 #: How each kind of item is checked (see :mod:`.selfcheck`).
 KINDS = ("symbolic_keys", "symbolic", "array", "ratios", "scaling", "safety", "concepts")
 
@@ -108,6 +108,7 @@ class PublicData:
 
     @classmethod
     def _build(cls, data: dict) -> "PublicData":
+        data = _with_template_values(data)
         items = []
         for raw in data["items"]:
             item = PublicItem(
@@ -138,6 +139,29 @@ class PublicData:
             concepts=MappingProxyType(dict(data["concepts"])),
             misconceptions=MappingProxyType(dict(data["misconceptions"])),
             limits=MappingProxyType({str(k): float(v) for k, v in data["limits"].items()}))
+
+
+def _expanded(entry: dict) -> dict:
+    """An entry whose ``misconceptions`` map labels to indexes into its ``template_values``
+    (each distinct value written once), with the labels mapped to the values themselves."""
+    if "template_values" not in entry:
+        return entry
+    values = entry["template_values"]
+    out = {k: v for k, v in entry.items() if k != "template_values"}
+    out["misconceptions"] = {label: values[int(index)] for label, index in entry["misconceptions"].items()}
+    return out
+
+
+def _with_template_values(data: dict) -> dict:
+    """The decoded file with every template's values in place (the file writes each once)."""
+    data = dict(data)
+    data["symbolic"] = {function: {**spec, "answers": {key: _expanded(entry) for key, entry in spec["answers"].items()}}
+                        for function, spec in data["symbolic"].items()}
+    data["numeric"] = {item: {**spec, "cases": [_expanded(case) for case in spec["cases"]]}
+                       for item, spec in data["numeric"].items()}
+    data["properties"] = {item: {**spec, "probes": [_expanded(probe) for probe in spec["probes"]]}
+                          for item, spec in data["properties"].items()}
+    return data
 
 
 def load_public_data(path: Path) -> PublicData:

@@ -181,6 +181,8 @@ def build_public_data(rubric: Rubric) -> dict:
             entry["prefix"] = spec.prefix
         items.append(entry)
     tol = rubric.tolerances
+    for entry in _template_holders(symbolic, numeric, properties):
+        _compact(entry)
     return {
         "schema": SCHEMA,
         "version": VERSION,
@@ -202,8 +204,74 @@ def build_public_data(rubric: Rubric) -> dict:
     }
 
 
+#: Significant digits kept of the reference's and the templates' values: the tightest
+#: tolerance is 1e-9 relative (symbolic answers), a rounding error of 5e-13 relative is far
+#: below it (the inputs and points themselves are written exactly: answers are computed there).
+DIGITS = 12
+
+
+def _round(value):
+    """A value (a float, a list of values, an array's JSON form) to :data:`DIGITS` digits."""
+    if type(value) is float:
+        return float(f"{value:.{DIGITS}g}")
+    if isinstance(value, list):
+        return [_round(v) for v in value]
+    if isinstance(value, dict):
+        return {k: (v if k == "shape" else _round(v)) for k, v in value.items()}
+    return value
+
+
+def _template_holders(symbolic: dict, numeric: dict, properties: dict):
+    """Every entry of the public data with an ``expected`` value or templates."""
+    for spec in symbolic.values():
+        yield from spec["answers"].values()
+    for spec in numeric.values():
+        yield from spec["cases"]
+    for spec in properties.values():
+        yield from (probe for probe in spec["probes"] if "misconceptions" in probe)
+
+
+def _compact(entry: dict) -> None:
+    """Round an entry's values and write each distinct template value once.
+
+    ``misconceptions`` maps each label to an index into ``template_values`` (many mistakes
+    give the same values at a public input: on a stream without a zero, "eps dropped" and
+    "eps inside the square root" differ only in the last digits, and a pair often gives the
+    values of one of its mistakes); ``differs`` lists only labels without values here.
+    :func:`grader.engine.publicdata.PublicData.from_json` turns them back into values.
+    """
+    if "expected" in entry:
+        entry["expected"] = _round(entry["expected"])
+    if "misconceptions" not in entry:
+        return
+    values, index, labels = [], {}, {}
+    for label, value in sorted(entry["misconceptions"].items()):
+        value = _round(value)
+        key = json.dumps(value, sort_keys=True)
+        if key not in index:
+            index[key] = len(values)
+            values.append(value)
+        labels[label] = index[key]
+    entry["misconceptions"], entry["template_values"] = labels, values
+    if "differs" in entry:
+        entry["differs"] = sorted(set(entry["differs"]) - set(labels))
+        if not entry["differs"]:
+            del entry["differs"]
+
+
+def _dumps(value, level: int = 0) -> str:
+    """JSON with one key per line, but each list of numbers (or labels) on one line."""
+    pad = " " * (level + 1)
+    if isinstance(value, dict) and value:
+        body = ",\n".join(f"{pad}{json.dumps(key)}: {_dumps(value[key], level + 1)}" for key in sorted(value))
+        return "{\n" + body + "\n" + " " * level + "}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(pad + _dumps(v, level + 1) for v in value) + "\n" + " " * level + "]"
+    return json.dumps(value, separators=(",", ":"))
+
+
 def public_json(rubric: Rubric) -> str:
-    return json.dumps(build_public_data(rubric), indent=1, sort_keys=True) + "\n"
+    return _dumps(build_public_data(rubric)) + "\n"
 
 
 def default_path() -> Path:
