@@ -70,8 +70,11 @@ class Limits:
     worker_memory_mib: int
     #: Work units the trusted side may spend judging one symbolic answer (templates and
     #: follow-through included) and one whole submission (see grader.engine.expressions.Work).
-    judge_work_per_answer: int = 600_000
-    judge_work_per_submission: int = 3_000_000
+    judge_work_per_answer: int
+    judge_work_per_submission: int
+    #: Work units for naming the mistakes of one whole submission (every item's misconception
+    #: diagnosis together), a budget apart from grading's: spent, it drops names, never points.
+    judge_work_naming_per_submission: int
 
 
 @dataclass(frozen=True)
@@ -145,12 +148,15 @@ def _build(data: dict) -> Rubric:
         import_seconds=float(lim["import_seconds"]), call_seconds=float(lim["call_seconds"]),
         submission_seconds=float(lim["submission_seconds"]),
         worker_cpu_seconds=int(lim["worker_cpu_seconds"]), worker_memory_mib=int(lim["worker_memory_mib"]),
-        judge_work_per_answer=int(lim.get("judge_work_per_answer", Limits.judge_work_per_answer)),
-        judge_work_per_submission=int(lim.get("judge_work_per_submission", Limits.judge_work_per_submission)))
+        judge_work_per_answer=int(lim["judge_work_per_answer"]),
+        judge_work_per_submission=int(lim["judge_work_per_submission"]),
+        judge_work_naming_per_submission=int(lim["judge_work_naming_per_submission"]))
     if min(limits.import_seconds, limits.call_seconds, limits.submission_seconds) <= 0:
         raise ValueError("time limits must be positive")
     if not 100_000 <= limits.judge_work_per_answer <= limits.judge_work_per_submission:
         raise ValueError("judge_work_per_answer must be at least 100000 and at most judge_work_per_submission")
+    if limits.judge_work_naming_per_submission < limits.judge_work_per_answer:
+        raise ValueError("judge_work_naming_per_submission must be at least judge_work_per_answer")
     if limits.worker_memory_mib < 256:
         raise ValueError("worker_memory_mib must be at least 256")
     return Rubric(title=str(data.get("title", "")), parts=parts,

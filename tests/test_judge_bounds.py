@@ -2,10 +2,16 @@
 
 Caches are keyed by content, bounded, shared safely between threads and all off with
 ``cache=False``; judging one answer and one submission has a work budget that becomes a
-clear message on the item; recursion is "too deeply nested", never an ungradable report.
+clear message on the item; naming the mistakes of one submission has a budget of its own
+that drops names, never points; recursion is "too deeply nested", never an ungradable report.
 """
 
+import dataclasses
+import importlib.util
+import json
+import re
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -13,18 +19,22 @@ import sympy as sp
 
 from reference import adam_vs_momentum as reference
 
+from grader.engine.arguments import decode_argument
 from grader.engine.contract import SYMBOLIC_FUNCTIONS
+from grader.engine.expressions import Work
 from grader.engine.symbols import make_symbols
 from grader.engine.wire import ExprValue, canonical_key, decode_value, encode_value
-from grader.judging.inputs import draw_inputs
-from grader.judging.items import Judging, judge_items, plan_calls, symbolic_call
+from grader.errors import RubricError
+from grader.judging.inputs import draw_inputs, submission_seed
+from grader.judging.items import UNNAMED, Judging, judge_items, plan_calls, symbolic_call
 from grader.judging.misconceptions import symbolic_templates
 from grader.judging.symbolic import SymbolicJudge
 from grader.results import CallOutcome
-from grader.rubric import load_rubric
+from grader.rubric import DEFAULT_RUBRIC, load_rubric
 
 RUBRIC = load_rubric()
 K = sp.Symbol("k", integer=True)
+CORPUS = Path(__file__).resolve().parent / "corpus"
 
 
 @pytest.fixture(scope="module")
@@ -40,17 +50,60 @@ def reference_outcomes(inputs, change=None):
     """Outcomes of the reference on every planned call; ``change(function, answer)`` may alter them."""
     outcomes = {}
     for call in plan_calls(inputs):
-        if call.args and "sym" in call.args[0]:
-            answer = getattr(reference, call.function)(*make_symbols(SYMBOLIC_FUNCTIONS[call.function]).values())
-        elif call.args:
-            from grader.engine.arguments import decode_argument
-            answer = getattr(reference, call.function)(*(decode_argument(a) for a in call.args))
-        else:
-            answer = getattr(reference, call.function)()
+        answer = answer_of(reference, call)
         if change is not None:
             answer = change(call.function, answer)
         outcomes[call.key] = CallOutcome("value", wire(answer))
     return outcomes
+
+
+def answer_of(module, call):
+    """What ``module``'s function answers to a planned call."""
+    if call.args and "sym" in call.args[0]:
+        return getattr(module, call.function)(*make_symbols(SYMBOLIC_FUNCTIONS[call.function]).values())
+    if call.args:
+        return getattr(module, call.function)(*(decode_argument(a) for a in call.args))
+    return getattr(module, call.function)()
+
+
+def corpus_module(student: str):
+    """A (trusted, honest) corpus file imported here, and the hidden inputs the grader draws for it."""
+    path = CORPUS / f"{student}.py"
+    spec = importlib.util.spec_from_file_location(f"corpus_{student}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module, draw_inputs(submission_seed(path.read_bytes()))
+
+
+def with_naming_budget(judging, units):
+    """The same judging (the same judge and caches) with another naming budget per submission."""
+    limits = dataclasses.replace(judging.rubric.limits, judge_work_naming_per_submission=units)
+    return dataclasses.replace(judging, rubric=dataclasses.replace(judging.rubric, limits=limits))
+
+
+class Counted:
+    """Every work unit charged to any budget while it is on (each unit once: a charge to an
+    answer's budget is also its submission's), and the submissions' grading and naming budgets."""
+
+    def __init__(self, monkeypatch):
+        self.units = 0
+        self.gradings: list[Work] = []
+        self.namings: list[Work] = []
+        charge, init = Work.charge, Work.__init__
+
+        def counting_charge(work, units):
+            self.units += units
+            return charge(work, units)
+
+        def recording_init(work, limit, parent=None, *, what="this answer"):
+            init(work, limit, parent, what=what)
+            if what == "this submission":
+                self.gradings.append(work)
+            elif "mistakes" in what:
+                self.namings.append(work)
+
+        monkeypatch.setattr(Work, "charge", counting_charge)
+        monkeypatch.setattr(Work, "__init__", recording_init)
 
 
 def total(results):
@@ -169,6 +222,85 @@ def test_the_submission_budget_bounds_the_whole_file(judging):
     assert "this submission needs more than 3,000,000 work units" in said
     assert all(r.status != "ungradable" for r in results)
     assert total(results) == 6  # the numeric and concept items
+
+
+def m01_padded_outcomes(inputs, terms: int):
+    """Outcomes of the reference, except Part 1: m01's answers (no bias correction, so wrong and
+    named), each padded with a zero Sum of ``terms`` terms (costly to evaluate, yet each
+    verdict within one answer's budget)."""
+    m01, _ = corpus_module("m01_no_bias_correction")
+    padding = sp.Sum(sp.Heaviside(K) - 1, (K, 1, terms))
+    outcomes = reference_outcomes(inputs)
+    for function in ("adam_first_update", "adam_second_update"):
+        call = symbolic_call(function)
+        answer = {key: value + padding for key, value in answer_of(m01, call).items()}
+        outcomes[call.key] = CallOutcome("value", wire(answer))
+    return outcomes
+
+
+def test_naming_the_mistakes_of_a_padded_file_is_bounded_by_its_own_budget_and_drops_names_only(
+        judging, monkeypatch):
+    # Before the naming budget, each diagnosis call had a fresh answer's budget: this file
+    # cost about 25.7 million work units (23 s of CPU here); now at most the two budgets.
+    limits = RUBRIC.limits
+    inputs = draw_inputs("bounds")
+    outcomes = m01_padded_outcomes(inputs, 1000)
+    counted = Counted(monkeypatch)
+    results = judge_items(Judging.create(RUBRIC, cache=False), inputs, outcomes)
+    monkeypatch.undo()
+    (naming,) = counted.namings
+    one_answer = limits.judge_work_per_answer  # the overshoot: the last evaluations of a spent budget
+    assert naming.limit == limits.judge_work_naming_per_submission
+    assert limits.judge_work_naming_per_submission < naming.spent <= naming.limit + one_answer
+    assert counted.units <= limits.judge_work_per_submission + limits.judge_work_naming_per_submission + 2 * one_answer
+    unnamed = [r for r in results if UNNAMED in r.feedback]
+    assert unnamed and all(not r.misconceptions for r in unnamed)
+    assert all(r.status != "ungradable" for r in results)
+    # with all the naming work it needs, the same file names the mistake there, and earns the
+    # same points on every item
+    ample = {r.id: r for r in judge_items(with_naming_budget(judging, 10**12), inputs, outcomes)}
+    assert all(UNNAMED not in r.feedback for r in ample.values())
+    assert any("no_bias_correction" in ample[r.id].misconceptions for r in unnamed)
+    assert [(r.id, r.points, r.status) for r in results] == [(r.id, r.points, r.status) for r in ample.values()]
+    assert total(results) == 7  # as before the naming budget
+
+
+def test_an_honest_file_is_named_well_within_the_naming_budget(judging, monkeypatch):
+    # Charging the names to the grading budget cost m01 points; its own budget changes nothing.
+    module, inputs = corpus_module("m01_no_bias_correction")
+    outcomes = {call.key: CallOutcome("value", wire(answer_of(module, call))) for call in plan_calls(inputs)}
+    counted = Counted(monkeypatch)
+    results = judge_items(judging, inputs, outcomes)
+    # a naming budget too small for m01's names takes nothing from grading either
+    judge_items(with_naming_budget(judging, RUBRIC.limits.judge_work_per_answer), inputs, outcomes)
+    monkeypatch.undo()
+    expected = json.loads((CORPUS / "expected.json").read_text(encoding="utf-8"))["students"]["m01_no_bias_correction"]
+    assert {r.id: r.points for r in results} == expected["items"]
+    named = {r.id: r.misconceptions for r in results}
+    for item, idents in expected["misconceptions"].items():
+        assert set(idents) <= set(named[item]), item
+    for item, idents in expected["not_named"].items():
+        assert not set(idents) & set(named[item]), item
+    assert not [r.id for r in results if UNNAMED in r.feedback]
+    assert counted.namings[0].spent <= RUBRIC.limits.judge_work_naming_per_submission / 2
+    assert counted.namings[1].spent > counted.namings[1].limit
+    assert counted.gradings[0].spent == counted.gradings[1].spent
+    assert judge_items(with_naming_budget(judging, 10**12), inputs, outcomes) == results
+
+
+def test_the_naming_budget_is_a_rubric_limit_of_at_least_one_answer(tmp_path):
+    text = DEFAULT_RUBRIC.read_text(encoding="utf-8")
+    path = tmp_path / "rubric.toml"
+    path.write_text(re.sub(r"^judge_work_naming_per_submission = .*$", "judge_work_naming_per_submission = 4_000_000",
+                           text, flags=re.M), encoding="utf-8")
+    assert load_rubric(path).limits.judge_work_naming_per_submission == 4_000_000
+    path.write_text(re.sub(r"^judge_work_naming_per_submission = .*$", "judge_work_naming_per_submission = 1_000",
+                           text, flags=re.M), encoding="utf-8")
+    with pytest.raises(RubricError, match="judge_work_naming_per_submission must be at least judge_work_per_answer"):
+        load_rubric(path)
+    path.write_text(re.sub(r"^judge_work_naming_per_submission = .*\n", "", text, flags=re.M), encoding="utf-8")
+    with pytest.raises(RubricError, match="judge_work_naming_per_submission"):
+        load_rubric(path)
 
 
 def test_recursion_is_too_deeply_nested_never_ungradable(judging):

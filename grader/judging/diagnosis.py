@@ -6,6 +6,10 @@ explanation(s). Single mistakes are tried first; two mistakes together only when
 one fits; when nothing fits, the student is told so, with the step at which the values
 first depart from the reference where there are steps. The selection rules and sentences
 live in :mod:`grader.engine.explain`, shared with the student's public checks.
+
+Symbolic diagnosis evaluates expressions: its work is charged to the ``work`` budget it is
+given (the submission's naming budget, see :func:`grader.judging.items.judge_items`), and
+:class:`~grader.engine.expressions.TooCostly` leaves it when that budget is spent.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import numpy as np
 
 from grader.engine.explain import (first_departure_step, label_ids, looks_like_float32, misconception_lines,
                                    name_mistakes, preferred, same_values, unexplained_line)
+from grader.engine.expressions import Work
 from grader.engine.pointwise import agreement, values_at
 from grader.engine.wire import ArrayValue, expression_tree
 from grader.judging.catalogue import CATALOGUE
@@ -51,8 +56,15 @@ def _diagnosis(labels: Sequence[str], unexplained: str | None, prefer: Sequence[
     return Diagnosis((), () if unexplained is None else (unexplained,))
 
 
+def worth_naming(verdicts: Mapping) -> bool:
+    """Could :func:`diagnose_symbolic` name anything, or say that nothing fits, for these
+    verdicts? Only a wrong answer, or one with unknown symbols that matched a template, has
+    a mistake to name; for the others the diagnosis is empty, so it need not be made."""
+    return any(verdict.outcome == "wrong" or verdict.misconceptions for verdict in verdicts.values())
+
+
 def diagnose_symbolic(judge, function: str, keys: Sequence, verdicts: Mapping, answers: Mapping,
-                      allowed: Sequence[str], references: Mapping, *, explained: Sequence = (),
+                      allowed: Sequence[str], references: Mapping, *, work: Work, explained: Sequence = (),
                       right_elsewhere: Sequence[tuple] = ()) -> Diagnosis:
     """The mistakes that explain an item's symbolic answers (``keys``: dict keys, or ``[None]``).
 
@@ -61,7 +73,8 @@ def diagnose_symbolic(judge, function: str, keys: Sequence, verdicts: Mapping, a
     trees; ``explained`` lists wrong keys that need no "no single named mistake" line (a
     follow-through credit already says what happened); ``right_elsewhere`` lists the
     ``(function, key)`` of the student's right answers outside this item (Part 1's other
-    keys): a mistake that would have made one of them wrong is not named either.
+    keys): a mistake that would have made one of them wrong is not named either. Every
+    evaluation is charged to ``work`` (:class:`TooCostly` when it is spent).
     """
     judged = [key for key in keys if key in verdicts]
     correct = [key for key in judged if verdicts[key].correct] + list(right_elsewhere)
@@ -74,7 +87,8 @@ def diagnose_symbolic(judge, function: str, keys: Sequence, verdicts: Mapping, a
         if tree is None or verdict.outcome != "wrong":
             return ()
         return judge.matching(tree, _candidates(tree, symbolic_templates(function, key, pairs=True),
-                                                judge.points(references[(function, key)], allowed)), allowed)
+                                                judge.points(references[(function, key)], allowed, work), work),
+                              allowed, work=work)
 
     def predicted(key, pairs: bool):
         if isinstance(key, tuple):
@@ -87,15 +101,16 @@ def diagnose_symbolic(judge, function: str, keys: Sequence, verdicts: Mapping, a
     return _diagnosis(labels, unexplained_line() if unexplained and has_templates else None)
 
 
-def _candidates(tree, templates: Mapping[str, list], points) -> dict:
+def _candidates(tree, templates: Mapping[str, list], points, work: Work) -> dict:
     """The templates that agree with ``tree`` at the first two of the reference's points
     (a cheap sieve before the judge's full comparison, which draws points per template)."""
     sieve = points.floats[:2]
-    mine = values_at(tree, sieve)
+    mine = values_at(tree, sieve, work=work)
     if any(value is None or type(value) is bool for value in mine):
         return dict(templates)
     return {label: template for label, template in templates.items()
-            if agreement(mine, [_or_nan(v) for v in values_at(template, sieve)], rtol=1e-6, atol=1e-9).agree}
+            if agreement(mine, [_or_nan(v) for v in values_at(template, sieve, work=work)],
+                         rtol=1e-6, atol=1e-9).agree}
 
 
 def _or_nan(value):

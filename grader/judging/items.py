@@ -7,6 +7,12 @@ lists every call a submission must answer (deduplicated, in a fixed order);
 rubric item. Judging is pure: the same outcomes always give the same results. Expected
 values come from the reference, in this trusted process only. Misconceptions are named at
 one point, :meth:`_Finding.name`.
+
+Two work budgets bound judging one submission: grading's (``judge_work_per_submission``,
+every verdict that earns points draws on it) and naming's
+(``judge_work_naming_per_submission``, every symbolic misconception diagnosis of the
+submission draws on it, see :func:`_named`). They are apart so that naming the mistakes never
+takes work that grading needs; a spent naming budget drops names, never points.
 """
 
 from __future__ import annotations
@@ -173,9 +179,14 @@ class Context:
     calls: Mapping[int, Call]
     #: The submission's judging budget (every symbolic verdict draws on it).
     work: Work
+    #: The submission's naming budget (every symbolic misconception diagnosis draws on it).
+    naming: Work
     #: Catalogue ids named on the array items of the student's own optimizers, by function
     #: (filled as the items are judged, in rubric order).
     named: dict = field(default_factory=dict)
+    #: Is the student's answer to (function, key) of Part 1 right? Judged once per submission
+    #: on the naming budget, for the diagnosis of the other Part 1 items (:func:`_right_in_part1`).
+    right_answers: dict = field(default_factory=dict)
 
     def named_on(self, spec: "ItemSpec") -> tuple[str, ...]:
         """The mistakes named on the student's own optimizers, for an item computed from them."""
@@ -218,8 +229,10 @@ OWN_OPTIMIZERS = ("momentum_updates", "adam_updates")
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
                 index: Mapping[int, Call] | None = None) -> tuple[ItemResult, ...]:
     """One result per rubric item, in rubric order (``index``: as for :func:`plan_calls`)."""
-    work = Work(judging.rubric.limits.judge_work_per_submission, what="this submission")
-    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index, work)
+    limits = judging.rubric.limits
+    work = Work(limits.judge_work_per_submission, what="this submission")
+    naming = Work(limits.judge_work_naming_per_submission, what="the mistakes of this submission")
+    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index, work, naming)
     results = []
     for item in judging.rubric.items:
         spec = SPECS[item.id]
@@ -234,6 +247,24 @@ def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, C
         if spec.kind == "array" and spec.function in OWN_OPTIMIZERS:
             context.named[spec.function] = results[-1].misconceptions
     return tuple(results)
+
+
+#: What an item says when naming its mistakes would take more than the naming budget left.
+UNNAMED = ("The mistake in this answer could not be named within the judging budget "
+           "(this does not change its points).")
+
+
+def _named(context: Context, finding: _Finding, diagnose: Callable[[Work], "diagnosis.Diagnosis"]) -> None:
+    """Name the mistakes ``diagnose(naming budget)`` finds; when the submission's naming
+    budget is spent (or the diagnosis is too costly in any other way) the item gets no names,
+    only :data:`UNNAMED`, and keeps its points."""
+    try:
+        found = diagnose(context.naming)
+    except (TooCostly, RecursionError):
+        found = diagnosis.Diagnosis()
+        if UNNAMED not in finding.feedback:
+            finding.feedback.append(UNNAMED)
+    finding.explain(found)
 
 
 def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -268,13 +299,18 @@ def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: 
                     f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
             elif why_not:
                 finding.feedback.append(f"No follow-through credit: {why_not}.")
-    finding.explain(diagnosis.diagnose_symbolic(judging.judge, function, spec.keys, verdicts, answer, allowed,
-                                                judging.references, explained=explained,
-                                                right_elsewhere=_right_in_part1(context, spec.keys)))
+    if diagnosis.worth_naming(verdicts):
+        _named(context, finding, lambda naming: diagnosis.diagnose_symbolic(
+            judging.judge, function, spec.keys, verdicts, answer, allowed, judging.references, work=naming,
+            explained=explained, right_elsewhere=_right_in_part1(context, spec.keys, naming)))
 
 
-def _right_in_part1(context: Context, keys: Sequence[str]) -> list[tuple[str, str]]:
-    """The (function, key) of the student's right answers to the other symbolic-keys items."""
+def _right_in_part1(context: Context, keys: Sequence[str], naming: Work) -> list[tuple[str, str]]:
+    """The (function, key) of the student's right answers to the other symbolic-keys items.
+
+    Each answer is judged once per submission (then remembered in the context), on one
+    answer's budget inside the naming budget; :class:`TooCostly` when the naming budget is
+    spent (a list cut short could name a mistake that one of those answers rules out)."""
     judging, right = context.judging, []
     for other in ITEMS:
         if other.kind != "symbolic_keys":
@@ -285,10 +321,13 @@ def _right_in_part1(context: Context, keys: Sequence[str]) -> list[tuple[str, st
         for key in other.keys:
             if key in keys or key not in outcome.value:
                 continue
-            verdict = judging.judge.judge(outcome.value[key], judging.references[(other.function, key)],
-                                          SYMBOLIC_FUNCTIONS[other.function], what=key,
-                                          templates=symbolic_templates(other.function, key))
-            if verdict.correct:
+            if (other.function, key) not in context.right_answers:
+                verdict = judging.judge.judge(outcome.value[key], judging.references[(other.function, key)],
+                                              SYMBOLIC_FUNCTIONS[other.function], what=key,
+                                              templates=symbolic_templates(other.function, key), work=naming)
+                naming.charge(0)  # a verdict says "too costly" itself: raise if the naming budget is spent
+                context.right_answers[(other.function, key)] = verdict.correct
+            if context.right_answers[(other.function, key)]:
                 right.append((other.function, key))
     return right
 
@@ -347,10 +386,12 @@ def _judge_symbolic(context: Context, spec: ItemSpec, item: Item, finding: _Find
                                   SYMBOLIC_FUNCTIONS[function], what=f"the answer of {function}",
                                   templates=symbolic_templates(function), work=context.work)
     finding.feedback.append(verdict.message)
-    finding.explain(diagnosis.diagnose_symbolic(judging.judge, function, [None], {None: verdict}, {None: answer},
-                                                SYMBOLIC_FUNCTIONS[function], judging.references))
     if verdict.correct:
         finding.points = item.points
+    if diagnosis.worth_naming({None: verdict}):
+        _named(context, finding, lambda naming: diagnosis.diagnose_symbolic(
+            judging.judge, function, [None], {None: verdict}, {None: answer}, SYMBOLIC_FUNCTIONS[function],
+            judging.references, work=naming))
 
 
 def _judge_array(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
