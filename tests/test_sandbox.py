@@ -305,8 +305,9 @@ def test_without_namespaces_landlock_keeps_other_processes_command_lines_closed(
 
 
 HOST_PEEK = """
+import os
 def concept_answers():
-    out = {}
+    out = {"nodename": os.uname().nodename}
     for path in ("/etc/passwd", "/etc/group", "/etc/hostname"):
         try:
             with open(path, "rb") as handle:
@@ -330,6 +331,8 @@ def test_the_machines_account_and_name_files_are_out_of_a_workers_reach(namespac
         seen = _run(sandbox, HOST_PEEK, "concept_answers", [])
     assert seen["/etc/passwd"]["v"] in (0, "PermissionError", "FileNotFoundError"), seen
     assert seen["/etc/group"]["v"] in (0, "PermissionError", "FileNotFoundError"), seen
+    if "pid_namespace" in layers:  # and a host name of its own
+        assert seen["nodename"]["v"] == iso.SANDBOX_HOSTNAME, seen
 
 
 def test_proc_access_keeps_all_of_proc_only_in_a_pid_namespace_of_its_own():

@@ -354,6 +354,10 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: SandboxConfig, pla
         iso.unshare(iso.CLONE_NEWNS)
     if plan.has("pid_namespace"):
         iso.mount("proc", "/proc", "proc", iso.MS_NOSUID | iso.MS_NODEV | iso.MS_NOEXEC)
+        try:  # a host name of its own (no layer of its own: the quoted-text filter is the fallback)
+            iso.enter_own_host_name()
+        except OSError:
+            pass
     if plan.has("private_mounts"):
         # Kept paths under /tmp (a checkout or virtual environment there, as in a CI clone) must
         # stay visible under the worker's fresh /tmp: hold each by a descriptor, then bind it back.
