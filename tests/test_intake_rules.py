@@ -250,6 +250,17 @@ def test_every_input_that_is_not_graded_is_listed_with_its_reason(tmp_path):
     assert "hidden" in reasons[".hidden.py"] and "backup" in reasons["backup.py~"]
 
 
+def test_a_link_to_a_folder_is_listed_as_a_link_not_as_an_unknown_kind_of_file(tmp_path):
+    (tmp_path / "subs").mkdir()
+    (tmp_path / "real").mkdir()
+    (tmp_path / "real" / "adam_vs_momentum.py").write_text(CODE)
+    (tmp_path / "subs" / "carol").symlink_to(tmp_path / "real")
+    intake = find_submissions([tmp_path / "subs"])
+    assert not intake.submissions
+    (skipped,) = intake.skipped
+    assert "symbolic link to a folder" in skipped.reason and "not followed" in skipped.reason
+
+
 def test_a_path_that_does_not_exist_is_an_instructor_error_not_a_phantom_student(tmp_path):
     with pytest.raises(InputError, match="no such file or folder") as caught:
         find_submissions([tmp_path / "missing.py"])

@@ -402,7 +402,10 @@ def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], 
             skipped.append(Skipped(shown, "hidden file or folder (its name starts with a dot)"))
         elif name.endswith("~"):
             skipped.append(Skipped(shown, "editor backup file (its name ends with ~)"))
-        elif child.is_dir() and not child.is_symlink():
+        elif child.is_symlink() and child.is_dir():
+            skipped.append(Skipped(shown, "a symbolic link to a folder (links are not followed; give the "
+                                          "folder itself)"))
+        elif child.is_dir():
             if name in _IGNORED_FOLDERS:
                 skipped.append(Skipped(shown, f"{name} holds no submissions"))
                 continue
