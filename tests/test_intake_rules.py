@@ -97,6 +97,26 @@ def test_a_students_zip_laid_out_like_canvas_and_globbed_with_the_others_is_one_
     assert {"1002", "1003"} <= set(found)
 
 
+@pytest.mark.parametrize("class_archive", [False, True])
+def test_a_students_zip_inside_a_class_download_is_that_students_submission(tmp_path, class_archive):
+    """Canvas keeps a zip a student uploaded as one file of its download: that student is graded
+    from it (one level down, by the student-zip rule), not listed as not graded."""
+    inner = make_zip({"hw/adam_vs_momentum.py": "# Kai's\n" + CODE, "hw/notes.py": "x = 1\n"})
+    nested = make_zip({"deeper.zip": make_zip({"adam_vs_momentum.py": CODE})})
+    prefix = "" if class_archive else "kai_"
+    (tmp_path / "submissions.zip").write_bytes(make_zip({
+        f"{prefix}1002{'_1_myhw' if not class_archive else ''}.zip": inner,
+        "ann_1003_2_adam_vs_momentum.py": CODE,
+        "bo_1004_3_bundle.zip": nested}))
+    intake = find_submissions([tmp_path / "submissions.zip"], class_archive=class_archive)
+    found = {s.student: s for s in intake.submissions}
+    assert set(found) == {"1002", "1003", "1004"}
+    assert found["1002"].source.startswith("# Kai's") and found["1002"].origin.endswith("hw/adam_vs_momentum.py")
+    assert any("hw/notes.py" in note for note in found["1002"].notes)
+    assert found["1004"].source is None and "archive inside the archive" in found["1004"].error
+    assert not intake.skipped
+
+
 def test_canvas_download_zip_is_recognised_as_a_whole_never_per_member(tmp_path):
     canvas = {"lovelaceada_12345_67890_adam_vs_momentum.py": CODE,
               "hoppergrace_LATE_222_333_adam_vs_momentum-1.py": CODE,

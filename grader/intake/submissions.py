@@ -254,6 +254,17 @@ def _candidates(members: Sequence[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInf
     return candidates, problems
 
 
+def _is_student_zip_member(member: zipfile.ZipInfo) -> bool:
+    """A plain ``.zip`` file at the top level of a class archive (one student's upload)."""
+    name = member.filename
+    parts = PurePosixPath(name.replace("\\", "/")).parts
+    return (len(parts) == 1 and suffix_of(name) == ARCHIVE_SUFFIX and not member.is_dir()
+            and not name.startswith((".", "/", "\\")) and not re.match(r"^[A-Za-z]:", name)
+            and not stat.S_ISLNK(member.external_attr >> 16) and not member.flag_bits & 0x1
+            and member.file_size <= MAX_ZIP_TOTAL
+            and not (member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO))
+
+
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, student: str, origin: str,
                  notes: tuple[str, ...]) -> Submission:
     try:
@@ -316,7 +327,11 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
     canvas = is_canvas_download(members)
     if not (canvas or explicit):
         return None
-    candidates, problems = _candidates(members)
+    # A student's own zip among the class's files (Canvas keeps an uploaded zip as one file,
+    # kai_1002_1_hw.zip): that student's submission, opened one level down by the student-zip
+    # rule (whose caps apply; an archive inside it is not opened).
+    student_zips = {m.filename: m for m in members if _is_student_zip_member(m)}
+    candidates, problems = _candidates([m for m in members if m.filename not in student_zips])
     skipped = [Skipped(display_name(name), problem) for problem in problems]
     groups: dict[str, dict[str, zipfile.ZipInfo]] = {}
     for member in candidates:
@@ -327,6 +342,29 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
             key, shown = file_student_id(parts[0]), canvas_file_name(parts[0]) or parts[0]
         groups.setdefault(key, {})[shown] = member
     found = []
+    zipped: dict[str, list[zipfile.ZipInfo]] = {}
+    for member in student_zips.values():
+        zipped.setdefault(file_student_id(member.filename), []).append(member)
+    for student, inner in sorted(zipped.items()):
+        if student in groups:  # a source file of theirs is graded; the zip is listed with it
+            skipped += [Skipped(display_name(f"{name}:{m.filename}"), f"an archive next to a source file of "
+                                f"student {student!r}, which is graded instead") for m in inner]
+            continue
+        if len(inner) > 1:
+            found.append(_unreadable(student, f"{name}:{student}", "several zip archives were submitted ("
+                                     + ", ".join(repr(display_name(m.filename)) for m in inner)
+                                     + "); submit one zip or your adam_vs_momentum.py"))
+            continue
+        member, origin = inner[0], f"{name}:{inner[0].filename}"
+        try:
+            with archive.open(member) as handle:
+                data = handle.read(MAX_ZIP_TOTAL + 1)
+        except _MEMBER_ERRORS as exc:
+            found.append(_unreadable(student, origin, f"cannot read {display_name(member.filename)!r} from the "
+                                     f"zip (the archive is damaged): {type(exc).__name__}: {exc}"))
+            continue
+        sub = _student_zip(student, origin, data, limits)
+        found.append(dataclasses.replace(sub, location=display_name(origin)))
     for student, by_name in sorted(groups.items()):
         try:
             chosen, others = choose_source(list(by_name), archives=False)
