@@ -117,6 +117,38 @@ def test_a_students_zip_inside_a_class_download_is_that_students_submission(tmp_
     assert not intake.skipped
 
 
+def test_student_folders_globbed_on_the_command_line_are_one_submission_each(tmp_path):
+    """``grade subs/*`` over a folder per student: no file inside jdoe's folder takes O'Brien's
+    id or creates Kai, even when jdoe leaves out adam_vs_momentum.py to look like a class folder."""
+    subs = tmp_path / "subs"
+    for who in ("ann", "sobrien", "jdoe"):
+        (subs / who).mkdir(parents=True)
+    (subs / "ann" / "adam_vs_momentum.py").write_text("# Ann\n" + CODE)
+    (subs / "sobrien" / "adam_vs_momentum.py").write_text("# the real one\n" + CODE)
+    (subs / "jdoe" / "sobrien.py").write_text("# forged\n" + CODE)
+    (subs / "jdoe" / "kai_1002_1_adam_vs_momentum.py").write_text("# forged\n" + CODE)
+    globbed = sorted(subs.iterdir())
+    for order in (globbed, globbed[::-1]):
+        intake = find_submissions(order)
+        found = {s.student: s for s in intake.submissions}
+        assert set(found) == {"ann", "sobrien", "jdoe"}, set(found)
+        assert found["sobrien"].source.startswith("# the real one")
+        assert found["jdoe"].source is None  # two candidates, neither the expected name: its message
+    assert {s.student for s in find_submissions([subs]).submissions} == {"ann", "sobrien", "jdoe"}
+
+
+def test_folders_of_submissions_on_the_command_line_stay_folders_of_submissions(tmp_path):
+    for section, students in (("sec1", ("alice", "bob")), ("sec2", ("carol", "dan"))):
+        (tmp_path / section).mkdir()
+        for who in students:
+            (tmp_path / section / f"{who}.py").write_text(CODE)
+    (tmp_path / "sec1" / "adam_vs_momentum.py").write_text(CODE)  # one student did not rename it
+    found = {s.student for s in find_submissions([tmp_path / "sec1", tmp_path / "sec2"]).submissions}
+    assert found == {"alice", "bob", "adam_vs_momentum", "carol", "dan"}
+    found = {s.student for s in find_submissions([tmp_path / "sec1"]).submissions}  # one folder, on its own
+    assert found == {"alice", "bob", "adam_vs_momentum"}
+
+
 def test_canvas_download_zip_is_recognised_as_a_whole_never_per_member(tmp_path):
     canvas = {"lovelaceada_12345_67890_adam_vs_momentum.py": CODE,
               "hoppergrace_LATE_222_333_adam_vs_momentum-1.py": CODE,

@@ -477,8 +477,15 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
     skipped: list[Skipped] = []
     #: Zips recognised as Canvas's download by their layout alone (no --class-archive).
     recognised: list[tuple[Path, list[Submission], list[Skipped]]] = []
+    students_folders = _students_folders(paths)
     for path in paths:
         name = path.name
+        if path in students_folders:
+            student = student_id(path.resolve().name)
+            shown = display_name(path.resolve().name)
+            singles.append(dataclasses.replace(
+                _safe(lambda: _from_folder(path, student, shown, limits), student, shown), location=shown))
+            continue
         if path.is_dir() and not path.is_symlink():
             found, skips = _scan_folder(path, limits)
             singles += found
@@ -524,6 +531,29 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
                          f"{limits.batch_submissions:,} per batch (is an archive of many small files "
                          "among them?). Grade fewer at a time, or raise the limit with --max-submissions")
     return Intake(tuple(submissions), tuple(skipped))
+
+
+def _holds_the_expected_file(folder: Path) -> bool:
+    return any((folder / f"{PREFERRED_NAME}{suffix}").is_file() for suffix in SOURCE_SUFFIXES)
+
+
+def _students_folders(paths: Sequence[Path]) -> set[Path]:
+    """Folders named on the command line that are each one student's folder, not a folder of
+    submissions: ``grade subs/*`` over a folder per student names every student's folder. When
+    two or more sibling folders are given and most of them hold ``adam_vs_momentum.py`` (or
+    ``.ipynb``) directly, each of those siblings is one student's submission named after the
+    folder, so no file inside one can take (or create) another student's id. A folder given on
+    its own, or folders that mostly do not hold that file (``grade section1/ section2/``), are
+    folders of submissions."""
+    by_parent: dict[Path, list[Path]] = {}
+    for path in paths:
+        if path.is_dir() and not path.is_symlink():
+            by_parent.setdefault(path.resolve().parent, []).append(path)
+    found: set[Path] = set()
+    for group in by_parent.values():
+        if len(group) >= 2 and 2 * sum(_holds_the_expected_file(p) for p in group) > len(group):
+            found.update(group)
+    return found
 
 
 def _single_file(path: Path, limits: IntakeLimits) -> Submission:
