@@ -130,24 +130,29 @@ def _split(templates: Mapping, pairs: bool) -> dict:
 
 
 def _symbolic_lines(keys, entries: Mapping, values: Mapping, correct_keys, data, right_elsewhere: Mapping = {},
-                    explained=()):
+                    explained=(), named: Mapping = {}):
     """Name the mistakes whose public values match the student's wrong answers; a mistake
     that would make one of the student's right answers elsewhere (``right_elsewhere``: the
     other Part 1 keys, with their entries) wrong is not named. ``explained``: wrong keys that
-    need no "no single named mistake" line (a follow-through credit says what happened)."""
+    need no "no single named mistake" line (a follow-through credit says what happened);
+    ``named``: the mistakes that fit an answer using symbols that are not parameters."""
     tol = data.tolerances
-    judged = [key for key in keys if values.get(key) is not None]
+    judged = [key for key in keys if values.get(key) is not None or key in named]
 
     def match(key, pairs: bool):
+        if key in named:
+            return [] if pairs else list(named[key])
+        others = entries[key].get("other_symbols", {})  # an answer without those symbols is not those
         return [label for label, template in _split(entries[key].get("misconceptions", {}), pairs).items()
-                if template_agreement(values[key], template, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)]
+                if label not in others
+                and template_agreement(values[key], template, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)]
 
     def predicted(key, pairs: bool):
         entry = right_elsewhere[key] if key in right_elsewhere else entries[key]
         return set(_split(entry.get("misconceptions", {}), pairs)) | {
             label for label in entry.get("differs", ()) if is_pair(label) == pairs}
 
-    unexplained = [key for key in judged if key not in correct_keys and key not in explained]
+    unexplained = [key for key in judged if key not in correct_keys and key not in explained and key not in named]
     has_templates = any(not is_pair(label) for key in unexplained
                         for label in (*entries[key].get("misconceptions", {}), *entries[key].get("differs", ())))
     correct = [k for k in judged if k in correct_keys] + list(right_elsewhere)
@@ -186,13 +191,28 @@ def _symbolic_values(answer, entry: Mapping, spec: Mapping, what: str, data: Pub
     allowed = spec["symbols"]
     unknown = sorted(free_symbols(tree) - set(allowed))
     if unknown:
-        return checks.unknown_symbols(what, unknown, allowed), None
+        return checks.unknown_symbols(what, unknown, allowed, _other_symbol_mistakes(tree, unknown, entry, spec,
+                                                                                     data)), None
     tol = data.tolerances
     got = values_at(tree, spec["points"])
     result = agreement(got, entry["expected"], rtol=tol.symbolic_rtol, atol=tol.symbolic_atol)
     if result.agree:
         return checks.correct(what), got
     return checks.wrong(what, result.describe(spec["points"], sorted(allowed))), got
+
+
+def _other_symbol_mistakes(tree, unknown, entry: Mapping, spec: Mapping, data: PublicData) -> list[str]:
+    """The mistakes written with the same symbols that are not parameters (``m`` for
+    ``m_hat``) whose values the answer takes, as the grader names them with its verdict."""
+    tol, names = data.tolerances, []
+    for label, extra in entry.get("other_symbols", {}).items():
+        if not set(unknown) <= set(extra):
+            continue
+        points = [{**point, **{name: extra[name][i] for name in extra}} for i, point in enumerate(spec["points"])]
+        if template_agreement(values_at(tree, points), entry["misconceptions"][label], rtol=tol.symbolic_rtol,
+                              atol=tol.symbolic_atol):
+            names.append(label)
+    return names
 
 
 def check_item(item, module, data) -> CheckResult:
@@ -233,12 +253,14 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
     answer, spec = _symbols_call(module, item.function, data)
     if not isinstance(answer, dict):
         return 0.0, [checks.not_a_dict(item.function, answer, spec["answers"].keys())]
-    share, messages, values, correct, explained = 0.0, [], {}, [], []
+    share, messages, values, correct, explained, named = 0.0, [], {}, [], [], {}
     for key in item.keys:
         if key not in answer:
             messages.append(checks.missing_key(key))
             continue
         verdict, values[key] = _symbolic_values(answer[key], spec["answers"][key], spec, key, data)
+        if verdict.outcome == "unknown_symbols":
+            named[key] = verdict.misconceptions
         share += item.shares[key] * verdict.correct
         messages.append(verdict.message)
         if verdict.correct:
@@ -251,7 +273,8 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
     share = min(share, 1.0)
     wrong = len(correct) < len(values)
     return share, messages + _symbolic_lines(item.keys, spec["answers"], values, correct, data,
-                                             _right_elsewhere(item, module, data) if wrong else {}, explained)
+                                             _right_elsewhere(item, module, data) if wrong else {}, explained,
+                                             named)
 
 
 #: What a w2 / w3 is built from: its function and {role: the student's own key}.
@@ -313,8 +336,9 @@ def _follows_through(module, key: str, answer: dict, data: PublicData) -> bool:
 def _check_single_symbolic(item: PublicItem, module, data: PublicData):
     answer, spec = _symbols_call(module, item.function, data)
     verdict, values = _symbolic_values(answer, spec["answers"][""], spec, f"the answer of {item.function}", data)
+    named = {"": verdict.misconceptions} if verdict.outcome == "unknown_symbols" else {}
     return float(verdict.correct), [verdict.message] + _symbolic_lines(
-        [""], spec["answers"], {"": values}, [""] if verdict.correct else [], data)
+        [""], spec["answers"], {"": values}, [""] if verdict.correct else [], data, named=named)
 
 
 def _case_args(case: Mapping) -> list:

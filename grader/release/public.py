@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from grader.engine.explain import same_values
+from grader.engine.expressions import free_symbols
 from grader.engine.pointwise import values_at
 from grader.engine.arguments import encode_argument
 from grader.engine.contract import SYMBOLIC_FUNCTIONS
@@ -99,11 +100,19 @@ def _symbolic_entry(function: str, key: str | None, expected_tree, points: list)
     expected = values_at(expected_tree, points)
     if any(v is None for v in expected):
         raise ValueError(f"reference {function}/{key} is not finite at a public point")
-    templates, every = {}, set()
+    templates, every, others = {}, set(), {}
+    allowed = set(SYMBOLIC_FUNCTIONS[function])
     for pairs in (False, True):
         for label, tree in symbolic_templates(function, key, pairs=pairs).items():
             every.add(label)
-            values = values_at(tree, points)
+            other = sorted(free_symbols(tree) - allowed)
+            if other:  # a mistake written with a symbol that is not a parameter (m for m_hat)
+                seed = f"{PUBLIC_SEED}|{function}|{key}|{','.join(other)}"
+                drawn = draw_points(other, len(points), 0, seed=seed).floats
+                others[label] = {name: [point[name] for point in drawn] for name in other}
+                values = values_at(tree, [{**point, **extra} for point, extra in zip(points, drawn)])
+            else:
+                values = values_at(tree, points)
             # a template with no finite real value at some points (sqrt of a negative v, a
             # division by 1 - beta**0) is compared where it has one, as the grader compares it
             # at points drawn where it is finite
@@ -111,6 +120,9 @@ def _symbolic_entry(function: str, key: str | None, expected_tree, points: list)
                 continue
             templates[label] = values
     entry = {"expected": expected, "misconceptions": templates}
+    others = {label: extra for label, extra in others.items() if label in templates}
+    if others:  # the values of those symbols at each public point (the templates' values are there)
+        entry["other_symbols"] = others
     # every template predicts this answer wrong, also one without values here (as the grader's)
     differs = differing_labels(function, key) | differing_labels(function, key, pairs=True) | (every - set(templates))
     if differs:  # the mistakes that would make this answer wrong (for the other keys' checks)
