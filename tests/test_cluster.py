@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
+import re
 import signal
 import subprocess
 import sys
@@ -59,19 +59,33 @@ def write_batch(folder: Path, *, slow: int = 0) -> Path:
     return folder
 
 
+def short_limits(batch: Path) -> Path:
+    """The default rubric with shorter time limits, beside ``batch``: the looping submission
+    then costs seconds, not a minute, in each of the runs below (every run uses it)."""
+    text = DEFAULT_RUBRIC.read_text(encoding="utf-8")
+    for key, value in (("import_seconds", "5"), ("call_seconds", "2"), ("submission_seconds", "20")):
+        text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
+        assert count == 1, key
+    path = batch.parent / "rubric-short.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @pytest.fixture(scope="module")
 def one_machine(tmp_path_factory) -> tuple[Path, Path]:
     """The batch, and its output graded on this machine as usual."""
     base = tmp_path_factory.mktemp("cluster")
     batch = write_batch(base / "batch", slow=6)
-    proc = cli("grade", str(batch), "--out", str(base / "plain"), "--quiet", "--workers", "2", cwd=base)
+    proc = cli("grade", str(batch), "--out", str(base / "plain"), "--quiet", "--workers", "2",
+               "--rubric", str(short_limits(batch)), cwd=base)
     assert proc.returncode == 0, proc.stderr
     return batch, base / "plain"
 
 
 def test_a_local_cluster_writes_the_same_output_folder_as_one_machine(one_machine, tmp_path):
     batch, plain = one_machine
-    proc = cli("grade", str(batch), "--out", str(tmp_path / "dask"), "--quiet", "--dask", "local:2", cwd=tmp_path)
+    proc = cli("grade", str(batch), "--out", str(tmp_path / "dask"), "--quiet", "--dask", "local:2",
+               "--rubric", str(short_limits(batch)), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert "different isolation layers" not in proc.stderr  # one host
     expected, got = tree(plain), tree(tmp_path / "dask")
@@ -85,7 +99,8 @@ def test_a_local_cluster_writes_the_same_output_folder_as_one_machine(one_machin
     for student in ("good1", "slow3", "wrong"):
         for suffix in (".json", ".md"):
             (tmp_path / "dask" / "reports" / f"{student}{suffix}").unlink()
-    proc = cli("grade", str(batch), "--out", str(tmp_path / "dask"), "--dask", "local:1", cwd=tmp_path)
+    proc = cli("grade", str(batch), "--out", str(tmp_path / "dask"), "--dask", "local:1",
+               "--rubric", str(short_limits(batch)), cwd=tmp_path)
     assert proc.returncode == 0, proc.stderr
     assert f"Graded 3 submission(s), reused {len(list(batch.iterdir())) - 3} unchanged" in proc.stdout
     assert tree(tmp_path / "dask") == expected
@@ -128,7 +143,7 @@ def test_a_worker_killed_mid_chunk_costs_nothing(one_machine, tmp_path):
     batch, plain = one_machine
     out = tmp_path / "dask"
     proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(batch), "--out", str(out), "--quiet",
-                             "--dask", "local:2"], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             "--dask", "local:2", "--rubric", str(short_limits(batch))], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True, env=dict(os.environ, PYTHONPATH=str(ROOT)))
     killed = None
     deadline = time.monotonic() + 600

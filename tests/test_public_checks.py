@@ -171,6 +171,18 @@ def test_an_endless_loop_costs_its_own_check_only(tmp_path):
     assert "1 failed, 20 passed" in output
 
 
+def test_a_call_cut_short_by_the_submission_budget_names_the_budget(tmp_path):
+    """As in the grader: once what is left of the submission's time is less than a call's own
+    limit, a timeout names the budget, never a leftover fraction of a second."""
+    from grader.engine.calls import call_timeout, submission_timeout
+
+    folder = _assignment_copy(tmp_path, call_seconds=1.5, submission_seconds=2)
+    looping = _with_extra(tmp_path, "loop.py", "def momentum_updates(grads, alpha, mu):\n    while True:\n        pass")
+    data, _, _ = _run_in(folder, f"--submission={looping}", timeout=240)
+    messages = {m for r in data["items"] for m in r["messages"] if "finish" in m or "used up" in m}
+    assert messages == {call_timeout("momentum_updates", 1.5), submission_timeout(2)}, messages
+
+
 def test_an_import_the_grader_does_not_provide_is_flagged_with_its_message(tmp_path):
     from grader.engine.provided import not_provided_message
 

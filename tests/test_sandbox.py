@@ -7,6 +7,7 @@ hostile submissions graded end to end live in ``tests/attacks`` (``test_attacks.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import random
@@ -26,6 +27,7 @@ from grader.sandbox import protocol
 from grader.sandbox import manager as sandbox_module
 from grader.sandbox import zygote
 from grader.errors import ProtocolError, SandboxError
+from grader.engine.arguments import encode_argument
 from grader.sandbox.client import run_calls
 from grader.judging.items import Call
 from grader.sandbox.protocol import Closed, Timeout, encode_message, read_message, write_message
@@ -243,6 +245,7 @@ def test_every_worker_confirms_the_batch_layers_before_student_code_runs(box):
 # ---------------------------------------------------------------------------
 
 PEEK = """
+import dataclasses
 import os
 def concept_answers(pid=None):
     out = {"pids": ",".join(sorted(p for p in os.listdir("/proc") if p.isdigit()))}
@@ -278,6 +281,7 @@ def test_without_namespaces_the_graders_environ_and_memory_stay_closed(disable):
 
 
 OWN_PROC = """
+import dataclasses
 import os
 def concept_answers(pid=None):
     out = {}
@@ -305,6 +309,7 @@ def test_without_namespaces_landlock_keeps_other_processes_command_lines_closed(
 
 
 HOST_PEEK = """
+import dataclasses
 import os
 def concept_answers():
     out = {"nodename": os.uname().nodename}
@@ -533,6 +538,7 @@ def test_unknown_layers_cannot_be_disabled():
 # ---------------------------------------------------------------------------
 
 BUSY_CHILDREN = """
+import dataclasses
 import os
 def concept_answers():
     pids = []
@@ -687,3 +693,18 @@ def test_worker_cgroups_hold_the_worker_and_vanish_with_the_batch():
     for controller in ("cpu", "memory", "pids"):
         for folder in batch:
             assert not os.path.exists(f"/sys/fs/cgroup/{controller}{folder}"), "a cgroup outlived its batch"
+
+
+def test_a_call_cut_short_by_the_submission_budget_names_the_budget_not_a_leftover_fraction(box):
+    """Two looping calls with a 1.5 s call limit and a 2 s budget: the second call gets only
+    what is left (about 0.5 s); its message names the budget, never '0.4987 s', so the report
+    is the same in every run."""
+    limits = dataclasses.replace(LIMITS, call_seconds=1.5, submission_seconds=2.0)
+    source = "def momentum_updates(*args):\n    while True:\n        pass\n"
+    submission = read_submission("looper", "looper.py", source.encode(), notebook=False)
+    calls = [Call("momentum_updates", (encode_argument(float(n)),)) for n in range(3)]
+    result = run_calls(box, 0, submission, calls, limits)
+    details = [result.outcomes[call.key].detail for call in calls]
+    assert {result.outcomes[call.key].kind for call in calls} == {"timeout"}
+    assert details[0] == "momentum_updates did not finish within 1.5 s"
+    assert details[1:] == ["the submission used up its 2 s in all"] * 2

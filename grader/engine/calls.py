@@ -112,6 +112,13 @@ def submission_timeout(seconds: float) -> str:
     return f"the submission used up its {seconds:g} s in all"
 
 
+def timeout_words(words: str, given: float, limit: float, budget: float) -> str:
+    """The words for a request that ran out of time: ``words`` when it had its own ``limit``,
+    the submission's whole ``budget`` when what was left of that cut the limit short (so the
+    message never holds a leftover fraction of a second that changes from run to run)."""
+    return submission_timeout(budget) if given < limit else words
+
+
 def call_ended_process(function: str, status: str) -> str:
     return f"{function} ended the worker process ({status})"
 

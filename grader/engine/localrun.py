@@ -187,7 +187,8 @@ class LocalRun:
                         "bundle": str(self.bundle)})
             reply = child.receive(seconds)
         except _Timeout:
-            return failed("timeout", calls.import_timeout(seconds))
+            return failed("timeout", calls.timeout_words(calls.import_timeout(seconds), seconds,
+                                                         self.limits.import_seconds, self.limits.submission_seconds))
         except _Closed:
             return failed("not_loaded", calls.import_ended_process(child.status()))
         self._note(reply)
@@ -231,7 +232,9 @@ class LocalRun:
             reply = child.receive(seconds)
         except _Timeout:
             self._drop()
-            return Outcome("timeout", detail=calls.call_timeout(function, seconds))
+            return Outcome("timeout", detail=calls.timeout_words(calls.call_timeout(function, seconds), seconds,
+                                                                 self.limits.call_seconds,
+                                                                 self.limits.submission_seconds))
         except _Closed:
             status = child.status()
             self._drop()

@@ -248,18 +248,20 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
         for call_id, call in enumerate(calls):
             left = limits.submission_seconds - session.used
             if left <= 0 or time.monotonic() >= backstop:
-                outcomes[call.key] = CallOutcome(
-                    "timeout", detail=f"the submission used up its {limits.submission_seconds:g} s in all")
+                outcomes[call.key] = CallOutcome("timeout", detail=texts.submission_timeout(limits.submission_seconds))
                 continue
             try:
                 if session.worker is None:
-                    failed = session.load(min(limits.import_seconds, left))
+                    failed = _budgeted(session.load(min(limits.import_seconds, left)), left, limits.import_seconds,
+                                       limits)
                     if failed is not None:  # the import itself failed: every call shares the reason
                         for rest in calls[call_id:]:
                             outcomes[rest.key] = failed
                         break
-                outcomes[call.key] = session.call(call, call_id, min(limits.call_seconds, max(left, 0.01)),
-                                                  import_seconds=min(limits.import_seconds, left))
+                outcomes[call.key] = _budgeted(
+                    session.call(call, call_id, min(limits.call_seconds, max(left, 0.01)),
+                                 import_seconds=min(limits.import_seconds, left)),
+                    left, min(limits.call_seconds, limits.import_seconds), limits)
             except SandboxError as exc:
                 for rest in calls[call_id:]:
                     outcomes[rest.key] = CallOutcome("ungradable", detail=f"grader problem: {exc}")
@@ -267,6 +269,14 @@ def run_calls(sandbox: Sandbox, slot: int, submission: Submission, calls: Sequen
     finally:
         session.close()
     return RunResult(outcomes)
+
+
+def _budgeted(outcome: CallOutcome | None, left: float, limit: float, limits) -> CallOutcome | None:
+    """``outcome``, with the submission's budget named when a timeout came from what was left of
+    it (``left``) cutting the request's own ``limit`` short (:func:`grader.engine.calls.timeout_words`)."""
+    if outcome is None or outcome.kind != "timeout":
+        return outcome
+    return CallOutcome("timeout", detail=texts.timeout_words(outcome.detail, left, limit, limits.submission_seconds))
 
 
 def _host_safe(error: Mapping) -> dict:
