@@ -43,12 +43,9 @@ SPEC_MISCONCEPTIONS = (
 
 
 @pytest.fixture(scope="session")
-def graded_corpus(tmp_path_factory):
+def graded_corpus(corpus_output):
     """Reports (by student id) and grades.csv rows of one CLI run over the whole corpus."""
-    out = tmp_path_factory.mktemp("corpus-grading")
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(CORPUS), "--out", str(out), "--quiet"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr
+    out = corpus_output
     reports = {}
     for path in sorted((out / "reports").glob("*.json")):
         report = json.loads(path.read_text(encoding="utf-8"))
