@@ -5,7 +5,9 @@ trusted process per worker."""
 import re
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from queue import Queue
 
 import pytest
 
@@ -56,8 +58,21 @@ def test_same_reports_with_and_without_the_verdict_cache(sample, patient_rubric)
     uncached = Judging.create(rubric, cache=False)
     submissions = discover([sample])
     with Sandbox(rubric.limits) as sandbox:
-        with_cache = [report_json(grade(cached, sandbox, 0, s)) for s in submissions]
-        without = [report_json(grade(uncached, sandbox, 0, s)) for s in submissions]
+        # each run on two worker slots at once (the judging is shared between threads, as in a batch)
+        slots: Queue = Queue()
+        for slot in (0, 1):
+            slots.put(slot)
+
+        def one(judging, submission):
+            slot = slots.get()  # a slot is used by one thread at a time
+            try:
+                return report_json(grade(judging, sandbox, slot, submission))
+            finally:
+                slots.put(slot)
+
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            with_cache = list(pool.map(lambda s: one(cached, s), submissions))
+            without = list(pool.map(lambda s: one(uncached, s), submissions))
     assert with_cache == without
     assert all(cached.judge.cache_sizes().values()) and not any(uncached.judge.cache_sizes().values())
 
