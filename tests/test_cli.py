@@ -203,3 +203,16 @@ def test_a_run_that_matches_no_canvas_student_says_so(tmp_path, capsys):
     assert "0 of 4 gradebook student(s) filled" in printed and "1 submission(s) matched no student" in printed
     results = json.loads((tmp_path / "out" / "gradescope" / "nobody" / "results.json").read_text())
     assert results["score"] == 15.0
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """``grade ... | head``: the reader is gone before the end-of-run lines; the reports are
+    written, the command ends with status 1 and no traceback."""
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(EXAMPLES / "alice_correct.py"),
+                             "--out", str(tmp_path / "out")], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    proc.stdout.close()  # nobody reads what the run prints
+    _, stderr = proc.communicate(timeout=300)
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
+    assert proc.returncode == 1
+    assert (tmp_path / "out" / "reports" / "alice_correct.json").exists()

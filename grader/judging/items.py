@@ -31,6 +31,7 @@ from grader.engine.calls import unusable
 from grader.engine.arguments import encode_argument
 from grader.engine.checks import NO_ANSWER, Unanswered
 from grader.engine.contract import FUNCTIONS, GRADIENT_SYMBOLS, SYMBOLIC_FUNCTIONS
+from grader.engine.explain import OWN_OPTIMIZERS
 from grader.engine.expressions import TooCostly, Work, encode_sympy, substitute
 from grader.engine.numeric import check_array
 from grader.engine.properties import probe_arrays, safety_share, scaling_share
@@ -218,12 +219,6 @@ class Context:
 #: Every judge: (context, the item's spec, the rubric item, the finding to fill) -> None.
 Judge = Callable[[Context, ItemSpec, Item, _Finding], None]
 
-
-#: The student's own optimizers: items computed from them (the effective rates, the 3b
-#: ratios, the property probes) prefer a mistake named on these functions' array items among
-#: those that fit equally well (the rates cannot tell "no bias correction" from "only m
-#: corrected"; adam_updates can).
-OWN_OPTIMIZERS = ("momentum_updates", "adam_updates")
 
 
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
