@@ -470,17 +470,28 @@ def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Findin
                if (value := context.outcome(context.calls[id(probe)], finding)) is not NO_ANSWER}
     tiny = next(probe for probe in probes if probe.name == "tiny")
     tol = context.judging.rubric.tolerances
-    found = {probe.name: diagnosis.diagnose_probe(answers[probe.name], probe.args, rtol=tol.numeric_rtol,
-                                                  atol_scale=tol.numeric_atol_scale, prefer=context.named_on(spec))
-             for probe in probes if isinstance(answers.get(probe.name), _ArrayValue)
-             and answers[probe.name].data.shape == probe.args[0].shape}
+    # The diagnosis of a probe's answer (pure, costly: every template, then every pair) is made
+    # only where it is read: the names of a probe with NaN or infinite steps, and the first
+    # probe with names when the item is not fully earned. Same results as diagnosing them all.
+    diagnosable = [probe for probe in probes if isinstance(answers.get(probe.name), _ArrayValue)
+                   and answers[probe.name].data.shape == probe.args[0].shape]
+    found: dict = {}
+
+    def diagnosed(probe) -> "diagnosis.Diagnosis":
+        if probe.name not in found:
+            found[probe.name] = diagnosis.diagnose_probe(
+                answers[probe.name], probe.args, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
+                prefer=context.named_on(spec))
+        return found[probe.name]
+
+    named = {probe.name: diagnosed(probe).labels for probe in diagnosable if answers[probe.name].nonfinite}
     share, messages = safety_share(answers, {probe.name: probe.args[0].shape for probe in probes},
-                                   adam_step_bounds(*tiny.args), shares=item.share_map,
-                                   named={name: d.labels for name, d in found.items()})
+                                   adam_step_bounds(*tiny.args), shares=item.share_map, named=named)
     finding.points += item.points * share
     finding.feedback.extend(messages)
     if share < sum(item.share_map.values()) - 1e-9:
-        for d in found.values():
+        for probe in diagnosable:
+            d = diagnosed(probe)
             if d.labels:
                 finding.explain(d)
                 break
