@@ -120,3 +120,29 @@ def test_reports_are_written_whole_without_an_fsync_each(tmp_path, monkeypatch):
     assert (tmp_path / "fast.json").read_text() == (tmp_path / "safe.json").read_text() == "{}\n"
     assert (tmp_path / "fast.json").stat().st_mode == (tmp_path / "safe.json").stat().st_mode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["fast.json", "safe.json"]  # no temporary left
+
+
+def test_variant_history_all_steps_at_once_is_the_step_by_step_form_bit_for_bit():
+    """The Adam variants' histories (every numeric misconception template of Adam) compute
+    the corrections and steps of all steps at once; the floats are those of the step-by-step
+    form, NaN and infinities included, for every single mistake and every pair."""
+    import numpy as np
+
+    from grader.judging.inputs import draw_inputs
+    from grader.judging.misconceptions import (ADAM_VARIANTS, AdamVariant, _variant_history_stepwise, adam_pairs,
+                                               variant_history)
+
+    variants = {"reference": AdamVariant(), **ADAM_VARIANTS, **adam_pairs()}
+    argsets = [(np.array([[0.0, 1e300], [-1e-300, 0.0], [np.nan, np.inf]]), 0.5, 0.0, 1.0, 0.0),
+               (np.zeros((3, 2)), 1e-3, 0.9, 0.999, 1e-8)]
+    for seed in range(3):
+        inputs = draw_inputs(f"bit-for-bit {seed}")
+        argsets += [case.args for cases in inputs.cases.values() for case in cases
+                    if case.function in ("adam_updates", "adam_effective_learning_rates")]
+        argsets += [probe.args for probes in inputs.probes.values() for probe in probes
+                    if probe.function == "adam_updates"]
+    for args in argsets:
+        for label, variant in variants.items():
+            for fast, slow in zip(variant_history(variant, *args), _variant_history_stepwise(variant, *args)):
+                assert fast.dtype == slow.dtype and fast.shape == slow.shape, label
+                assert np.array_equal(fast.view(np.uint64), slow.view(np.uint64)), (label, args[1:])

@@ -169,7 +169,68 @@ def variant_constant_gradient_step(variant: AdamVariant):
 
 
 def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2, eps):
-    """Steps and the bias-corrected v of the variant over a ``(T, d)`` stream."""
+    """Steps and the bias-corrected v of the variant over a ``(T, d)`` stream.
+
+    The moments are a recurrence, computed step by step; the corrections and the steps are
+    then computed for all steps at once, with the same operations on the same numbers as
+    :func:`variant_moments` and :func:`variant_step` one step at a time (so the very same
+    floats: :func:`_variant_history_stepwise` is the step-by-step form, and a test pins
+    that both agree bit for bit on every variant and pair).
+    """
+    if not (isinstance(grads, np.ndarray) and grads.dtype == np.float64 and grads.ndim == 2):
+        return _variant_history_stepwise(variant, grads, alpha, beta1, beta2, eps)
+    T, d = grads.shape
+    b_m, b_v = _betas(variant, beta1, beta2)
+    ms, vs = np.empty_like(grads), np.empty_like(grads)
+    m, v = np.zeros(d), np.zeros(d)
+    swapped_m, swapped_v = "m" in variant.ema_swapped, "v" in variant.ema_swapped
+    with np.errstate(all="ignore"):
+        for index, g in enumerate(grads):
+            square = g if variant.v_from_g else g**2
+            m = ((1 - b_m) * m + b_m * g) if swapped_m else (b_m * m + (1 - b_m) * g)
+            v = ((1 - b_v) * v + b_v * square) if swapped_v else (b_v * v + (1 - b_v) * square)
+            ms[index], vs[index] = m, v
+        m_hats = _correct_rows(ms, b_m, T, variant.correct_m)
+        v_hats = _correct_rows(vs, b_v, T, variant.correct_v)
+        how = variant.denominator
+        if how == "eps_inside":
+            denominator = _sqrt(v_hats + eps, how)
+        elif how == "eps_tf":
+            denominator = _sqrt(v_hats, how) + _column([eps / _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
+        elif how == "eps_hat_kb":
+            denominator = _sqrt(v_hats, how) + _column([eps * _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
+        elif how == "no_eps":
+            denominator = _sqrt(v_hats, how)
+        else:
+            denominator = _sqrt(v_hats, how) + eps
+        step = -alpha * m_hats / denominator
+        if variant.ascent:
+            step = -step
+        # the reference's convention: no gradient yet (0 / 0 without eps) is no step
+        steps = np.where((m_hats == 0) & (v_hats == 0), 0.0, step)
+    return steps, (v_hats if v_hats is not vs else vs.copy())
+
+
+def _column(values) -> np.ndarray:
+    return np.array(values, dtype=np.float64)[:, None]
+
+
+def _correct_rows(values: np.ndarray, beta, T: int, how: str) -> np.ndarray:
+    """:func:`_correct` of every row ``t - 1`` of ``values`` (steps t = 1..T) at once."""
+    if how == "none":
+        return values
+    if how == "multiply":
+        return values * _column([1 - beta**t for t in range(1, T + 1)])
+    divisors = {"divide": lambda t: 1 - beta**t, "power_t_minus_1": lambda t: 1 - beta ** (t - 1),
+                "power_t_plus_1": lambda t: 1 - beta ** (t + 1), "stuck_at_1": lambda t: 1 - beta,
+                "one_minus_beta_power": lambda t: (1 - beta) ** t}
+    if how not in divisors:
+        raise ValueError(how)
+    return values / _column([divisors[how](t) for t in range(1, T + 1)])
+
+
+def _variant_history_stepwise(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2, eps):
+    """:func:`variant_history` one step at a time (any array of gradients)."""
     steps = np.empty_like(grads)
     v_hats = np.empty_like(grads)
     m = np.zeros(grads.shape[1])
