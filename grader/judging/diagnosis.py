@@ -86,7 +86,7 @@ def diagnose_symbolic(judge, function: str, keys: Sequence, verdicts: Mapping, a
         tree = expression_tree(answers.get(key))
         if tree is None or verdict.outcome != "wrong":
             return ()
-        return judge.matching(tree, _candidates(tree, symbolic_templates(function, key, pairs=True),
+        return judge.matching(tree, _candidates(judge, tree, symbolic_templates(function, key, pairs=True),
                                                 judge.points(references[(function, key)], allowed, work), work),
                               allowed, work=work)
 
@@ -101,15 +101,18 @@ def diagnose_symbolic(judge, function: str, keys: Sequence, verdicts: Mapping, a
     return _diagnosis(labels, unexplained_line() if unexplained and has_templates else None)
 
 
-def _candidates(tree, templates: Mapping[str, list], points, work: Work) -> dict:
+def _candidates(judge, tree, templates: Mapping[str, list], points, work: Work) -> dict:
     """The templates that agree with ``tree`` at the first two of the reference's points
-    (a cheap sieve before the judge's full comparison, which draws points per template)."""
+    (a cheap sieve before the judge's full comparison, which draws points per template).
+    The templates' values there are the same for every submission: the judge remembers
+    them (and charges ``work`` their cost on every use)."""
     sieve = points.floats[:2]
     mine = values_at(tree, sieve, work=work)
     if any(value is None or type(value) is bool for value in mine):
         return dict(templates)
+    sieve_key = f"{points.key}|first 2"
     return {label: template for label, template in templates.items()
-            if agreement(mine, [_or_nan(v) for v in values_at(template, sieve, work=work)],
+            if agreement(mine, [_or_nan(v) for v in judge.cached_values(template, sieve, sieve_key, work)],
                          rtol=1e-6, atol=1e-9).agree}
 
 

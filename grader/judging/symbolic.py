@@ -134,6 +134,8 @@ def tree_key(tree) -> str:
 #: Default cache sizes (entries) per cache: points per expected tree, values of a tree at a
 #: set of points, agreements of two trees, verdicts.
 CACHE_SIZES = {"points": 2_000, "values": 20_000, "agreements": 50_000, "verdicts": 20_000}
+#: Entries of the judge's memo of canonical tree texts (by tree object).
+TREE_KEYS = 4_096
 #: Points at which :meth:`SymbolicJudge.depends_on` moves the gradients.
 DEPENDENCE_POINTS = 8
 #: Default work budgets (units of :mod:`grader.engine.expressions`' :class:`Work`).
@@ -160,10 +162,33 @@ class SymbolicJudge:
         self.cache = cache
         self.answer_work = answer_work
         self._caches = {name: LRU(size) for name, size in cache_sizes.items()}
+        # The canonical text of a tree object, by identity: the templates' and references'
+        # trees are the same objects for every submission (their text is computed once per
+        # process, not once per verdict). Each entry holds its tree, so an id is never
+        # reused while its entry is here; bounded; off with ``cache=False``.
+        self._tree_keys = LRU(TREE_KEYS)
 
     def cache_sizes(self) -> dict[str, int]:
         """Entries held per cache."""
         return {name: len(lru) for name, lru in self._caches.items()}
+
+    def tree_key(self, tree) -> str:
+        """:func:`tree_key` of a tree (remembered by tree object when caching)."""
+        if not self.cache:
+            return tree_key(tree)
+        hit = self._tree_keys.get(id(tree))
+        if hit is not None and hit[0] is tree:
+            return hit[1]
+        key = tree_key(tree)
+        self._tree_keys.put(id(tree), (tree, key))
+        return key
+
+    def cached_values(self, tree, points: Sequence[Mapping[str, object]], points_key: str, work: Work) -> list:
+        """``values_at(tree, points)`` (float arithmetic), once per tree and point set
+        (``points_key`` names the points by content); a hit charges ``work`` what computing
+        it cost."""
+        return self._cached("values", content_key("float values", self.tree_key(tree), points_key), work,
+                            lambda: values_at(tree, points, work=work))
 
     def _cached(self, cache: str, key: bytes, work: Work, compute: Callable):
         """``compute()`` once per key; a hit charges ``work`` what computing it cost."""
@@ -189,7 +214,7 @@ class SymbolicJudge:
         """
         work = Work(self.answer_work, what="this answer") if work is None else work
         names = tuple(sorted(names))
-        expected_key = tree_key(expected_tree)
+        expected_key = self.tree_key(expected_tree)
 
         def compute():
             seed = expected_key + "|" + ",".join(names)
@@ -214,7 +239,7 @@ class SymbolicJudge:
         return points
 
     def _values_of(self, tree, points: SamplePoints, work: Work) -> tuple[list, list]:
-        return self._cached("values", content_key("values", tree_key(tree), points.key), work,
+        return self._cached("values", content_key("values", self.tree_key(tree), points.key), work,
                             lambda: (values_at(tree, points.floats, work=work),
                                      values_at(tree, points.exact, PRECISE, work)))
 
@@ -232,7 +257,7 @@ class SymbolicJudge:
                     result = PointAgreement(False, len(points.floats) + exact.index, exact.got, exact.expected)
             return result
 
-        return self._cached("agreements", content_key("agree", tree_key(tree), tree_key(expected_tree),
+        return self._cached("agreements", content_key("agree", self.tree_key(tree), self.tree_key(expected_tree),
                                                       points.key, self.rtol, self.atol), work, compute)
 
     # -- the verdict -----------------------------------------------------------------
@@ -252,8 +277,8 @@ class SymbolicJudge:
         parent = Work(self.answer_work, what="this answer") if work is None else work
         own = parent.child(self.answer_work, f"this answer ({what})")
         answer_key = answer.key if isinstance(answer, ExprValue) else canonical_key(tree)
-        key = content_key("verdict", answer_key, tree_key(expected_tree), tuple(allowed), what,
-                          tuple((ident, tree_key(t)) for ident, t in templates.items()))
+        key = content_key("verdict", answer_key, self.tree_key(expected_tree), tuple(allowed), what,
+                          tuple((ident, self.tree_key(t)) for ident, t in templates.items()))
         try:
             return self._cached("verdicts", key, own,
                                 lambda: self._judge_tree(tree, expected_tree, allowed, what, templates, own))
