@@ -18,6 +18,7 @@ The names and words of the mistakes are plain data in :mod:`grader.judging.catal
 from __future__ import annotations
 
 import functools
+import threading
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -530,11 +531,34 @@ def numeric_templates(function: str, *, pairs: bool = False) -> dict[str, Numeri
 # reference's (the definitions are the reference's: see its spike_response and
 # sparse_feature_boost docstrings).
 
+_MEMO = threading.local()
+
+
+def _momentum_of(momentum_steps, both: np.ndarray, alpha, mu) -> np.ndarray:
+    """``momentum_steps(both, alpha, mu)``; the reference's steps are remembered for the last
+    few streams of this thread (every Adam template of a ratio case shares them), by content."""
+    from reference.adam_vs_momentum import momentum_updates
+
+    if momentum_steps is not momentum_updates:
+        return momentum_steps(both, alpha, mu)
+    key = (both.dtype.str, both.shape, both.tobytes(), type(alpha), repr(alpha), type(mu), repr(mu))
+    memo = getattr(_MEMO, "momentum", None)
+    if memo is None:
+        memo = _MEMO.momentum = {}
+    if key not in memo:
+        if len(memo) >= 4:
+            memo.clear()
+        steps = momentum_steps(both, alpha, mu)
+        steps.flags.writeable = False
+        memo[key] = steps
+    return memo[key]
+
+
 def _ratios_at(t: int, columns, momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps) -> dict:
     both = np.stack(columns, axis=1)
     out = {}
     with np.errstate(all="ignore"):
-        for name, steps in (("momentum", momentum_steps(both, alpha, mu)),
+        for name, steps in (("momentum", _momentum_of(momentum_steps, both, alpha, mu)),
                             ("adam", adam_steps(both, alpha, beta1, beta2, eps))):
             first, second = np.abs(steps[t - 1])
             out[name] = float(first / second)
