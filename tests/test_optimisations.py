@@ -123,14 +123,17 @@ def test_reports_are_written_whole_without_an_fsync_each(tmp_path, monkeypatch):
 
 
 def test_variant_history_all_steps_at_once_is_the_step_by_step_form_bit_for_bit():
-    """The Adam variants' histories (every numeric misconception template of Adam) compute
-    the corrections and steps of all steps at once; the floats are those of the step-by-step
-    form, NaN and infinities included, for every single mistake and every pair."""
+    """The Adam variants' histories and effective rates (every numeric misconception template
+    of Adam) compute the corrections and steps of all steps at once, from moments shared
+    between variants; the floats are those of the step-by-step form, NaN and infinities
+    included, for every single mistake and every pair."""
     import numpy as np
 
     from grader.judging.inputs import draw_inputs
+    from dataclasses import replace
+
     from grader.judging.misconceptions import (ADAM_VARIANTS, AdamVariant, _variant_history_stepwise, adam_pairs,
-                                               variant_history)
+                                               variant_effective_rates, variant_history, variant_step)
 
     variants = {"reference": AdamVariant(), **ADAM_VARIANTS, **adam_pairs()}
     argsets = [(np.array([[0.0, 1e300], [-1e-300, 0.0], [np.nan, np.inf]]), 0.5, 0.0, 1.0, 0.0),
@@ -143,7 +146,13 @@ def test_variant_history_all_steps_at_once_is_the_step_by_step_form_bit_for_bit(
                     if probe.function == "adam_updates"]
     for args in argsets:
         for label, variant in variants.items():
-            for fast, slow in zip(variant_history(variant, *args), _variant_history_stepwise(variant, *args)):
+            slow_steps, slow_v_hats = _variant_history_stepwise(variant, *args)
+            unit = replace(variant, ascent=False)
+            with np.errstate(all="ignore"):
+                slow_rates = np.stack([-variant_step(unit, np.ones(args[0].shape[1]), v_hat, args[1], args[4],
+                                                     index + 1, args[3]) for index, v_hat in enumerate(slow_v_hats)])
+            fast = (*variant_history(variant, *args), variant_effective_rates(variant, *args))
+            for fast, slow in zip(fast, (slow_steps, slow_v_hats, slow_rates)):
                 assert fast.dtype == slow.dtype and fast.shape == slow.shape, label
                 assert np.array_equal(fast.view(np.uint64), slow.view(np.uint64)), (label, args[1:])
 

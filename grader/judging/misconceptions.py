@@ -169,6 +169,10 @@ def variant_constant_gradient_step(variant: AdamVariant):
     return variant_step(variant, m_hat, v_hat, a, e, t, b2)
 
 
+#: Per-thread memos of pure computations (bounded), see :func:`_moments` and :func:`_momentum_of`.
+_MEMO = threading.local()
+
+
 def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2, eps):
     """Steps and the bias-corrected v of the variant over a ``(T, d)`` stream.
 
@@ -180,36 +184,60 @@ def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2
     """
     if not (isinstance(grads, np.ndarray) and grads.dtype == np.float64 and grads.ndim == 2):
         return _variant_history_stepwise(variant, grads, alpha, beta1, beta2, eps)
-    T, d = grads.shape
+    T = grads.shape[0]
     b_m, b_v = _betas(variant, beta1, beta2)
+    ms, vs = _moments(grads, b_m, b_v, "m" in variant.ema_swapped, "v" in variant.ema_swapped, variant.v_from_g)
+    with np.errstate(all="ignore"):
+        m_hats = _correct_rows(ms, b_m, T, variant.correct_m)
+        v_hats = _correct_rows(vs, b_v, T, variant.correct_v)
+        steps = _step_rows(variant, m_hats, v_hats, alpha, eps, beta2)
+        # the reference's convention: no gradient yet (0 / 0 without eps) is no step
+        steps = np.where((m_hats == 0) & (v_hats == 0), 0.0, steps)
+    return steps, (v_hats if v_hats is not vs else vs.copy())
+
+
+def _moments(grads: np.ndarray, b_m, b_v, swapped_m: bool, swapped_v: bool, v_from_g: bool):
+    """The raw moments m_t, v_t of every step (read-only arrays). Many variants share them
+    (they change the corrections or the step only): the last few of this thread are
+    remembered, by content, and computed once."""
+    key = (grads.shape, grads.tobytes(), type(b_m), repr(b_m), type(b_v), repr(b_v), swapped_m, swapped_v, v_from_g)
+    memo = getattr(_MEMO, "moments", None)
+    if memo is None:
+        memo = _MEMO.moments = {}
+    if key in memo:
+        return memo[key]
+    d = grads.shape[1]
     ms, vs = np.empty_like(grads), np.empty_like(grads)
     m, v = np.zeros(d), np.zeros(d)
-    swapped_m, swapped_v = "m" in variant.ema_swapped, "v" in variant.ema_swapped
     with np.errstate(all="ignore"):
         for index, g in enumerate(grads):
-            square = g if variant.v_from_g else g**2
+            square = g if v_from_g else g**2
             m = ((1 - b_m) * m + b_m * g) if swapped_m else (b_m * m + (1 - b_m) * g)
             v = ((1 - b_v) * v + b_v * square) if swapped_v else (b_v * v + (1 - b_v) * square)
             ms[index], vs[index] = m, v
-        m_hats = _correct_rows(ms, b_m, T, variant.correct_m)
-        v_hats = _correct_rows(vs, b_v, T, variant.correct_v)
-        how = variant.denominator
-        if how == "eps_inside":
-            denominator = _sqrt(v_hats + eps, how)
-        elif how == "eps_tf":
-            denominator = _sqrt(v_hats, how) + _column([eps / _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
-        elif how == "eps_hat_kb":
-            denominator = _sqrt(v_hats, how) + _column([eps * _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
-        elif how == "no_eps":
-            denominator = _sqrt(v_hats, how)
-        else:
-            denominator = _sqrt(v_hats, how) + eps
-        step = -alpha * m_hats / denominator
-        if variant.ascent:
-            step = -step
-        # the reference's convention: no gradient yet (0 / 0 without eps) is no step
-        steps = np.where((m_hats == 0) & (v_hats == 0), 0.0, step)
-    return steps, (v_hats if v_hats is not vs else vs.copy())
+    ms.flags.writeable = vs.flags.writeable = False
+    if len(memo) >= 32:
+        memo.clear()
+    memo[key] = (ms, vs)
+    return ms, vs
+
+
+def _step_rows(variant: AdamVariant, m_hats: np.ndarray, v_hats: np.ndarray, alpha, eps, beta2) -> np.ndarray:
+    """:func:`variant_step` of every row ``t - 1`` (steps t = 1..T) at once."""
+    T = m_hats.shape[0]
+    how = variant.denominator
+    if how == "eps_inside":
+        denominator = _sqrt(v_hats + eps, how)
+    elif how == "eps_tf":
+        denominator = _sqrt(v_hats, how) + _column([eps / _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
+    elif how == "eps_hat_kb":
+        denominator = _sqrt(v_hats, how) + _column([eps * _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
+    elif how == "no_eps":
+        denominator = _sqrt(v_hats, how)
+    else:
+        denominator = _sqrt(v_hats, how) + eps
+    step = -alpha * m_hats / denominator
+    return -step if variant.ascent else step
 
 
 def _column(values) -> np.ndarray:
@@ -251,6 +279,9 @@ def variant_effective_rates(variant: AdamVariant, grads, alpha, beta1, beta2, ep
     _, v_hats = variant_history(variant, grads, alpha, beta1, beta2, eps)
     unit = replace(variant, ascent=False)
     with np.errstate(all="ignore"):
+        if isinstance(v_hats, np.ndarray) and v_hats.dtype == np.float64 and v_hats.ndim == 2 and len(v_hats):
+            # all steps at once: the same operations on the same floats as step by step below
+            return -_step_rows(unit, np.ones(v_hats.shape), v_hats, alpha, eps, beta2)
         return np.stack([-variant_step(unit, np.ones(grads.shape[1]), v_hat, alpha, eps, index + 1, beta2)
                          for index, v_hat in enumerate(v_hats)])
 
@@ -530,9 +561,6 @@ def numeric_templates(function: str, *, pairs: bool = False) -> dict[str, Numeri
 # The ratios of Part 3b, computed with a student's mistaken optimizer in place of the
 # reference's (the definitions are the reference's: see its spike_response and
 # sparse_feature_boost docstrings).
-
-_MEMO = threading.local()
-
 
 def _momentum_of(momentum_steps, both: np.ndarray, alpha, mu) -> np.ndarray:
     """``momentum_steps(both, alpha, mu)``; the reference's steps are remembered for the last
