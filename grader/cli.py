@@ -324,6 +324,10 @@ def main(argv=None, prog: str = "adam-grader") -> int:
     """The ``adam-grader`` command (``python -m grader`` passes its own ``prog``)."""
     parser = build_parser(prog)
     args = parser.parse_args(argv)
+    if getattr(args, "dask", None) and (args.workers is not None or args.processes):
+        parser.error("--workers and --processes do not apply with --dask: each Dask worker process "
+                     "grades one submission at a time in its own sandbox; start one Dask worker process "
+                     "per core instead (local:N, or dask worker ADDRESS --nworkers N --nthreads 1)")
     if getattr(args, "workers", 1) is None:
         from grader.batch import default_workers
         args.workers = default_workers()

@@ -216,3 +216,13 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr[-2000:]
     assert proc.returncode == 1
     assert (tmp_path / "out" / "reports" / "alice_correct.json").exists()
+
+
+@pytest.mark.parametrize("option", [["--workers", "3"], ["--processes", "2"]])
+def test_worker_options_with_dask_are_a_usage_error_not_ignored(tmp_path, capsys, option):
+    with pytest.raises(SystemExit) as exc:
+        main(["grade", str(EXAMPLES / "alice_correct.py"), "--out", str(tmp_path / "out"),
+              "--dask", "local:2", *option])
+    assert exc.value.code == 2
+    assert "do not apply with --dask" in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()
