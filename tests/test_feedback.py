@@ -128,6 +128,16 @@ def test_unexplained_steps_say_where_they_first_depart():
     assert found.lines[0].startswith(UNEXPLAINED) and "step 5" in found.lines[0]
 
 
+def test_a_wrong_shape_gets_no_naming_line_on_either_side():
+    """A transposed or flattened array is a format mistake: the shape message is the whole
+    story, not "No single named mistake explains this" as if the values had been compared."""
+    expected = reference.adam_updates(GRADS, *HYPER)
+    for got in (expected.T.copy(), expected.ravel().copy()):
+        found = diagnose_array("adam_updates", ArrayValue(got, 0), expected, (GRADS, *HYPER),
+                               rtol=1e-6, atol_scale=1e-9)
+        assert found.labels == () and found.lines == (), got.shape
+
+
 # ---------------------------------------------------------------------------
 # NaN patterns and float32
 # ---------------------------------------------------------------------------

@@ -154,6 +154,8 @@ def diagnose_array(function: str, value: ArrayValue, expected: np.ndarray, args:
                    atol_scale: float, prefer: Sequence[str] = ()) -> Diagnosis:
     """The mistakes that explain a wrong (T, d) array, NaN and infinities included."""
     got = value.data
+    if got.shape != expected.shape:  # a format mistake: the shape message says it all
+        return _diagnosis([], None)
     if looks_like_float32(got, expected):
         return _diagnosis(["float32_rounding"], None)
     cache: dict = {}
