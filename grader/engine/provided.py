@@ -12,6 +12,7 @@ into the worker's private working directory).
 
 from __future__ import annotations
 
+import functools
 import sys
 
 #: Import names of the packages student code may use, with the distribution that provides each.
@@ -77,17 +78,13 @@ def _listed_standard_library() -> frozenset:
     return frozenset(names)
 
 
-_STANDARD_LIBRARY: frozenset | None = None
-
-
+@functools.lru_cache(maxsize=1)
 def standard_library() -> frozenset:
-    """The top-level module names of the standard library of the running Python."""
-    global _STANDARD_LIBRARY
-    if _STANDARD_LIBRARY is None:
-        official = getattr(sys, "stdlib_module_names", None)  # Python 3.10 and later
-        _STANDARD_LIBRARY = frozenset(official) | frozenset(sys.builtin_module_names) if official is not None \
-            else _listed_standard_library()
-    return _STANDARD_LIBRARY
+    """The top-level module names of the standard library of the running Python (read once)."""
+    official = getattr(sys, "stdlib_module_names", None)  # Python 3.10 and later
+    if official is None:
+        return _listed_standard_library()
+    return frozenset(official) | frozenset(sys.builtin_module_names)
 
 
 def is_provided(module: str) -> bool:
