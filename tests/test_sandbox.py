@@ -665,7 +665,8 @@ def test_a_timeout_at_the_backstop_is_retried_once_in_a_fresh_worker(monkeypatch
         def spawn(self, slot):
             Box.spawned += 1
             return type("W", (), {"send": lambda self, m: None, "close": lambda self, **k: None,
-                                  "end_of_call": lambda self: None, "exit_status": lambda self: "x"})()
+                                  "end_of_call": lambda self: None, "exit_status": lambda self: "x",
+                                  "kill": lambda self: None})()
 
     submission = read_submission("alice", "alice.py", b"x = 1\n", notebook=False)
     session = client.WorkerSession(Box(), 0, submission)
@@ -708,3 +709,32 @@ def test_a_call_cut_short_by_the_submission_budget_names_the_budget_not_a_leftov
     assert {result.outcomes[call.key].kind for call in calls} == {"timeout"}
     assert details[0] == "momentum_updates did not finish within 1.5 s"
     assert details[1:] == ["the submission used up its 2 s in all"] * 2
+
+
+def test_the_worker_may_read_exactly_the_grader_modules_it_imports():
+    """``WORKER_MODULES`` (the only grader files on a worker's allow-list) is the set of grader
+    modules that importing the worker loads, and the worker calls the contract's functions only."""
+    import subprocess
+    loaded = subprocess.run([sys.executable, "-c", "import sys, grader.sandbox.worker; "
+                             "print(' '.join(sorted(m for m in sys.modules if m.split('.')[0] == 'grader')))"],
+                            capture_output=True, text=True, check=True).stdout.split()
+    assert sorted(sandbox_module.WORKER_MODULES) == loaded
+    from grader.engine.contract import FUNCTION_NAMES
+    from grader.sandbox import worker
+    assert worker.FUNCTIONS is FUNCTION_NAMES
+
+
+def test_a_timed_out_worker_is_killed_at_once_not_waited_for(box, monkeypatch):
+    """A call past its limit leaves the channel out of step: the worker is killed without a
+    goodbye, so the wait for it to leave on its own (up to a second per timeout, a second a
+    looping file held its worker lane for nothing) never happens."""
+    drained = []
+    monkeypatch.setattr(sandbox_module.Worker, "_drain", lambda self, seconds: drained.append(seconds))
+    limits = dataclasses.replace(LIMITS, call_seconds=0.5, submission_seconds=5.0)
+    source = "def momentum_updates(*args):\n    while True:\n        pass\n\ndef adam_step_bound(*a):\n    return 1.0\n"
+    submission = read_submission("looper", "looper.py", source.encode(), notebook=False)
+    calls = [Call("momentum_updates", (encode_argument(float(n)),)) for n in range(2)]
+    calls.append(Call("adam_step_bound", (encode_argument(1.0),)))
+    result = run_calls(box, 0, submission, calls, limits)
+    assert [result.outcomes[call.key].kind for call in calls] == ["timeout", "timeout", "value"]
+    assert drained == [], "a timed-out worker was asked to say goodbye and waited for"

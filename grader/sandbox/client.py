@@ -139,7 +139,8 @@ class WorkerSession:
         except ProtocolError as exc:
             raise _Failed(_failure(phase, "invalid", function=function, problem=str(exc))) from None
         self.used += own
-        if answer is None:
+        if answer is None:  # out of step: no goodbye, no waiting for an answer that may never come
+            worker.kill()
             raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), contended)
         return answer
 

@@ -108,9 +108,9 @@ SYSTEM_PATHS = ("/usr", "/lib", "/lib32", "/lib64", "/libx32", "/bin", "/sbin", 
                 "/dev", "/proc", "/sys")
 #: Modules of the grader that run inside a worker (imported by the zygote before forking);
 #: their files are the only grader files a worker may read.
-WORKER_MODULES = ("grader", "grader.errors", "grader.engine", "grader.engine.arguments",
-                  "grader.engine.expressions", "grader.engine.symbols", "grader.engine.wire",
-                  "grader.engine.provided", "grader.sandbox", "grader.sandbox.protocol",
+WORKER_MODULES = ("grader", "grader.errors", "grader.engine", "grader.engine.arguments", "grader.engine.calls",
+                  "grader.engine.contract", "grader.engine.expressions", "grader.engine.provided",
+                  "grader.engine.symbols", "grader.engine.wire", "grader.sandbox", "grader.sandbox.protocol",
                   "grader.sandbox.worker")
 
 

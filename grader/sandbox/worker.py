@@ -31,18 +31,12 @@ from pathlib import Path
 
 from grader.engine.arguments import decode_argument
 from grader.engine.calls import describe_exception
+from grader.engine.contract import FUNCTION_NAMES as FUNCTIONS  # the only functions ever called
 from grader.engine.provided import is_provided, not_provided_message
 from grader.engine.wire import encode_value
 from grader.sandbox.protocol import MAX_GRADER_MESSAGE, read_message, write_message
 
 MODULE_NAME = "adam_vs_momentum"
-#: The functions a submission may define (SPEC section 2); only these are ever called.
-FUNCTIONS = (
-    "adam_first_update", "adam_second_update", "momentum_updates", "adam_updates",
-    "momentum_constant_gradient_step", "adam_constant_gradient_step", "momentum_scale_factor",
-    "adam_scale_factor", "adam_scaled_step", "adam_step_bound", "adam_effective_learning_rates",
-    "spike_response", "sparse_feature_boost", "concept_answers",
-)
 
 
 class ImportGuard:
