@@ -63,7 +63,7 @@ def short_limits(batch: Path) -> Path:
     """The default rubric with shorter time limits, beside ``batch``: the looping submission
     then costs seconds, not a minute, in each of the runs below (every run uses it)."""
     text = DEFAULT_RUBRIC.read_text(encoding="utf-8")
-    for key, value in (("import_seconds", "5"), ("call_seconds", "2"), ("submission_seconds", "20")):
+    for key, value in (("import_seconds", "5"), ("call_seconds", "1"), ("submission_seconds", "8")):
         text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
         assert count == 1, key
     path = batch.parent / "rubric-short.toml"
