@@ -738,3 +738,33 @@ def test_a_timed_out_worker_is_killed_at_once_not_waited_for(box, monkeypatch):
     result = run_calls(box, 0, submission, calls, limits)
     assert [result.outcomes[call.key].kind for call in calls] == ["timeout", "timeout", "value"]
     assert drained == [], "a timed-out worker was asked to say goodbye and waited for"
+
+
+def test_a_worker_that_fails_to_build_its_sandbox_once_is_replaced_not_the_students_loss(monkeypatch):
+    """A spawn that fails before any student code ran (a transient failure of the sandbox) is
+    tried once more; a second failure in a row is the grader's problem, reported as such."""
+    from grader.sandbox import client
+    from grader.errors import SandboxError
+
+    monkey_results = iter([({"op": "loaded", "ok": True, "functions": []}, 0.1, False)] * 2)
+
+    class Box:
+        isolation = type("I", (), {"layers": ()})()
+
+        def __init__(self, failures):
+            self.failures, self.spawned = failures, 0
+
+        def spawn(self, slot):
+            self.spawned += 1
+            if self.spawned <= self.failures:
+                raise SandboxError("a worker failed while building its sandbox")
+            return type("W", (), {"send": lambda self, m: None, "close": lambda self, **k: None,
+                                  "end_of_call": lambda self: None, "kill": lambda self: None})()
+
+    submission = read_submission("alice", "alice.py", b"x = 1\n", notebook=False)
+    monkeypatch.setattr(client, "_await_answer", lambda worker, seconds: next(monkey_results))
+    once = Box(failures=1)
+    assert client.WorkerSession(once, 0, submission).load(1.0) is None and once.spawned == 2
+    twice = Box(failures=2)
+    with pytest.raises(SandboxError):
+        client.WorkerSession(twice, 0, submission).load(1.0)

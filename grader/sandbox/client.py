@@ -152,7 +152,10 @@ class WorkerSession:
     def load(self, seconds: float, *, retried: bool = False) -> CallOutcome | None:
         """Import the submission in a fresh worker; None when it is ready for calls."""
         self._drop()
-        self.worker = self.sandbox.spawn(self.slot)
+        try:
+            self.worker = self.sandbox.spawn(self.slot)
+        except SandboxError:  # no student code ran yet: a worker that failed to build its
+            self.worker = self.sandbox.spawn(self.slot)  # sandbox once gets one more try
         message = {"op": "load", "filename": self.submission.filename, "source": self.submission.source}
         try:
             reply = self._exchange(message, seconds, "load")
