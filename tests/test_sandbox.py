@@ -11,8 +11,6 @@ import dataclasses
 import json
 import os
 import random
-import select
-import signal
 import socket
 import struct
 import sys
@@ -23,7 +21,6 @@ import uuid
 import pytest
 
 from grader.sandbox import isolation as iso
-from grader.sandbox import protocol
 from grader.sandbox import manager as sandbox_module
 from grader.sandbox import zygote
 from grader.errors import ProtocolError, SandboxError
@@ -768,3 +765,26 @@ def test_a_worker_that_fails_to_build_its_sandbox_once_is_replaced_not_the_stude
     twice = Box(failures=2)
     with pytest.raises(SandboxError):
         client.WorkerSession(twice, 0, submission).load(1.0)
+
+
+def test_the_zygote_keeps_matplotlibs_font_list_for_the_next_batch(tmp_path):
+    """The font list a zygote builds is kept (whole files only) and handed to the next zygote's
+    fresh matplotlib folder, so that a batch does not scan the system's fonts again."""
+    import subprocess
+    keep = tmp_path / "keep"
+    warm = ("import logging, sys; logging.basicConfig(level=logging.INFO); "
+            "from grader.sandbox import zygote; zygote._warm_matplotlib(sys.argv[1]); "
+            "import matplotlib.font_manager as fm; print(len(fm.fontManager.ttflist))")
+    first = subprocess.run([sys.executable, "-c", warm, str(keep)], capture_output=True, text=True, check=True)
+    kept = sorted(p.name for p in keep.iterdir())
+    assert len(kept) == 1 and kept[0].startswith("fontlist-") and kept[0].endswith(".json")
+    before = (keep / kept[0]).stat().st_mtime_ns
+    second = subprocess.run([sys.executable, "-c", warm, str(keep)], capture_output=True, text=True, check=True)
+    assert second.stdout == first.stdout and int(first.stdout) > 0  # the same fonts, read back
+    assert "generated new fontManager" in first.stderr and "generated new fontManager" not in second.stderr
+    assert (keep / kept[0]).stat().st_mtime_ns == before, "an unchanged font list is not rewritten"
+
+    target = tmp_path / "fresh"
+    zygote._copy_font_lists(str(keep), str(target))
+    assert sorted(p.name for p in target.iterdir()) == kept
+    zygote._copy_font_lists(str(tmp_path / "missing"), str(target))  # nothing to copy: no error
