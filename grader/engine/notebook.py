@@ -16,8 +16,10 @@ import re
 import warnings
 from dataclasses import dataclass
 
-import nbformat
-from nbformat import NotebookNode
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # nbformat (and the JSON-schema validator it brings) is imported only when a
+    from nbformat import NotebookNode  # notebook is read: most batches and runs have none
 
 __all__ = ["NotebookError", "NotebookSource", "notebook_code", "notebook_source"]
 
@@ -169,6 +171,8 @@ def _load(notebook_text: str | bytes) -> NotebookNode:
     except ValueError as exc:  # e.g. an integer literal beyond Python's digit limit
         raise NotebookError(f"not valid JSON for a notebook: {exc}") from None
     _check_structure(data)
+    import nbformat
+
     captured: dict = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
