@@ -13,6 +13,8 @@ import os
 import re
 import shutil
 import subprocess
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -61,28 +63,56 @@ def bundle(tmp_path_factory) -> Path:
     return out
 
 
-@pytest.mark.skipif(not PYTHONS, reason=f"no pyenv Python {PYTHON_RANGE[0]}-{PYTHON_RANGE[1]} on this machine "
-                                        f"(looked in {', '.join(str(p) for p in PYENV_FOLDERS)})")
-@pytest.mark.parametrize("version,python", PYTHONS, ids=[v for v, _ in PYTHONS])
-def test_bundle_passes_the_reference_on(version, python, bundle, tmp_path):
-    venv = tmp_path / "venv"
+@dataclass(frozen=True)
+class PlatformRun:
+    """What the bundle did on one Python: the install, its pytest, the version it reported."""
+
+    installed: bool
+    install_output: str
+    returncode: int = -1
+    output: str = ""
+    stated: str = ""
+
+
+def run_bundle(python: Path, bundle: Path, folder: Path) -> PlatformRun:
+    """A fresh virtual environment of ``python`` in ``folder``, the bundle's requirements, then
+    the bundle's pytest on the reference solution."""
+    venv = folder / "venv"
     subprocess.run([str(python), "-m", "venv", str(venv)], check=True, timeout=600)
     bin_dir = venv / ("Scripts" if os.name == "nt" else "bin")
     install = subprocess.run([str(bin_dir / "python"), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                               "-r", str(bundle / "requirements.txt")], capture_output=True, text=True, timeout=1500)
-    assert install.returncode == 0, install.stdout + install.stderr
-    work = tmp_path / "bundle"
+    if install.returncode != 0:
+        return PlatformRun(False, install.stdout + install.stderr)
+    work = folder / "bundle"
     shutil.copytree(bundle, work)
     shutil.copyfile(REFERENCE, work / "adam_vs_momentum.py")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     run = subprocess.run([str(bin_dir / "python"), "-m", "pytest", "-q"], cwd=work, capture_output=True,
                          text=True, timeout=900, env=env)
-    output = run.stdout + run.stderr
-    assert run.returncode == 0, output
-    assert "21 passed" in output and "Not a grade" in output
     stated = subprocess.run([str(bin_dir / "python"), "-c", "import sys; print(sys.version.split()[0])"],
                             capture_output=True, text=True, check=True).stdout.strip()
-    assert stated == version
+    return PlatformRun(True, "", run.returncode, run.stdout + run.stderr, stated)
+
+
+@pytest.fixture(scope="module")
+def platform_runs(bundle, tmp_path_factory) -> dict[str, PlatformRun]:
+    """Every chosen Python's run, side by side (each is mostly waiting on pip and imports)."""
+    folders = {version: tmp_path_factory.mktemp(f"python-{version}") for version, _ in PYTHONS}
+    with ThreadPoolExecutor(max_workers=max(1, len(PYTHONS))) as pool:
+        futures = {version: pool.submit(run_bundle, python, bundle, folders[version]) for version, python in PYTHONS}
+        return {version: future.result() for version, future in futures.items()}
+
+
+@pytest.mark.skipif(not PYTHONS, reason=f"no pyenv Python {PYTHON_RANGE[0]}-{PYTHON_RANGE[1]} on this machine "
+                                        f"(looked in {', '.join(str(p) for p in PYENV_FOLDERS)})")
+@pytest.mark.parametrize("version", [v for v, _ in PYTHONS])
+def test_bundle_passes_the_reference_on(version, platform_runs):
+    run = platform_runs[version]
+    assert run.installed, run.install_output
+    assert run.returncode == 0, run.output
+    assert "21 passed" in run.output and "Not a grade" in run.output
+    assert run.stated == version
 
 
 def test_requirements_and_handout_state_the_supported_range(bundle):
