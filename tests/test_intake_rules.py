@@ -336,3 +336,34 @@ def test_a_zip_with_two_members_of_the_same_name_is_refused_with_a_message(tmp_p
 
 def test_display_names_are_one_line():
     assert display_name("a\nb\r\x1b[31mc\u2028d") == "a b [31mc d"
+
+
+def test_a_students_zip_in_a_class_archive_passes_the_same_safety_rules_as_any_member():
+    """One rule for every member: a top-level zip that is a link, encrypted, or would expand
+    past the limits is not opened as a student's upload, and is refused with the words any
+    member gets."""
+    from grader.intake import submissions as intake
+
+    def member(name, *, size=100, compressed=100, link=False, encrypted=False):
+        info = zipfile.ZipInfo(name)
+        info.file_size, info.compress_size = size, compressed
+        if link:
+            info.external_attr = 0o120777 << 16
+        if encrypted:
+            info.flag_bits |= 0x1
+        return info
+
+    plain = member("alice.zip")
+    assert intake._is_student_zip_member(plain)
+    refused = {"link.zip": member("link.zip", link=True),
+               "locked.zip": member("locked.zip", encrypted=True),
+               "huge.zip": member("huge.zip", size=intake.MAX_ZIP_TOTAL + 1, compressed=intake.MAX_ZIP_TOTAL),
+               "bomb.zip": member("bomb.zip", size=10_000_000, compressed=1_000),
+               "../up.zip": member("../up.zip"), ".hidden.zip": member(".hidden.zip")}
+    assert [name for name, info in refused.items() if intake._is_student_zip_member(info)] == []
+    _, problems = intake._candidates(list(refused.values()))
+    assert problems == ["'link.zip' is a symbolic link; skipped", "'locked.zip' is encrypted; skipped",
+                        f"'huge.zip' expands to {intake.MAX_ZIP_TOTAL + 1:,} bytes; the limit is "
+                        f"{intake.MAX_ZIP_TOTAL:,}; skipped",
+                        "'bomb.zip' expands 10000-fold (a zip bomb?); skipped",
+                        "'../up.zip' points outside the archive (path traversal); skipped"]

@@ -223,46 +223,68 @@ def _open_zip(content: bytes, max_entries: int) -> tuple[zipfile.ZipFile, list[z
     return archive, members
 
 
+def _outside_or_link(member: zipfile.ZipInfo) -> str | None:
+    """Why ``member`` may never be read, whatever its name: it points outside the archive, or it
+    is a symbolic link. (One rule for every member: a source file or a student's own zip.)"""
+    name = member.filename
+    if name.startswith(("/", "\\")) or ".." in _parts(name) or re.match(r"^[A-Za-z]:", name):
+        return "points outside the archive (path traversal); skipped"
+    if stat.S_ISLNK(member.external_attr >> 16):
+        return "is a symbolic link; skipped"
+    return None
+
+
+def _encrypted(member: zipfile.ZipInfo) -> bool:
+    return bool(member.flag_bits & 0x1)
+
+
+def _oversized(member: zipfile.ZipInfo, limit: int) -> str | None:
+    """Why ``member`` is too large to read (beyond ``limit`` bytes, or a zip bomb's ratio)."""
+    if member.file_size > limit:
+        return f"expands to {member.file_size:,} bytes; the limit is {limit:,}; skipped"
+    if member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO:
+        return f"expands {member.file_size // member.compress_size}-fold (a zip bomb?); skipped"
+    return None
+
+
+def _parts(name: str) -> tuple[str, ...]:
+    return PurePosixPath(name.replace("\\", "/")).parts
+
+
 def _candidates(members: Sequence[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInfo], list[str]]:
     """The members that could be graded, and a problem note for every refused one."""
     problems, candidates = [], []
     for member in members:
         name = member.filename
         shown = repr(display_name(name))
-        parts = PurePosixPath(name.replace("\\", "/")).parts
-        mode = member.external_attr >> 16
-        if name.startswith(("/", "\\")) or ".." in parts or re.match(r"^[A-Za-z]:", name):
-            problems.append(f"{shown} points outside the archive (path traversal); skipped")
-        elif stat.S_ISLNK(mode):
-            problems.append(f"{shown} is a symbolic link; skipped")
+        parts = _parts(name)
+        unsafe = _outside_or_link(member)
+        if unsafe:
+            problems.append(f"{shown} {unsafe}")
         elif member.is_dir() or (parts[:1] and parts[0] in _IGNORED_FOLDERS) or PurePosixPath(name).name.startswith("."):
             continue
-        elif member.flag_bits & 0x1:
+        elif _encrypted(member):
             problems.append(f"{shown} is encrypted; skipped")
         elif name.lower().rstrip().endswith(_ARCHIVE_SUFFIXES):
-            problems.append(f"{shown} is an archive inside the archive; it is not opened "
-                            "(submit the file itself)")
+            too_large = _oversized(member, MAX_ZIP_TOTAL) if len(parts) == 1 else None
+            problems.append(f"{shown} {too_large}" if too_large else f"{shown} is an archive inside the "
+                            "archive; it is not opened (submit the file itself)")
         elif suffix_of(name) in SOURCE_SUFFIXES:
-            if member.file_size > MAX_BYTES:
-                problems.append(f"{shown} expands to {member.file_size:,} bytes; the limit is "
-                                f"{MAX_BYTES:,}; skipped")
-            elif member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO:
-                problems.append(f"{shown} expands {member.file_size // member.compress_size}-fold "
-                                "(a zip bomb?); skipped")
+            too_large = _oversized(member, MAX_BYTES)
+            if too_large:
+                problems.append(f"{shown} {too_large}")
             else:
                 candidates.append(member)
     return candidates, problems
 
 
 def _is_student_zip_member(member: zipfile.ZipInfo) -> bool:
-    """A plain ``.zip`` file at the top level of a class archive (one student's upload)."""
+    """A plain ``.zip`` file at the top level of a class archive (one student's upload), that
+    passes the same safety rules as any member (:func:`_outside_or_link`, :func:`_oversized`)."""
     name = member.filename
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    return (len(parts) == 1 and suffix_of(name) == ARCHIVE_SUFFIX and not member.is_dir()
-            and not name.startswith((".", "/", "\\")) and not re.match(r"^[A-Za-z]:", name)
-            and not stat.S_ISLNK(member.external_attr >> 16) and not member.flag_bits & 0x1
-            and member.file_size <= MAX_ZIP_TOTAL
-            and not (member.compress_size and member.file_size / member.compress_size > MAX_ZIP_RATIO))
+    return (len(_parts(name)) == 1 and suffix_of(name) == ARCHIVE_SUFFIX and not member.is_dir()
+            and not name.startswith(".") and _outside_or_link(member) is None and not _encrypted(member)
+            and _oversized(member, MAX_ZIP_TOTAL) is None)
 
 
 def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, student: str, origin: str,
@@ -290,7 +312,7 @@ def _student_zip(student: str, name: str, content: bytes, limits: IntakeLimits) 
     try:
         chosen, others = choose_source(list(by_name), archives=False)
     except SubmissionError as exc:
-        message = f"the zip archive holds no .py or .ipynb file" if not candidates else str(exc)
+        message = "the zip archive holds no .py or .ipynb file" if not candidates else str(exc)
         if problems:
             message += ": " + "; ".join(problems)
         return _unreadable(student, name, message, content)
