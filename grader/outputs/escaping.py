@@ -42,7 +42,9 @@ _NUMBER = re.compile(r"^[+-]?(?:\d+(?:[.,]\d*)?|[.,]\d+)(?:[eE][+-]?\d+)?$")
 def one_line(text: object, limit: int | None = None) -> str:
     """Printable text on one line: newlines and control characters become single spaces."""
     text = str(text).encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
+    if not text.isprintable():  # (most text is: then this per-character pass is not needed)
+        text = "".join(c if c.isprintable() else " " for c in text)
+    text = " ".join(text.split())
     if limit is not None and len(text) > limit:
         text = text[: max(0, limit - 3)] + "..."
     return text
