@@ -87,12 +87,13 @@ class Plan:
         return layer in self.layers
 
 
-def _warm_up() -> None:
-    """Import and exercise what student code commonly uses, before forking."""
+def _warm_up(keep_fonts_in: str | None = None) -> None:
+    """Import and exercise what student code commonly uses, before forking (matplotlib's font
+    list kept in ``keep_fonts_in``: :func:`_warm_matplotlib`)."""
     import numpy as np
     import sympy as sp
 
-    _warm_matplotlib()
+    _warm_matplotlib(keep_fonts_in)
 
     from grader.sandbox import worker  # noqa: F401 - the worker and the engine it imports
     from grader.engine import expressions, wire  # noqa: F401
@@ -202,6 +203,7 @@ def _setup(config: SandboxConfig) -> tuple[Plan, list[str]]:
     """Namespaces, warm-up, hiding and probes; returns the plan and warnings."""
     layers = ["separate_process", "clean_environment", "private_workdir", "stdin_devnull"]
     warnings: list[str] = []
+    fonts = font_cache_folder()  # the real account's, before a user namespace makes it root
     namespaces = user_namespace = False
     if config.namespaces:
         try:
@@ -217,7 +219,7 @@ def _setup(config: SandboxConfig) -> tuple[Plan, list[str]]:
         iso.prctl(iso.PR_SET_DUMPABLE, 0)
     except OSError:
         pass
-    _warm_up()
+    _warm_up(fonts)
     if namespaces:
         try:
             iso.enter_private_root(config.read, config.hide)
