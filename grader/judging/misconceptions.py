@@ -124,18 +124,23 @@ def variant_moments(variant: AdamVariant, m_prev, v_prev, g, t, beta1, beta2):
 def variant_step(variant: AdamVariant, m_hat, v_hat, alpha, eps, t, beta2):
     """The variant's step from bias-corrected moments."""
     how = variant.denominator
-    if how == "eps_inside":
-        denominator = _sqrt(v_hat + eps, how)
-    elif how == "eps_tf":  # alpha_t m / (sqrt(v) + eps) with the plain eps
-        denominator = _sqrt(v_hat, how) + eps / _sqrt(1 - beta2**t, how)
-    elif how == "eps_hat_kb":  # eps_hat = eps sqrt(1 - beta2**t) put into Kingma & Ba's form
-        denominator = _sqrt(v_hat, how) + eps * _sqrt(1 - beta2**t, how)
-    elif how == "no_eps":
-        denominator = _sqrt(v_hat, how)
-    else:
-        denominator = _sqrt(v_hat, how) + eps
-    step = -alpha * m_hat / denominator
+    step = -alpha * m_hat / _denominator(how, v_hat, eps, lambda: _sqrt(1 - beta2**t, how))
     return -step if variant.ascent else step
+
+
+def _denominator(how: str, v_hat, eps, root):
+    """The variant's denominator for the bias-corrected ``v_hat`` (a value, or one row per
+    step); ``root()`` gives sqrt(1 - beta2**t) in the same shape, asked for only by the two
+    variants that use it."""
+    if how == "eps_inside":
+        return _sqrt(v_hat + eps, how)
+    if how == "eps_tf":  # alpha_t m / (sqrt(v) + eps) with the plain eps
+        return _sqrt(v_hat, how) + eps / root()
+    if how == "eps_hat_kb":  # eps_hat = eps sqrt(1 - beta2**t) put into Kingma & Ba's form
+        return _sqrt(v_hat, how) + eps * root()
+    if how == "no_eps":
+        return _sqrt(v_hat, how)
+    return _sqrt(v_hat, how) + eps
 
 
 def variant_part1(variant: AdamVariant) -> dict:
@@ -226,17 +231,8 @@ def _step_rows(variant: AdamVariant, m_hats: np.ndarray, v_hats: np.ndarray, alp
     """:func:`variant_step` of every row ``t - 1`` (steps t = 1..T) at once."""
     T = m_hats.shape[0]
     how = variant.denominator
-    if how == "eps_inside":
-        denominator = _sqrt(v_hats + eps, how)
-    elif how == "eps_tf":
-        denominator = _sqrt(v_hats, how) + _column([eps / _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
-    elif how == "eps_hat_kb":
-        denominator = _sqrt(v_hats, how) + _column([eps * _sqrt(1 - beta2**t, how) for t in range(1, T + 1)])
-    elif how == "no_eps":
-        denominator = _sqrt(v_hats, how)
-    else:
-        denominator = _sqrt(v_hats, how) + eps
-    step = -alpha * m_hats / denominator
+    roots = lambda: _column([_sqrt(1 - beta2**t, how) for t in range(1, T + 1)])  # noqa: E731
+    step = -alpha * m_hats / _denominator(how, v_hats, eps, roots)
     return -step if variant.ascent else step
 
 
