@@ -14,7 +14,6 @@ given (the submission's naming budget, see :func:`grader.judging.items.judge_ite
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -117,27 +116,6 @@ def _candidates(judge, tree, templates: Mapping[str, list], points, work: Work) 
                          rtol=1e-6, atol=1e-9).agree}
 
 
-def _same(got, expected, *, rtol: float, atol_scale: float) -> bool:
-    """:func:`same_values`, with a shortcut for two float arrays of one shape with no NaN or
-    infinity (the same comparison on the same floats, so the same answer)."""
-    if (type(got) is np.ndarray and type(expected) is np.ndarray and got.dtype == np.float64
-            and expected.dtype == np.float64 and got.shape == expected.shape and got.size
-            and np.isfinite(got).all() and np.isfinite(expected).all()):
-        scale = float(np.max(np.abs(expected)))
-        return bool(np.all(np.abs(got - expected) <= atol_scale * scale + 1e-300 + rtol * np.abs(expected)))
-    return same_values(got, expected, rtol=rtol, atol_scale=atol_scale)
-
-
-def _same_scalars(a: float, b: float, *, rtol: float, atol_scale: float) -> bool:
-    """:func:`same_values` of two floats, in plain float arithmetic (IEEE doubles, the same
-    operations in the same order as numpy's, so the same answer)."""
-    if math.isnan(a) or math.isnan(b):
-        return False  # NaN against NaN: no finite value; NaN against a number: not the same
-    if math.isinf(a) or math.isinf(b):
-        return False  # not both finite, or no finite value at all
-    return abs(a - b) <= atol_scale * abs(b) + 1e-300 + rtol * abs(b)
-
-
 def _or_nan(value):
     return float("nan") if value is None or type(value) is bool else value
 
@@ -165,13 +143,13 @@ def diagnose_array(function: str, value: ArrayValue, expected: np.ndarray, args:
             cache[pairs] = {}
             for label, template in numeric_templates(function, pairs=pairs).items():
                 values = _values(template, args)
-                if values is not None and not _same(values, expected, rtol=rtol, atol_scale=atol_scale):
+                if values is not None and not same_values(values, expected, rtol=rtol, atol_scale=atol_scale):
                     cache[pairs][label] = np.asarray(values, dtype=np.float64)
         return cache[pairs]
 
     def match(_key, pairs: bool):
         return [label for label, values in templates(pairs).items()
-                if _same(got, values, rtol=rtol, atol_scale=atol_scale)]
+                if same_values(got, values, rtol=rtol, atol_scale=atol_scale)]
 
     labels = name_mistakes(["value"], [], match, lambda _key, pairs: templates(pairs))
     step = first_departure_step(got, expected, rtol=rtol, atol_scale=atol_scale)
@@ -191,12 +169,7 @@ def diagnose_ratios(function: str, value: Mapping, expected: Mapping, args: tupl
         return cache[pairs]
 
     def close(a, b) -> bool:
-        if a is None:
-            return False
-        if type(a) is float and type(b) is float:
-            return _same_scalars(a, b, rtol=rtol, atol_scale=atol_scale)
-        return same_values(np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64),
-                           rtol=rtol, atol_scale=atol_scale)
+        return a is not None and same_values(a, b, rtol=rtol, atol_scale=atol_scale)
 
     def match(key, pairs: bool):
         mine = value.get(key)
@@ -226,12 +199,12 @@ def diagnose_probe(value: ArrayValue, args: tuple, *, rtol: float, atol_scale: f
             cache[pairs] = {}
             for label, template in numeric_templates("adam_updates", pairs=pairs).items():
                 values = _values(template, args)
-                if values is not None and not _same(values, right, rtol=rtol, atol_scale=atol_scale):
+                if values is not None and not same_values(values, right, rtol=rtol, atol_scale=atol_scale):
                     cache[pairs][label] = values
         return cache[pairs]
 
     def match(_key, pairs: bool):
         return [label for label, values in templates(pairs).items()
-                if _same(value.data, values, rtol=rtol, atol_scale=atol_scale)]
+                if same_values(value.data, values, rtol=rtol, atol_scale=atol_scale)]
 
     return _diagnosis(name_mistakes(["value"], [], match, lambda _k, pairs: templates(pairs)), None, prefer)
