@@ -21,13 +21,30 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 
+def call_every(module, calls) -> dict[str, float]:
+    """Call each ``(function, encoded arguments)`` of ``calls`` on ``module`` and encode its
+    answer as the worker would (errors and wrong answers included: they took their time too);
+    returns the seconds each function took in all. The floor of ``benchmarks/run.py`` runs
+    this too."""
+    from grader.engine.arguments import decode_argument
+    from grader.engine.wire import encode_value
+
+    seconds: dict[str, float] = {}
+    for function, args in calls:
+        began = time.monotonic()
+        try:
+            json.dumps(encode_value(getattr(module, function)(*[decode_argument(a) for a in args])))
+        except BaseException:  # noqa: BLE001 - a wrong or missing answer still took its time
+            pass
+        seconds[function] = seconds.get(function, 0.0) + time.monotonic() - began
+    return seconds
+
+
 def main(argv=None) -> int:
     files = [Path(p) for p in (sys.argv[1:] if argv is None else argv)]
     if not files or any(p.name in ("-h", "--help") for p in files):
         print(__doc__.strip())
         return 0 if files else 2
-    from grader.engine.arguments import decode_argument
-    from grader.engine.wire import encode_value
     from grader.judging.inputs import draw_inputs
     from grader.judging.items import plan_calls
     from grader.sandbox import zygote
@@ -45,15 +62,7 @@ def main(argv=None) -> int:
                 print(f"{path.name}: import failed ({type(exc).__name__})")
                 continue
             imported = time.monotonic()
-            slow: dict[str, float] = {}
-            for call in calls:
-                began = time.monotonic()
-                try:
-                    function = getattr(module, call.function)
-                    json.dumps(encode_value(function(*[decode_argument(a) for a in call.args])))
-                except BaseException:  # noqa: BLE001 - a wrong or missing answer still took its time
-                    pass
-                slow[call.function] = slow.get(call.function, 0.0) + time.monotonic() - began
+            slow = call_every(module, [(call.function, call.args) for call in calls])
             done = time.monotonic()
         shown = ", ".join(f"{name} {seconds:.2f} s" for name, seconds in slow.items() if seconds > 0.05)
         print(f"{path.name}: import {imported - started:.2f} s, calls {done - imported:.2f} s"

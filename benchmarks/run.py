@@ -240,10 +240,11 @@ FLOOR_RUNNER = r"""
 import json, os, signal, sys, time
 from pathlib import Path
 sys.path.insert(0, sys.argv[2])
+sys.path.insert(0, os.path.join(sys.argv[2], "benchmarks"))
 import numpy as np, sympy as sp
 from grader.sandbox import zygote
-from grader.sandbox.worker import decode_argument, load_submission
-from grader.engine.wire import encode_value
+from grader.sandbox.worker import load_submission
+from own_code import call_every
 zygote._warm_up()
 calls = json.load(open(sys.argv[1]))
 files = sys.stdin.read().split()
@@ -256,11 +257,7 @@ for path in files:
         signal.alarm(10)
         try:
             module = load_submission(Path(path).read_text(errors="replace"), "adam_vs_momentum.py", workdir)
-            for function, args in calls:
-                try:
-                    json.dumps(encode_value(getattr(module, function)(*[decode_argument(a) for a in args])))
-                except BaseException:
-                    pass
+            call_every(module, calls)
         except BaseException:
             pass
         os._exit(0)
