@@ -52,6 +52,11 @@ class SandboxError(GraderFault):
     """The sandbox could not run a worker (the grader's problem: the submission is ungradable)."""
 
 
+class UnreachableInstall(InstructorFault, SandboxError):
+    """Workers would run as users of their own without a private root, and the grader's Python
+    packages sit in a folder those users cannot enter: grading would fail imports, so it refuses."""
+
+
 class OutputError(GraderFault):
     """An output file cannot be written (disk full, read-only folder); rerun to resume."""
 

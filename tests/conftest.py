@@ -1,9 +1,15 @@
-"""Fixtures shared by the suite's modules: the batches more than one module grades, graded once."""
+"""Fixtures shared by the suite's modules: the batches more than one module grades, graded once,
+and an interpreter that workers with uids of their own can read."""
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import sysconfig
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -21,3 +27,137 @@ def corpus_output(tmp_path_factory) -> Path:
                          cwd=ROOT, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stderr
     return out
+
+
+# ---------------------------------------------------------------------------
+# An interpreter that workers with uids of their own can read
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ReachablePython:
+    """An interpreter whose standard library, packages and project every user may reach.
+
+    Without namespaces, workers run as users of their own and read the host's folders as any
+    user would; the grader refuses to start where they cannot (:class:`grader.errors.
+    UnreachableInstall`). A checkout in a private folder (``mktemp -d``), or a Python under
+    /root (pyenv), is such a place: the runs that need uids of their own use this one instead.
+    """
+
+    #: The interpreter to run the grader with.
+    python: str
+    #: The base interpreter it was made from (for other virtual environments).
+    base_python: str
+    #: Its site-packages folder (this environment's, or hard-linked copies of it).
+    site: str
+    #: The folder holding the project's packages (the checkout, or hard-linked copies).
+    project: str
+    #: True when it is this very interpreter (nothing had to be made).
+    native: bool
+
+
+def _closed(path: str) -> str | None:
+    from grader.sandbox.isolation import closed_folder
+
+    return closed_folder(path)
+
+
+def _stdlib_of(python: str) -> str | None:
+    found = subprocess.run([python, "-I", "-c", "import os, sysconfig; print(os.path.realpath("
+                            "sysconfig.get_paths()['stdlib']))"], capture_output=True, text=True, timeout=60)
+    return found.stdout.strip() if found.returncode == 0 else None
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """Hard-linked copies of ``source`` at ``target`` (copies across filesystems), every folder
+    opened to other users; the editable install's finder, which points back into the checkout,
+    and byte-code caches are left out."""
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "__editable__*"))
+    for folder in [target, *target.rglob("*")]:
+        if folder.is_dir() and not folder.is_symlink():
+            os.chmod(folder, 0o755)
+
+
+def make_reachable_python(scratch: Path) -> ReachablePython | None:
+    """This interpreter if every user reaches it, its packages and the project; otherwise a
+    virtual environment in ``scratch`` (which every user must reach) made from a system Python
+    of this version, finding this environment's packages and the project (hard-linked copies
+    where the originals sit in a closed folder) through a .pth file. None if there is no
+    such Python here."""
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    purelib = os.path.realpath(sysconfig.get_paths()["purelib"])
+    base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
+    from grader.sandbox.manager import site_folders, stdlib_folders
+
+    mine = [os.path.realpath(sys.executable), purelib, str(ROOT), *site_folders(), *stdlib_folders()]
+    if not any(_closed(path) for path in mine):
+        return ReachablePython(sys.executable, base, purelib, str(ROOT), native=True)
+    site, project = purelib, str(ROOT)
+    if _closed(purelib):
+        site = str(scratch / "reachable-site" / "site-packages")  # named so: a site folder
+        _link_tree(Path(purelib), Path(site))
+    if _closed(str(ROOT)):
+        project = str(scratch / "reachable-project")
+        for package in ("grader", "reference", "assignment"):
+            _link_tree(ROOT / package, Path(project) / package)
+        os.chmod(project, 0o755)
+    for candidate in (base, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
+        if not os.path.exists(candidate) or _closed(candidate):
+            continue
+        stdlib = _stdlib_of(candidate)
+        if stdlib is None or _closed(stdlib) or not stdlib.endswith(f"python{version}"):
+            continue
+        venv = scratch / "reachable-venv"
+        shutil.rmtree(venv, ignore_errors=True)
+        made = subprocess.run([candidate, "-m", "venv", "--without-pip", str(venv)], capture_output=True)
+        if made.returncode != 0:
+            continue
+        venv_site = next(venv.glob("lib/python*/site-packages"))
+        (venv_site / "zz_grader_environment.pth").write_text(
+            "".join(f"import site; site.addsitedir({path!r})\n" for path in (site, project)), encoding="utf-8")
+        python = str(venv / "bin" / "python")
+        works = subprocess.run([python, "-c", "import numpy, sympy, matplotlib, nbformat, grader, reference"],
+                               cwd="/", capture_output=True, timeout=120)
+        if works.returncode == 0:
+            return ReachablePython(python, candidate, site, project, native=False)
+    return None
+
+
+@pytest.fixture(scope="session")
+def reachable_python():
+    """:class:`ReachablePython` for this session (None: there is none; its users skip)."""
+    scratch = Path(tempfile.mkdtemp(prefix="adam-reachable-"))
+    os.chmod(scratch, 0o755)
+    try:
+        yield make_reachable_python(scratch)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+@pytest.fixture
+def rerun_where_workers_can_read(request, reachable_python):
+    """For a test that starts a sandbox without namespaces as root, where workers get uids of
+    their own and the grader refuses an interpreter they cannot read. Called (with whether this
+    run needs that), it returns True when the test ran again under the session's
+    :class:`ReachablePython` (a child pytest of this one test, which passed): the caller then
+    returns at once, and its outcome is the child's. False: run here."""
+    def rerun(needed: bool = True) -> bool:
+        if not needed or os.environ.get("ADAM_RERUN_CHILD") or os.geteuid() != 0 \
+                or reachable_python is None or reachable_python.native:
+            return False
+        done = subprocess.run([reachable_python.python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
+                               request.node.nodeid], cwd=ROOT, env={**os.environ, "ADAM_RERUN_CHILD": "1"},
+                              capture_output=True, text=True, timeout=600)
+        tail = done.stdout[-3000:] + done.stderr[-2000:]
+        if done.returncode == 0 and " skipped" in done.stdout and " passed" not in done.stdout:
+            pytest.skip(f"under {reachable_python.python}: " + tail.strip().splitlines()[-2])
+        assert done.returncode == 0 and "1 passed" in done.stdout, tail
+        return True
+
+    return rerun

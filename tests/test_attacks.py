@@ -34,7 +34,6 @@ import shutil
 import socket
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -93,81 +92,27 @@ def fast_rubric(folder: Path) -> Path:
     return path
 
 
-def python_for_nobody(scratch: Path) -> str | None:
-    """An interpreter uid 65534 may run, with this environment's packages; None if there is none.
-
-    ``sys.executable`` often lives under /root (mode 0700); then a virtual environment is made
-    from a system Python of the same version, pointing at this environment's site-packages.
-    """
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+def python_for_nobody(reachable) -> str | None:
+    """An interpreter uid 65534 may run, with this environment's packages (the session's
+    :class:`conftest.ReachablePython`, checked under ``setpriv``); None if there is none."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or reachable is None:
         return None
     probe = ("import subprocess, sys, numpy, sympy, nbformat, tqdm, grader; "
              "subprocess.run([sys.executable, '-c', 'import numpy'], check=True)")  # the zygote's start
-
-    def runs(python: str) -> bool:
-        try:
-            return subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
-                                   python, "-c", probe], cwd=ROOT, capture_output=True,
-                                  timeout=60).returncode == 0
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-
-    if runs(sys.executable):
-        return sys.executable
-    packages = [sysconfig.get_paths()["purelib"], str(ROOT)]
-    if not _readable_by_nobody(ROOT):
-        packages = _mirror_for_nobody(scratch)
-    version = f"python{sys.version_info.major}.{sys.version_info.minor}"
-    for system_python in (f"/usr/bin/{version}", f"/usr/local/bin/{version}", "/usr/bin/python3"):
-        if not os.path.exists(system_python):
-            continue
-        venv = scratch / "nobody-venv"
-        made = subprocess.run([system_python, "-m", "venv", "--without-pip", str(venv)], capture_output=True)
-        if made.returncode != 0:
-            continue
-        site = next(venv.glob("lib/python*/site-packages"), None)
-        if site is None or site.parent.name != version:
-            continue
-        (site / "zz_grader_environment.pth").write_text(
-            "".join(f"import site; site.addsitedir({path!r})\n" for path in packages), encoding="utf-8")
-        python = str(venv / "bin" / "python")
-        if runs(python):
-            return python
-    return None
+    try:
+        runs = subprocess.run(["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups",
+                               reachable.python, "-c", probe], cwd="/", capture_output=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return reachable.python if runs.returncode == 0 else None
 
 
-def _readable_by_nobody(path: Path) -> bool:
-    """Can uid 65534 reach ``path`` (every folder on the way lets others through)?"""
-    for folder in [path, *path.parents]:
-        if not folder.stat().st_mode & 0o001:
-            return False
-    return True
-
-
-def _mirror_for_nobody(scratch: Path) -> list[str]:
-    """Hard-linked copies of this environment's site-packages and of the project's packages in
-    ``scratch`` (which uid 65534 can reach), for a checkout uid 65534 cannot reach (a fresh CI
-    clone in a private temporary folder). The editable install's finder, which points back
-    into the checkout, is left out; the copies are found through a .pth instead."""
-    def link_or_copy(source: str, target: str) -> None:
-        try:
-            os.link(source, target)
-        except OSError:  # another filesystem
-            shutil.copy2(source, target)
-
-    def link_tree(source: Path, target: Path) -> None:
-        shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True,
-                        ignore=shutil.ignore_patterns("__pycache__", "__editable__*"))
-
-    site = scratch / "nobody-site-packages"
-    source = scratch / "nobody-project"
-    link_tree(Path(sysconfig.get_paths()["purelib"]), site)
-    for package in ("grader", "reference", "assignment"):
-        link_tree(ROOT / package, source / package)
-    for folder in [site, source, *site.rglob("*"), *source.rglob("*")]:
-        if folder.is_dir() and not folder.is_symlink():
-            os.chmod(folder, 0o755)
-    return [str(site), str(source)]
+def python_for_root_without_namespaces(reachable) -> str:
+    """The interpreter for a run as root without namespaces: workers get uids of their own
+    there, so it must be one they can read (the grader refuses otherwise)."""
+    if reachable is None:
+        pytest.skip("no Python here whose standard library and packages every user may read")
+    return reachable.python
 
 
 class Listener:
@@ -342,7 +287,7 @@ class Session:
 
 
 @pytest.fixture(scope="session")
-def attack_session():
+def attack_session(reachable_python):
     """All runs, graded concurrently, then checked after the daemons had time to act."""
     tag = uuid.uuid4().hex[:8]
     canary = f"canary-{uuid.uuid4().hex}"
@@ -355,10 +300,15 @@ def attack_session():
     leaks = list(LEAK_ATTACKS) + [VICTIM]
     runs = {
         "root": _prepare("root", base, everything, listener.port, tag, rubric, python=sys.executable),
-        "root-no-namespaces": _prepare("root-no-namespaces", base, leaks, listener.port, tag, rubric,
-                                       python=sys.executable, no_namespaces=True),
     }
-    nobody_python = python_for_nobody(base)
+    if reachable_python is None:
+        runs["root-no-namespaces"] = Run("root-no-namespaces", base / "root-no-namespaces", tuple(leaks), [],
+                                         skipped="no Python whose standard library and packages every "
+                                                 "user may read (workers get uids of their own there)")
+    else:
+        runs["root-no-namespaces"] = _prepare("root-no-namespaces", base, leaks, listener.port, tag, rubric,
+                                              python=reachable_python.python, no_namespaces=True)
+    nobody_python = python_for_nobody(reachable_python)
     for name, no_ns in (("nonroot", False), ("nonroot-no-namespaces", True)):
         excluded = SHARES_THE_PROCESS_LIMIT if no_ns else ()
         if no_ns and landlock_abi() < 6:
@@ -616,15 +566,19 @@ def test_runs_without_namespaces_still_grade_and_say_so(attack_session, mode):
 # Neighbours: starvation and collusion, graded in small batches of their own
 # ---------------------------------------------------------------------------
 
-def _grade_alone(name: str, students, *, workers: int, no_namespaces: bool = False,
+def _grade_alone(name: str, students, reachable, *, workers: int, no_namespaces: bool = False,
                  as_nobody: bool = False) -> Run:
     """Grade ``students`` in a batch of their own (every report read back)."""
+    if as_nobody:
+        python = python_for_nobody(reachable)
+        if python is None:
+            pytest.skip("no setpriv, not root, or no Python that uid 65534 may run")
+    elif no_namespaces:
+        python = python_for_root_without_namespaces(reachable)
+    else:
+        python = sys.executable
     base = Path(tempfile.mkdtemp(prefix=f"adam-{name}-"))
     os.chmod(base, 0o755)
-    python = python_for_nobody(base) if as_nobody else sys.executable
-    if python is None:
-        shutil.rmtree(base, ignore_errors=True)
-        pytest.skip("no setpriv, not root, or no Python that uid 65534 may run")
     rubric = fast_rubric(base)
     os.chmod(rubric, 0o644)
     tag = uuid.uuid4().hex[:8]
@@ -650,19 +604,21 @@ NEIGHBOUR_IDS = ["root", "root-no-namespaces", "nonroot-no-namespaces"]
 
 
 @pytest.mark.parametrize("mode", NEIGHBOUR_MODES, ids=NEIGHBOUR_IDS)
-def test_a_spinning_neighbour_cannot_starve_an_honest_import(mode):
+def test_a_spinning_neighbour_cannot_starve_an_honest_import(mode, reachable_python):
     """Issue 10.3: fourteen spinning children in sessions of their own, next to an honest import
     of 1.2 s of CPU under a 3 s limit: both keep exactly their credit."""
-    run = _grade_alone("starve", ("a63_spinning_sessions", "a64_slow_honest_import"), workers=2, **mode)
+    run = _grade_alone("starve", ("a63_spinning_sessions", "a64_slow_honest_import"), reachable_python,
+                       workers=2, **mode)
     for student in ("a64_slow_honest_import", "a63_spinning_sessions"):  # the victim first
         _check_credit(run, student)
 
 
 @pytest.mark.parametrize("mode", NEIGHBOUR_MODES, ids=NEIGHBOUR_IDS)
-def test_colluding_submissions_pass_nothing_through_the_kernel(mode):
+def test_colluding_submissions_pass_nothing_through_the_kernel(mode, reachable_python):
     """Issue 10.5: one after the other in the same worker slot (so the same uid, where workers
     get uids), the reader finds none of the writer's keys, segments or files."""
-    run = _grade_alone("collude", ("a65_collude_writer", "a66_collude_reader"), workers=1, **mode)
+    run = _grade_alone("collude", ("a65_collude_writer", "a66_collude_reader"), reachable_python,
+                       workers=1, **mode)
     for student in run.students:
         _check_credit(run, student)
 
@@ -675,10 +631,12 @@ INSTALL_ATTACKS = ("a60_reference_in_any_install", "a13_import_reference", "a61_
 
 
 @pytest.fixture(scope="module")
-def regular_install():
+def regular_install(reachable_python):
     """A virtual environment with the project installed by ``pip install .`` (not editable),
     which finds this environment's packages (numpy, sympy, ...) through a .pth file. Every
     user may read it, as a system-wide installation: only the sandbox stands in the way."""
+    if reachable_python is None:
+        pytest.skip("no Python here whose standard library and packages every user may read")
     base = Path(tempfile.mkdtemp(prefix="adam-regular-install-"))
     os.chmod(base, 0o755)
     source = base / "source"
@@ -688,13 +646,13 @@ def regular_install():
     for package in ("grader", "reference", "assignment"):
         shutil.copytree(ROOT / package, source / package, ignore=shutil.ignore_patterns("__pycache__"))
     venv = base / "venv"
-    made = subprocess.run([getattr(sys, "_base_executable", sys.executable), "-m", "venv", "--without-pip",
-                           str(venv)], capture_output=True, text=True)
+    made = subprocess.run([reachable_python.base_python, "-m", "venv", "--without-pip", str(venv)],
+                          capture_output=True, text=True)
     if made.returncode != 0:
         pytest.skip(f"cannot make a virtual environment here: {made.stderr[-300:]}")
     site = next(venv.glob("lib/python*/site-packages"))
     (site / "zz_grader_dependencies.pth").write_text(
-        f"import site; site.addsitedir({sysconfig.get_paths()['purelib']!r})\n", encoding="utf-8")
+        f"import site; site.addsitedir({reachable_python.site!r})\n", encoding="utf-8")
     python = str(venv / "bin" / "python")
     installed = subprocess.run([python, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
                                 "--no-index", str(source)], cwd=base, capture_output=True, text=True)
@@ -724,6 +682,52 @@ def test_a_regular_install_lets_no_worker_reach_the_reference(regular_install, n
     for student in INSTALL_ATTACKS:
         _check_credit(run, student)
     assert "LEAK:" not in (run.out / "reports" / "a60_reference_in_any_install.md").read_text(encoding="utf-8")
+
+
+# ---------------------------------------------------------------------------
+# An installation workers cannot read: refused, never graded with imports that fail
+# ---------------------------------------------------------------------------
+
+def test_an_install_in_a_closed_folder_is_refused_without_namespaces_and_grades_with_them(reachable_python):
+    """Without namespaces, workers run as users of their own: where the grader's packages sit in
+    a folder other users cannot enter (``mktemp -d`` makes one), a student's lazy import (the
+    plotting backend of a61) would fail and cost 15 points. The grader refuses before grading
+    anything, naming the folder; with namespaces (a private root) the same install grades a61
+    15 / 15."""
+    if reachable_python is None or os.geteuid() != 0:
+        pytest.skip("needs root and a Python every user may read")
+    base = Path(tempfile.mkdtemp(prefix="adam-closed-install-"))
+    os.chmod(base, 0o755)
+    closed = base / "closed"
+    closed.mkdir(mode=0o700)
+    try:
+        venv = closed / "venv"
+        made = subprocess.run([reachable_python.base_python, "-m", "venv", "--without-pip", str(venv)],
+                              capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+        site = next(venv.glob("lib/python*/site-packages"))
+        (site / "zz_grader_environment.pth").write_text(
+            "".join(f"import site; site.addsitedir({path!r})\n"
+                    for path in (reachable_python.site, reachable_python.project)), encoding="utf-8")
+        python = str(venv / "bin" / "python")
+        rubric = fast_rubric(base)
+        refused = _prepare("refused", base, ["a61_matplotlib_plots"], 1, "closed", rubric, python=python,
+                           no_namespaces=True)
+        done = subprocess.run(refused.command, cwd="/", capture_output=True, text=True, timeout=300)
+        assert done.returncode == 2, done.stderr[-3000:]
+        assert f"{closed} (mode 0700) lets no other user through" in done.stderr, done.stderr[-3000:]
+        assert "chmod o+x" in done.stderr and done.stderr.count("\n") <= 3, done.stderr
+        assert not list(refused.out.glob("reports/*.json")), "nothing is graded"
+        graded = _prepare("graded", base, ["a61_matplotlib_plots"], 1, "closed", rubric, python=python)
+        done = subprocess.run(graded.command, cwd="/", capture_output=True, text=True, timeout=300)
+        if "private_mounts" not in done.stderr and done.returncode == 2:
+            pytest.skip("no private root here either")
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads((graded.out / "reports" / "a61_matplotlib_plots.json").read_text(encoding="utf-8"))
+        graded.reports[report["student"]] = report
+        _check_credit(graded, "a61_matplotlib_plots")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------------

@@ -465,15 +465,23 @@ def processes_of_uid(uid: int) -> int | None:
 
 def readable_by_others(path: str) -> bool:
     """Can a user with no relation to the owner reach and read ``path``?"""
+    return closed_folder(path) is None
+
+
+def closed_folder(path: str) -> str | None:
+    """The first folder on the way to ``path`` that lets no other user through (no execute bit
+    for others, or it cannot be examined), or ``path`` itself when it is a file others may not
+    read; None when other users reach it."""
     parts = Path(os.path.realpath(path)).parts
     for depth in range(2, len(parts) + 1):
+        entry = os.path.join(*parts[:depth])
         try:
-            mode = os.stat(os.path.join(*parts[:depth])).st_mode
+            mode = os.stat(entry).st_mode
         except OSError:
-            return False
-        if not mode & stat.S_IXOTH:
-            return False
-    return True
+            return entry
+        if not mode & (stat.S_IXOTH if stat.S_ISDIR(mode) else stat.S_IROTH):
+            return entry
+    return None
 
 
 def child_pids(pid: int) -> set[int]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Iterable
 
 from grader.sandbox import isolation as iso
-from grader.errors import ProtocolError, SandboxError
+from grader.errors import ProtocolError, SandboxError, UnreachableInstall
 from grader.sandbox.isolation import ALL_LAYERS
 from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
 from grader.sandbox.cgroups import WorkerCgroups
@@ -598,6 +598,8 @@ class Sandbox:
             reply = read_message(self._socket.fileno(), deadline=time.monotonic() + 120, max_size=1 << 20)
         except ProtocolError as exc:
             raise SandboxError(f"the sandbox did not start: {exc}; {self._zygote_log()}") from None
+        if reply.get("ready") is not True and isinstance(reply.get("refused"), str):
+            raise UnreachableInstall(reply["refused"][:2000])
         if reply.get("ready") is not True:
             raise SandboxError(f"the sandbox did not start: {self._zygote_log()}")
         self.isolation = Isolation(tuple(reply["layers"]), tuple(reply["warnings"]))

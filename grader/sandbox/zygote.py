@@ -45,6 +45,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 
+from grader.errors import UnreachableInstall
 from grader.sandbox import isolation as iso
 from grader.sandbox.config import SandboxConfig
 from grader.engine.provided import MATPLOTLIB_BACKEND
@@ -267,10 +268,7 @@ def _setup(config: SandboxConfig) -> tuple[Plan, list[str]]:
         if _probe(lambda: (iso.drop_privileges(uid), _assert_no_capabilities())):
             layers += ["unprivileged_uid", "no_capabilities"]
             if not namespaces:
-                hidden = [p for p in config.python_paths if not iso.readable_by_others(p)]
-                if hidden:
-                    warnings.append(f"workers cannot read {', '.join(hidden)} (a folder on the way is "
-                                    "private): submissions can import only modules imported in advance")
+                _refuse_unreachable(config)
         else:
             warnings.append("could not switch workers to an unprivileged uid")
     elif user_namespace:
@@ -298,6 +296,44 @@ def _setup(config: SandboxConfig) -> tuple[Plan, list[str]]:
     plan = Plan(tuple(layer for layer in iso.ALL_LAYERS if layer in layers), user_namespace,
                 worker_network, abi if "landlock" in layers else 0)
     return plan, warnings
+
+
+def import_paths(config: SandboxConfig) -> list[str]:
+    """What a worker's imports read: the standard library, the site-packages folders and the
+    provided packages in them."""
+    def under(path: str, folder: str) -> bool:
+        return path == folder or path.startswith(folder.rstrip("/") + "/")
+
+    return sorted(set(config.python_paths) | {p for p in config.read
+                                               if any(under(p, f) for f in config.python_paths)})
+
+
+def _refuse_unreachable(config: SandboxConfig) -> None:
+    """Workers with uids of their own and no private root read the host's folders as any other
+    user: if the grader is installed where other users cannot enter, every module the zygote
+    did not import in advance (a plotting backend, a submodule) fails to import, and a student
+    would lose marks for where the grader sits. Refuse instead, naming the folder."""
+    closed = {}
+    for path in import_paths(config):
+        folder = iso.closed_folder(path)
+        if folder is not None:
+            closed.setdefault(folder, path)
+    if closed:
+        folder, path = next(iter(sorted(closed.items())))
+        raise UnreachableInstall(
+            f"without Linux namespaces, workers run as users of their own and cannot reach {path}: "
+            f"{folder} (mode {_mode(folder)}) lets no other user through, so a student's imports "
+            f"would fail. "
+            f"Let other users through it (chmod o+x on it and on any closed folder above the grader's "
+            f"Python packages), install the grader where every user may read it, or grade where "
+            f"Linux namespaces are available (nothing was graded)")
+
+
+def _mode(folder: str) -> str:
+    try:
+        return oct(os.stat(folder).st_mode & 0o777)[2:].zfill(4)
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
 
 
 def _probe_workdir_tmpfs() -> None:
@@ -732,7 +768,11 @@ def main() -> None:
     """Entry point: configure, report readiness, serve."""
     fd = int(sys.argv[1])
     config = SandboxConfig.from_message(read_message(fd, max_size=1 << 24))
-    plan, warnings = _setup(config)
+    try:
+        plan, warnings = _setup(config)
+    except UnreachableInstall as exc:
+        write_message(fd, {"ready": False, "refused": str(exc)})
+        sys.exit(1)
     write_message(fd, {"ready": True, "layers": list(plan.layers), "warnings": warnings})
     serve_spawns(socket.socket(fileno=fd), config, plan)
     # Nothing is left to clean up (supervisors watch the grader themselves): leave without the
