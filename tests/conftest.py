@@ -140,24 +140,60 @@ def reachable_python():
         shutil.rmtree(scratch, ignore_errors=True)
 
 
+@pytest.fixture(scope="session")
+def _reruns(request, reachable_python):
+    """Outcomes (nodeid -> (outcome, message)) of every test that uses
+    :func:`rerun_where_workers_can_read`, run once, together, in one child pytest under the
+    session's :class:`ReachablePython` when a first one needs it."""
+    outcomes: dict = {}
+
+    def run() -> dict:
+        if outcomes:
+            return outcomes
+        import xml.etree.ElementTree as ElementTree
+
+        nodeids = [item.nodeid for item in request.session.items
+                   if "rerun_where_workers_can_read" in getattr(item, "fixturenames", ())]
+        scratch = Path(tempfile.mkdtemp(prefix="adam-reruns-"))
+        try:
+            done = subprocess.run([reachable_python.python, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                                   f"--junitxml={scratch / 'reruns.xml'}", *nodeids], cwd=ROOT,
+                                  env={**os.environ, "ADAM_RERUN_CHILD": "1"}, capture_output=True, text=True,
+                                  timeout=1200)
+            tail = done.stdout[-3000:] + done.stderr[-2000:]
+            assert (scratch / "reruns.xml").exists(), tail
+            for case in ElementTree.parse(scratch / "reruns.xml").getroot().iter("testcase"):
+                module = case.get("classname", "").replace(".", "/") + ".py"
+                result = next(iter(case), None)
+                outcome = "passed" if result is None or result.tag in ("system-out", "system-err") else result.tag
+                message = "" if result is None else (result.get("message") or result.text or "")
+                outcomes[f"{module}::{case.get('name')}"] = (outcome, message)
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+        outcomes.setdefault("<ran>", ("passed", tail))
+        return outcomes
+
+    return run
+
+
 @pytest.fixture
-def rerun_where_workers_can_read(request, reachable_python):
+def rerun_where_workers_can_read(request, reachable_python, _reruns):
     """For a test that starts a sandbox without namespaces as root, where workers get uids of
     their own and the grader refuses an interpreter they cannot read. Called (with whether this
-    run needs that), it returns True when the test ran again under the session's
-    :class:`ReachablePython` (a child pytest of this one test, which passed): the caller then
-    returns at once, and its outcome is the child's. False: run here."""
+    run needs that), it returns True when the test ran under the session's
+    :class:`ReachablePython` instead (every such test at once, in one child pytest) and passed
+    there: the caller then returns at once. A failure or skip there is this test's. False:
+    run here."""
     def rerun(needed: bool = True) -> bool:
         if not needed or os.environ.get("ADAM_RERUN_CHILD") or os.geteuid() != 0 \
                 or reachable_python is None or reachable_python.native:
             return False
-        done = subprocess.run([reachable_python.python, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider",
-                               request.node.nodeid], cwd=ROOT, env={**os.environ, "ADAM_RERUN_CHILD": "1"},
-                              capture_output=True, text=True, timeout=600)
-        tail = done.stdout[-3000:] + done.stderr[-2000:]
-        if done.returncode == 0 and " skipped" in done.stdout and " passed" not in done.stdout:
-            pytest.skip(f"under {reachable_python.python}: " + tail.strip().splitlines()[-2])
-        assert done.returncode == 0 and "1 passed" in done.stdout, tail
+        outcomes = _reruns()
+        outcome, message = outcomes.get(request.node.nodeid, ("missing", outcomes["<ran>"][1]))
+        where = f"under {reachable_python.python}"
+        if outcome == "skipped":
+            pytest.skip(f"{where}: {message}")
+        assert outcome == "passed", f"{where}: {outcome}: {message[-3000:]}"
         return True
 
     return rerun

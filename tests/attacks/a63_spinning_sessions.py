@@ -170,6 +170,6 @@ def _hog(function, seconds):
 
 
 for _name in _NAMES:
-    globals()[_name] = _hog(globals()[_name], 0.2)
+    globals()[_name] = _hog(globals()[_name], 0.05)
 _spin_children()
 time.sleep(2.0)
