@@ -463,11 +463,6 @@ def processes_of_uid(uid: int) -> int | None:
     return count
 
 
-def readable_by_others(path: str) -> bool:
-    """Can a user with no relation to the owner reach and read ``path``?"""
-    return closed_folder(path) is None
-
-
 def closed_folder(path: str) -> str | None:
     """The first folder on the way to ``path`` that lets no other user through (no execute bit
     for others, or it cannot be examined), or ``path`` itself when it is a file others may not
