@@ -730,6 +730,55 @@ def test_an_install_in_a_closed_folder_is_refused_without_namespaces_and_grades_
         shutil.rmtree(base, ignore_errors=True)
 
 
+def _linked_copy(source: str, target: Path) -> None:
+    def link_or_copy(src: str, dst: str) -> None:
+        try:
+            os.link(src, dst)
+        except OSError:
+            shutil.copy2(src, dst)
+
+    shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True,
+                    ignore=shutil.ignore_patterns("__pycache__", "__editable__*"))
+
+
+@pytest.mark.parametrize("no_namespaces", [False, True], ids=["namespaces", "no-namespaces"])
+def test_provided_packages_in_a_folder_not_named_site_packages_are_provided(reachable_python, no_namespaces):
+    """numpy, sympy and matplotlib installed in a folder of their own (``pip install --target``,
+    found through a .pth file) are as provided as in site-packages: a61's lazy import of the
+    plotting backend works in a private root and without one (it scored 0 when only folders
+    named site-packages counted)."""
+    if reachable_python is None:
+        pytest.skip("no Python here whose standard library and packages every user may read")
+    base = Path(tempfile.mkdtemp(prefix="adam-target-install-"))
+    os.chmod(base, 0o755)
+    try:
+        _linked_copy(reachable_python.site, base / "deps")
+        for folder in [base / "deps", *(base / "deps").rglob("*")]:
+            if folder.is_dir() and not folder.is_symlink():
+                os.chmod(folder, 0o755)
+        venv = base / "venv"
+        made = subprocess.run([reachable_python.base_python, "-m", "venv", "--without-pip", str(venv)],
+                              capture_output=True, text=True)
+        assert made.returncode == 0, made.stderr
+        site = next(venv.glob("lib/python*/site-packages"))
+        (site / "zz_grader_environment.pth").write_text(
+            "".join(f"import site; site.addsitedir({path!r})\n"
+                    for path in (str(base / "deps"), reachable_python.project)), encoding="utf-8")
+        python = str(venv / "bin" / "python")
+        where = subprocess.run([python, "-c", "import matplotlib; print(matplotlib.__file__)"], cwd="/",
+                               capture_output=True, text=True)
+        assert where.stdout.startswith(str(base / "deps")), where.stdout + where.stderr
+        run = _prepare("target", base, ["a61_matplotlib_plots"], 1, "target", fast_rubric(base), python=python,
+                       no_namespaces=no_namespaces)
+        done = subprocess.run(run.command, cwd="/", capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads((run.out / "reports" / "a61_matplotlib_plots.json").read_text(encoding="utf-8"))
+        run.reports[report["student"]] = report
+        _check_credit(run, "a61_matplotlib_plots")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
 # ---------------------------------------------------------------------------
 # The trusted side: judging must stay bounded whatever plain data a worker sends
 # ---------------------------------------------------------------------------

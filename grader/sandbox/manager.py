@@ -122,11 +122,20 @@ HOST_FILES = ("/etc/passwd", "/etc/group", "/etc/shadow", "/etc/gshadow", "/etc/
 
 
 def site_folders() -> list[str]:
-    """Every site-packages folder of this interpreter: a worker may list them, never read them whole."""
+    """Every site-packages folder of this interpreter, and every other ``sys.path`` folder the
+    provided packages are installed in (``pip install --target``, a folder added by a .pth
+    file): a worker may list them, never read them whole."""
+    from grader.engine.provided import PROVIDED, SUPPORT
+
     folders = set(site.getsitepackages()) | {sysconfig.get_paths()[key] for key in ("purelib", "platlib")}
     if site.ENABLE_USER_SITE and site.getusersitepackages():
         folders.add(site.getusersitepackages())
     folders.update(p for p in sys.path if p and os.path.basename(p.rstrip("/")) in ("site-packages", "dist-packages"))
+    on_path = {os.path.realpath(p) for p in sys.path if p}
+    for dist in _distributions(list(PROVIDED.values()) + list(SUPPORT)):
+        home = os.path.realpath(str(dist.locate_file("")))
+        if home in on_path:
+            folders.add(home)
     return sorted({os.path.realpath(p) for p in folders if os.path.isdir(p)})
 
 
