@@ -821,3 +821,56 @@ def test_closed_folder_names_the_first_folder_other_users_cannot_enter():
     assert closed_folder(str(target)) == str(target)
     assert closed_folder(str(tmp_path / "missing" / "x")) == str(tmp_path / "missing")
     shutil.rmtree(tmp_path)
+
+
+def _huge_pages_kb(pid: int | str = "self") -> int:
+    with open(f"/proc/{pid}/smaps_rollup", encoding="ascii") as rollup:
+        for line in rollup:
+            if line.startswith("AnonHugePages:"):
+                return int(line.split()[1])
+    return 0
+
+
+def _can_collapse() -> bool:
+    def probe():
+        block = bytearray(8 << 20)  # noqa: F841 - private anonymous memory to collapse
+        from grader.sandbox.isolation import collapse_range, huge_page_ranges
+        return any([collapse_range(*stretch) for stretch in huge_page_ranges()])
+    return _in_child(probe).get("ok") is True
+
+
+def test_huge_page_ranges_are_aligned_anonymous_stretches_that_collapse_where_linux_can():
+    from grader.sandbox.isolation import huge_page_ranges
+
+    maps = Path(tempfile.mkdtemp(prefix="adam-maps-")) / "maps"
+    maps.write_text(
+        "00400000-00a00000 r-xp 00000000 08:01 1 /usr/bin/python3\n"      # a file: left alone
+        "00a00000-01a00000 rw-p 00000000 00:00 0 [heap]\n"                # the heap: 16 MiB
+        "7f0000100000-7f0000900000 rw-p 00000000 00:00 0 \n"              # anonymous, unaligned start
+        "7f0001000000-7f0001100000 rw-p 00000000 00:00 0 \n"              # under 2 MiB once aligned
+        "7ffd00000000-7ffd00400000 rw-p 00000000 00:00 0 [stack]\n"       # the stack: left alone
+        "7f0002000000-7f0002400000 rw-s 00000000 00:05 9 /dev/zero\n",    # shared: left alone
+        encoding="ascii")
+    mib = 1 << 20
+    ranges = huge_page_ranges(str(maps), chunk=4 * mib)
+    assert ranges[:4] == [(0xa00000 + k * 4 * mib, 0xa00000 + (k + 1) * 4 * mib) for k in range(4)]
+    assert ranges[4:] == [(0x7f0000200000, 0x7f0000600000), (0x7f0000600000, 0x7f0000800000)]
+    assert huge_page_ranges(str(maps.parent / "missing")) == []
+    shutil.rmtree(maps.parent)
+    if not _can_collapse():
+        pytest.skip("this kernel does not collapse memory into huge pages (MADV_COLLAPSE)")
+
+
+def test_the_idle_zygote_puts_its_heap_on_huge_pages_and_still_serves_workers():
+    """Between spawns the zygote collapses its warm heap into 2 MiB pages (a fork of it then
+    copies far fewer page-table entries); workers forked after that work as before."""
+    if not _can_collapse():
+        pytest.skip("this kernel does not collapse memory into huge pages (MADV_COLLAPSE)")
+    with Sandbox(LIMITS) as sandbox:
+        double = "def adam_scale_factor(c):\n    return 2 * c\n"
+        assert _run(sandbox, double, "adam_scale_factor", [encode_argument(21.0)]) == 42.0
+        deadline = time.monotonic() + 30
+        while _huge_pages_kb(sandbox._process.pid) < 16 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _huge_pages_kb(sandbox._process.pid) >= 16 * 1024
+        assert _run(sandbox, double, "adam_scale_factor", [encode_argument(4.0)]) == 8.0
