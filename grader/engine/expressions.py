@@ -328,18 +328,43 @@ def evaluate(tree, point: Mapping[str, object], arithmetic: Arithmetic = FLOAT, 
     unbound symbol, a Piecewise with no true condition, an unsupported sum range, more than
     :data:`MAX_EVALUATIONS` node evaluations). The nodes evaluated are charged to ``work``
     (which raises :class:`WorkExceeded` when it is spent); :class:`TooCostly` when the tree
-    is nested too deeply to evaluate.
+    is nested too deeply to evaluate. To evaluate one tree at many points, build its
+    :func:`evaluator` once.
     """
-    budget = [MAX_EVALUATIONS]
+    return evaluator(tree, arithmetic)(point, work)
+
+
+#: What makes a value undefined at a point rather than an error of the evaluator.
+_CAUGHT = (_Undefined, ArithmeticError, ValueError, TypeError)
+
+
+def evaluator(tree, arithmetic: Arithmetic = FLOAT) -> Callable[[Mapping[str, object], "Work | None"], object]:
+    """``evaluate(tree, ., arithmetic, .)`` as a function of the point and the budget, with
+    the tree turned once into nested closures (each node's operation and constant chosen
+    when it is built rather than looked up at every point): the same values, the same
+    ``None``s and the same work charged as evaluating the tree node by node."""
     try:
-        return _eval(tree, point, arithmetic, budget)
-    except (_Undefined, ArithmeticError, ValueError, TypeError):
-        return None
+        compiled = _compile(tree, arithmetic)
     except RecursionError:
-        raise TooCostly("the expression is nested too deeply to evaluate") from None
-    finally:
-        if work is not None:
-            work.charge((MAX_EVALUATIONS - max(budget[0], -1)) * arithmetic.cost)
+        compiled = None
+    except (*_CAUGHT, IndexError, KeyError):  # not a tree at all (a validated tree never is)
+        compiled = _constant(_no_value)
+
+    def value_at(point: Mapping[str, object], work: Work | None = None):
+        if compiled is None:
+            raise TooCostly("the expression is nested too deeply to evaluate")
+        budget = [MAX_EVALUATIONS]
+        try:
+            return compiled(point, budget)
+        except _CAUGHT:
+            return None
+        except RecursionError:
+            raise TooCostly("the expression is nested too deeply to evaluate") from None
+        finally:
+            if work is not None:
+                work.charge((MAX_EVALUATIONS - max(budget[0], -1)) * arithmetic.cost)
+
+    return value_at
 
 
 def _number(value, arithmetic: Arithmetic):
@@ -348,124 +373,231 @@ def _number(value, arithmetic: Arithmetic):
     return value
 
 
-def _eval(node, point, ar: Arithmetic, budget: list):
-    budget[0] -= 1
-    if budget[0] < 0:  # nested sums can multiply the work: stop, as for any undefined value
-        raise _Undefined
+def _compile(node, ar: Arithmetic):
+    """A function ``(point, budget) -> value`` computing ``node``. Each call first spends one
+    node evaluation of ``budget[0]`` (written out in every closure: this is the hot path)
+    and, past the limit, stops as for any undefined value (nested sums can multiply the
+    work); then its children spend theirs."""
     head, args = node[0], node[1:]
     if head == "Symbol":
-        if args[0] not in point:
-            raise _Undefined
-        return point[args[0]]
+        name = args[0]
+
+        def symbol(point, budget):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Undefined
+            if name not in point:
+                raise _Undefined
+            return point[name]
+        return symbol
     if head == "Integer":
-        return ar.number(Fraction(int(args[0])))
+        return _constant(lambda: ar.number(Fraction(int(args[0]))))
     if head == "Rational":
-        return ar.number(Fraction(int(args[0]), int(args[1])))
+        return _constant(lambda: ar.number(Fraction(int(args[0]), int(args[1]))))
     if head == "Float":
-        return ar.float_text(args[0])
+        return _constant(lambda: ar.float_text(args[0]))
     if head == "Constant":
-        return ar.constant(args[0])
+        return _constant(lambda: ar.constant(args[0]))
     if head == "BooleanTrue":
-        return True
+        return _constant(lambda: True)
     if head == "BooleanFalse":
-        return False
+        return _constant(lambda: False)
     if head in _COMPARISONS:
-        a, b = (_number(_eval(a, point, ar, budget), ar) for a in args)
-        return _COMPARISONS[head](a, b)
-    if head == "And":
-        return all(_condition(a, point, ar, budget) for a in args)
-    if head == "Or":
-        return any(_condition(a, point, ar, budget) for a in args)
-    if head == "Not":
-        return not _condition(args[0], point, ar, budget)
+        compare = _COMPARISONS[head]
+        left, right = (_compile(a, ar) for a in args)
+
+        def comparison(point, budget):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Undefined
+            a = _number(left(point, budget), ar)
+            return compare(a, _number(right(point, budget), ar))
+        return comparison
+    if head in ("And", "Or", "Not"):
+        conditions = [_compile(a, ar) for a in args]
+        if head == "Not":
+            inner = conditions[0]
+
+            def negation(point, budget):
+                budget[0] -= 1
+                if budget[0] < 0:
+                    raise _Undefined
+                return not _condition(inner(point, budget))
+            return negation
+        every = head == "And"
+
+        def junction(point, budget):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Undefined
+            if every:
+                return all(_condition(c(point, budget)) for c in conditions)
+            return any(_condition(c(point, budget)) for c in conditions)
+        return junction
     if head == "Piecewise":
-        for _, value, condition in args:
-            if _condition(condition, point, ar, budget):
-                return _eval(value, point, ar, budget)
-        raise _Undefined
+        pieces = [(_compile(value, ar), _compile(condition, ar)) for _, value, condition in args]
+
+        def piecewise(point, budget):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Undefined
+            for value, condition in pieces:
+                if _condition(condition(point, budget)):
+                    return value(point, budget)
+            raise _Undefined
+        return piecewise
     if head in ("Sum", "Product"):
-        return _eval_sum(head, args[0], args[1:], point, ar, budget)
+        return _compile_sum(head, args[0], args[1:], ar)
     if head in TRANSPARENT:
-        return _eval(args[0], point, ar, budget)
-    values = [_number(_eval(a, point, ar, budget), ar) for a in args]
-    return _number(_apply(head, values, ar), ar)
+        inner = _compile(args[0], ar)
+
+        def transparent(point, budget):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Undefined
+            return inner(point, budget)
+        return transparent
+    children = [_compile(a, ar) for a in args]
+    operation = _OPERATIONS.get(head, _no_operation)
+    finite = ar.finite
+
+    def apply(point, budget):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Undefined
+        values = []
+        for child in children:
+            value = child(point, budget)
+            if type(value) is bool or not finite(value):
+                raise _Undefined
+            values.append(value)
+        return _number(operation(values, ar), ar)
+    return apply
 
 
-def _condition(node, point, ar: Arithmetic, budget: list) -> bool:
-    value = _eval(node, point, ar, budget)
+def _constant(make):
+    """A leaf: its value made once (or, where making it fails, the same failure at every point)."""
+    try:
+        value = make()
+    except _CAUGHT:
+        def undefined(point, budget):
+            budget[0] -= 1
+            if budget[0] < 0:
+                raise _Undefined
+            raise _Undefined
+        return undefined
+
+    def constant(point, budget):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Undefined
+        return value
+    return constant
+
+
+def _condition(value) -> bool:
     if type(value) is not bool:
         raise _Undefined
     return value
 
 
-def _apply(head: str, values: list, ar: Arithmetic):
-    if head == "Add":
-        total = values[0]
-        for v in values[1:]:
-            total = total + v
-        return total
-    if head == "Mul":
-        product = values[0]
-        for v in values[1:]:
-            product = product * v
-        return product
-    if head == "Pow":
-        base, exponent = values
-        if base == 0 and exponent < 0:
-            raise _Undefined
-        if base < 0 and exponent != ar.floor(exponent):
-            raise _Undefined  # no real value
-        if abs(exponent) > 1e6 and abs(base) != 1:
-            raise _Undefined  # overflow or underflow of no interest here
-        return base ** exponent
-    if head == "Abs":
-        return abs(values[0])
-    if head == "sign":
-        x = values[0]
-        return ar.number(Fraction((x > 0) - (x < 0)))
-    if head == "Heaviside":
-        x = values[0]
-        if x == 0:
-            return values[1] if len(values) > 1 else ar.number(Fraction(1, 2))
-        return ar.number(Fraction(int(x > 0)))
-    if head == "exp":
-        if values[0] > 700:
-            raise _Undefined
-        return ar.exp(values[0])
-    if head == "log":
-        if values[0] <= 0:
-            raise _Undefined
-        return ar.log(values[0])
-    if head == "floor":
-        return ar.number(Fraction(int(ar.floor(values[0]))))
-    if head == "ceiling":
-        return ar.number(Fraction(int(ar.ceiling(values[0]))))
-    if head == "Max":
-        return max(values)
-    if head == "Min":
-        return min(values)
+def _add(values: list, ar: Arithmetic):
+    total = values[0]
+    for v in values[1:]:
+        total = total + v
+    return total
+
+
+def _mul(values: list, ar: Arithmetic):
+    product = values[0]
+    for v in values[1:]:
+        product = product * v
+    return product
+
+
+def _pow(values: list, ar: Arithmetic):
+    base, exponent = values
+    if base == 0 and exponent < 0:
+        raise _Undefined
+    if base < 0 and exponent != ar.floor(exponent):
+        raise _Undefined  # no real value
+    if abs(exponent) > 1e6 and abs(base) != 1:
+        raise _Undefined  # overflow or underflow of no interest here
+    return base ** exponent
+
+
+def _sign(values: list, ar: Arithmetic):
+    x = values[0]
+    return ar.number(Fraction((x > 0) - (x < 0)))
+
+
+def _heaviside(values: list, ar: Arithmetic):
+    x = values[0]
+    if x == 0:
+        return values[1] if len(values) > 1 else ar.number(Fraction(1, 2))
+    return ar.number(Fraction(int(x > 0)))
+
+
+def _exp(values: list, ar: Arithmetic):
+    if values[0] > 700:
+        raise _Undefined
+    return ar.exp(values[0])
+
+
+def _log(values: list, ar: Arithmetic):
+    if values[0] <= 0:
+        raise _Undefined
+    return ar.log(values[0])
+
+
+def _no_value():
     raise _Undefined
 
 
-def _eval_sum(head: str, body, limits: list, point, ar: Arithmetic, budget: list):
+def _no_operation(values: list, ar: Arithmetic):
+    raise _Undefined
+
+
+_OPERATIONS: Mapping[str, Callable[[list, Arithmetic], object]] = {
+    "Add": _add, "Mul": _mul, "Pow": _pow,
+    "Abs": lambda values, ar: abs(values[0]),
+    "sign": _sign, "Heaviside": _heaviside, "exp": _exp, "log": _log,
+    "floor": lambda values, ar: ar.number(Fraction(int(ar.floor(values[0])))),
+    "ceiling": lambda values, ar: ar.number(Fraction(int(ar.ceiling(values[0])))),
+    "Max": lambda values, ar: max(values),
+    "Min": lambda values, ar: min(values),
+}
+
+
+def _compile_sum(head: str, body, limits: list, ar: Arithmetic):
     """Finite sums and products with integer limits (sympy's Karr convention when reversed)."""
     (_, var, low_node, high_node), rest = limits[0], limits[1:]
-    low, high = (_integer(_eval(n, point, ar, budget), ar) for n in (low_node, high_node))
-    inner = [head, body, *rest] if rest else body
-    sign = 1
-    if high < low:  # sum_{a}^{b} = -sum_{b+1}^{a-1}; product_{a}^{b} = 1/product_{b+1}^{a-1}
-        low, high, sign = high + 1, low - 1, -1
-    if high - low + 1 > MAX_SUM_TERMS:
-        raise _Undefined
-    total = ar.number(Fraction(int(head == "Product")))
-    scope = dict(point)
-    for k in range(low, high + 1):
-        scope[var[1]] = ar.number(Fraction(k))
-        term = _number(_eval(inner, scope, ar, budget), ar)
-        total = total * term if head == "Product" else total + term
-    if sign < 0:
-        total = 1 / total if head == "Product" else -total
-    return total
+    low_of, high_of = _compile(low_node, ar), _compile(high_node, ar)
+    inner = _compile([head, body, *rest] if rest else body, ar)
+    name = var[1]
+    start = int(head == "Product")
+    product = head == "Product"
+
+    def total_of(point, budget):
+        budget[0] -= 1
+        if budget[0] < 0:
+            raise _Undefined
+        low, high = (_integer(bound(point, budget), ar) for bound in (low_of, high_of))
+        sign = 1
+        if high < low:  # sum_{a}^{b} = -sum_{b+1}^{a-1}; product_{a}^{b} = 1/product_{b+1}^{a-1}
+            low, high, sign = high + 1, low - 1, -1
+        if high - low + 1 > MAX_SUM_TERMS:
+            raise _Undefined
+        total = ar.number(Fraction(start))
+        scope = dict(point)
+        for k in range(low, high + 1):
+            scope[name] = ar.number(Fraction(k))
+            term = _number(inner(scope, budget), ar)
+            total = total * term if product else total + term
+        if sign < 0:
+            total = 1 / total if product else -total
+        return total
+    return total_of
 
 
 def _integer(value, ar: Arithmetic) -> int:

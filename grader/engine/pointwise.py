@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .expressions import FLOAT, Arithmetic, Work, evaluate
+from .expressions import FLOAT, Arithmetic, Work, evaluator
 
 #: Float points: relative tolerance and absolute floor.
 FLOAT_RTOL = 1e-9
@@ -44,7 +44,8 @@ def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmet
               work: Work | None = None) -> list:
     """The tree's value at each point (``None`` where it has no finite real value); the work
     is charged to ``work``."""
-    return [evaluate(tree, point, arithmetic, work) for point in points]
+    value_at = evaluator(tree, arithmetic)
+    return [value_at(point, work) for point in points]
 
 
 def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,
@@ -63,8 +64,9 @@ def agreement_with(tree, points: Sequence[Mapping[str, object]], expected: Seque
     """Like :func:`agreement` of ``values_at(tree, points)``, evaluating only up to the first
     point that differs (most wrong answers differ at the first point)."""
     _same_length(points, expected)
+    value_at = evaluator(tree, arithmetic)
     for index, (point, e) in enumerate(zip(points, expected)):
-        g = evaluate(tree, point, arithmetic, work)
+        g = value_at(point, work)
         if not _close(g, e, rtol, atol):
             return PointAgreement(False, index, g, e)
     return PointAgreement(True)
