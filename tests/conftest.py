@@ -67,10 +67,12 @@ def _stdlib_of(python: str) -> str | None:
     return found.stdout.strip() if found.returncode == 0 else None
 
 
-def _link_tree(source: Path, target: Path) -> None:
+def link_tree(source: Path, target: Path) -> None:
     """Hard-linked copies of ``source`` at ``target`` (copies across filesystems), every folder
     opened to other users; the editable install's finder, which points back into the checkout,
-    and byte-code caches are left out."""
+    is left out. Byte-code caches are kept: a hard link keeps its source's time stamp, so they
+    stay valid, and without them every interpreter started there compiles numpy, sympy and
+    matplotlib again (with PYTHONDONTWRITEBYTECODE, at every start)."""
     def link_or_copy(src: str, dst: str) -> None:
         try:
             os.link(src, dst)
@@ -78,7 +80,7 @@ def _link_tree(source: Path, target: Path) -> None:
             shutil.copy2(src, dst)
 
     shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "__editable__*"))
+                    ignore=shutil.ignore_patterns("__editable__*"))
     for folder in [target, *target.rglob("*")]:
         if folder.is_dir() and not folder.is_symlink():
             os.chmod(folder, 0o755)
@@ -101,11 +103,11 @@ def make_reachable_python(scratch: Path) -> ReachablePython | None:
     site, project = purelib, str(ROOT)
     if _closed(purelib):
         site = str(scratch / "reachable-site" / "site-packages")  # named so: a site folder
-        _link_tree(Path(purelib), Path(site))
+        link_tree(Path(purelib), Path(site))
     if _closed(str(ROOT)):
         project = str(scratch / "reachable-project")
         for package in ("grader", "reference", "assignment"):
-            _link_tree(ROOT / package, Path(project) / package)
+            link_tree(ROOT / package, Path(project) / package)
         os.chmod(project, 0o755)
     for candidate in (base, f"/usr/bin/python{version}", f"/usr/local/bin/python{version}"):
         if not os.path.exists(candidate) or _closed(candidate):

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import link_tree
 from grader.sandbox.isolation import ALL_LAYERS, landlock_abi
 from grader.rubric import load_rubric
 
@@ -730,17 +731,6 @@ def test_an_install_in_a_closed_folder_is_refused_without_namespaces_and_grades_
         shutil.rmtree(base, ignore_errors=True)
 
 
-def _linked_copy(source: str, target: Path) -> None:
-    def link_or_copy(src: str, dst: str) -> None:
-        try:
-            os.link(src, dst)
-        except OSError:
-            shutil.copy2(src, dst)
-
-    shutil.copytree(source, target, copy_function=link_or_copy, symlinks=True,
-                    ignore=shutil.ignore_patterns("__pycache__", "__editable__*"))
-
-
 @pytest.mark.parametrize("no_namespaces", [False, True], ids=["namespaces", "no-namespaces"])
 def test_provided_packages_in_a_folder_not_named_site_packages_are_provided(reachable_python, no_namespaces):
     """numpy, sympy and matplotlib installed in a folder of their own (``pip install --target``,
@@ -752,10 +742,7 @@ def test_provided_packages_in_a_folder_not_named_site_packages_are_provided(reac
     base = Path(tempfile.mkdtemp(prefix="adam-target-install-"))
     os.chmod(base, 0o755)
     try:
-        _linked_copy(reachable_python.site, base / "deps")
-        for folder in [base / "deps", *(base / "deps").rglob("*")]:
-            if folder.is_dir() and not folder.is_symlink():
-                os.chmod(folder, 0o755)
+        link_tree(Path(reachable_python.site), base / "deps")
         venv = base / "venv"
         made = subprocess.run([reachable_python.base_python, "-m", "venv", "--without-pip", str(venv)],
                               capture_output=True, text=True)
