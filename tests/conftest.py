@@ -86,6 +86,19 @@ def link_tree(source: Path, target: Path) -> None:
             os.chmod(folder, 0o755)
 
 
+def venv_finding(base_python: str, venv: Path, folders: list[str]) -> str | None:
+    """A virtual environment at ``venv`` made from ``base_python`` that finds the packages in
+    ``folders`` through a .pth file (site folders: their own .pth files count); its python,
+    or None if the environment could not be made."""
+    made = subprocess.run([base_python, "-m", "venv", "--without-pip", str(venv)], capture_output=True, text=True)
+    if made.returncode != 0:
+        return None
+    venv_site = next(venv.glob("lib/python*/site-packages"))
+    (venv_site / "zz_grader_environment.pth").write_text(
+        "".join(f"import site; site.addsitedir({path!r})\n" for path in folders), encoding="utf-8")
+    return str(venv / "bin" / "python")
+
+
 def make_reachable_python(scratch: Path) -> ReachablePython | None:
     """This interpreter if every user reaches it, its packages and the project; otherwise a
     virtual environment in ``scratch`` (which every user must reach) made from a system Python
@@ -117,13 +130,9 @@ def make_reachable_python(scratch: Path) -> ReachablePython | None:
             continue
         venv = scratch / "reachable-venv"
         shutil.rmtree(venv, ignore_errors=True)
-        made = subprocess.run([candidate, "-m", "venv", "--without-pip", str(venv)], capture_output=True)
-        if made.returncode != 0:
+        python = venv_finding(candidate, venv, [site, project])
+        if python is None:
             continue
-        venv_site = next(venv.glob("lib/python*/site-packages"))
-        (venv_site / "zz_grader_environment.pth").write_text(
-            "".join(f"import site; site.addsitedir({path!r})\n" for path in (site, project)), encoding="utf-8")
-        python = str(venv / "bin" / "python")
         works = subprocess.run([python, "-c", "import numpy, sympy, matplotlib, nbformat, grader, reference"],
                                cwd="/", capture_output=True, timeout=120)
         if works.returncode == 0:

@@ -43,7 +43,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import link_tree
+from conftest import link_tree, venv_finding
 from grader.sandbox.isolation import ALL_LAYERS, landlock_abi
 from grader.rubric import load_rubric
 
@@ -343,9 +343,7 @@ def attack_session(reachable_python):
             run.stdout, run.stderr = run.process.communicate()
         run.seconds = time.monotonic() - run.seconds
         run.outputs_after_grading = _snapshot_files(run.out)
-        for path in sorted((run.out / "reports").glob("*.json")):
-            report = json.loads(path.read_text(encoding="utf-8"))
-            run.reports[report["student"]] = report
+        _collect_reports(run)
 
     # The two unprivileged runs share uid 65534, and without a user namespace the process limit
     # counts every process of that uid: they run one after the other, next to the root runs.
@@ -412,6 +410,13 @@ def test_every_run_finishes_cleanly_and_in_sane_time(attack_session, mode):
 # ---------------------------------------------------------------------------
 # Exact credit
 # ---------------------------------------------------------------------------
+
+def _collect_reports(run: Run) -> None:
+    """Read every JSON report the run wrote into ``run.reports``, by student."""
+    for path in sorted((run.out / "reports").glob("*.json")):
+        report = json.loads(path.read_text(encoding="utf-8"))
+        run.reports[report["student"]] = report
+
 
 def _check_credit(run: Run, student: str) -> None:
     expected = EXPECTED[student]
@@ -590,9 +595,7 @@ def _grade_alone(name: str, students, reachable, *, workers: int, no_namespaces:
         done = subprocess.run(run.command, cwd=ROOT, capture_output=True, text=True, timeout=600)
         assert done.returncode == 0, done.stderr[-3000:]
         run.stderr = done.stderr
-        for path in sorted((run.out / "reports").glob("*.json")):
-            report = json.loads(path.read_text(encoding="utf-8"))
-            run.reports[report["student"]] = report
+        _collect_reports(run)
         assert set(run.reports) == set(students)
         assert _remove_sysv_objects(tag) == [], "a System V object outlived the batch"
     finally:
@@ -676,9 +679,7 @@ def test_a_regular_install_lets_no_worker_reach_the_reference(regular_install, n
                    fast_rubric(base), python=python, no_namespaces=no_namespaces)
     done = subprocess.run(run.command, cwd=base, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    for path in sorted((run.out / "reports").glob("*.json")):
-        report = json.loads(path.read_text(encoding="utf-8"))
-        run.reports[report["student"]] = report
+    _collect_reports(run)
     assert set(run.reports) == set(INSTALL_ATTACKS)
     for student in INSTALL_ATTACKS:
         _check_credit(run, student)
@@ -702,15 +703,9 @@ def test_an_install_in_a_closed_folder_is_refused_without_namespaces_and_grades_
     closed = base / "closed"
     closed.mkdir(mode=0o700)
     try:
-        venv = closed / "venv"
-        made = subprocess.run([reachable_python.base_python, "-m", "venv", "--without-pip", str(venv)],
-                              capture_output=True, text=True)
-        assert made.returncode == 0, made.stderr
-        site = next(venv.glob("lib/python*/site-packages"))
-        (site / "zz_grader_environment.pth").write_text(
-            "".join(f"import site; site.addsitedir({path!r})\n"
-                    for path in (reachable_python.site, reachable_python.project)), encoding="utf-8")
-        python = str(venv / "bin" / "python")
+        python = venv_finding(reachable_python.base_python, closed / "venv",
+                              [reachable_python.site, reachable_python.project])
+        assert python is not None, "a virtual environment could not be made"
         rubric = fast_rubric(base)
         refused = _prepare("refused", base, ["a61_matplotlib_plots"], 1, "closed", rubric, python=python,
                            no_namespaces=True)
@@ -724,8 +719,7 @@ def test_an_install_in_a_closed_folder_is_refused_without_namespaces_and_grades_
         if "private_mounts" not in done.stderr and done.returncode == 2:
             pytest.skip("no private root here either")
         assert done.returncode == 0, done.stderr[-3000:]
-        report = json.loads((graded.out / "reports" / "a61_matplotlib_plots.json").read_text(encoding="utf-8"))
-        graded.reports[report["student"]] = report
+        _collect_reports(graded)
         _check_credit(graded, "a61_matplotlib_plots")
     finally:
         shutil.rmtree(base, ignore_errors=True)
@@ -743,15 +737,9 @@ def test_provided_packages_in_a_folder_not_named_site_packages_are_provided(reac
     os.chmod(base, 0o755)
     try:
         link_tree(Path(reachable_python.site), base / "deps")
-        venv = base / "venv"
-        made = subprocess.run([reachable_python.base_python, "-m", "venv", "--without-pip", str(venv)],
-                              capture_output=True, text=True)
-        assert made.returncode == 0, made.stderr
-        site = next(venv.glob("lib/python*/site-packages"))
-        (site / "zz_grader_environment.pth").write_text(
-            "".join(f"import site; site.addsitedir({path!r})\n"
-                    for path in (str(base / "deps"), reachable_python.project)), encoding="utf-8")
-        python = str(venv / "bin" / "python")
+        python = venv_finding(reachable_python.base_python, base / "venv",
+                              [str(base / "deps"), reachable_python.project])
+        assert python is not None, "a virtual environment could not be made"
         where = subprocess.run([python, "-c", "import matplotlib; print(matplotlib.__file__)"], cwd="/",
                                capture_output=True, text=True)
         assert where.stdout.startswith(str(base / "deps")), where.stdout + where.stderr
@@ -759,8 +747,7 @@ def test_provided_packages_in_a_folder_not_named_site_packages_are_provided(reac
                        no_namespaces=no_namespaces)
         done = subprocess.run(run.command, cwd="/", capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr[-3000:]
-        report = json.loads((run.out / "reports" / "a61_matplotlib_plots.json").read_text(encoding="utf-8"))
-        run.reports[report["student"]] = report
+        _collect_reports(run)
         _check_credit(run, "a61_matplotlib_plots")
     finally:
         shutil.rmtree(base, ignore_errors=True)

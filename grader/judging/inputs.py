@@ -12,8 +12,8 @@ plus one case at realistic scales (eps = 1e-8, betas 0.9 / 0.999).
 from __future__ import annotations
 
 import hashlib
-from decimal import Decimal
 from dataclasses import dataclass
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Callable, Mapping, Sequence
 

@@ -84,7 +84,6 @@ def unshare(flags: int) -> None:
     _check(_linux("namespaces").unshare(ctypes.c_int(flags)), "unshare")
 
 
-#: The host name a worker sees in a UTS namespace of its own.
 _MADV_HUGEPAGE = 14
 _MADV_COLLAPSE = 25  # Linux 6.1 and later
 _HUGE_PAGE = 1 << 21
@@ -132,6 +131,7 @@ def collapse_range(low: int, high: int) -> bool:
     return madvise(low, high - low, _MADV_HUGEPAGE) == 0 and madvise(low, high - low, _MADV_COLLAPSE) == 0
 
 
+#: The host name a worker sees in a UTS namespace of its own.
 SANDBOX_HOSTNAME = "sandbox"
 
 
