@@ -142,6 +142,37 @@ def test_cache_false_turns_every_cache_off(judging):
     assert not any(judge.cache_sizes().values())
 
 
+def test_cache_false_also_turns_off_the_memo_the_misconception_templates_share(monkeypatch):
+    """The templates of a wrong optimizer share their raw moments through the submission's
+    memo: remembered within one submission (never across two, nor across threads), and
+    computed afresh at every use with ``cache=False``, with the same report either way."""
+    from grader.judging import misconceptions
+
+    module, inputs = corpus_module("m01_no_bias_correction")
+    outcomes = {}
+    for call in plan_calls(inputs):
+        outcomes[call.key] = CallOutcome("value", wire(answer_of(module, call)))
+    computed = []
+    raw = misconceptions._raw_moments
+    monkeypatch.setattr(misconceptions, "_raw_moments", lambda *a: computed.append(1) or raw(*a))
+
+    def moments_computed(judging):
+        computed.clear()
+        results = judge_items(judging, inputs, outcomes)
+        return results, len(computed)
+
+    cached = Judging.create(RUBRIC)
+    first, with_memo = moments_computed(cached)
+    again, with_memo_again = moments_computed(cached)
+    plain, without = moments_computed(Judging.create(RUBRIC, cache=False))
+    assert first == again == plain
+    assert "no_bias_correction" in {m for r in first for m in r.misconceptions}
+    # without the memo every template computes its moments (80 here); with it, the distinct
+    # ones only (23)
+    assert 0 < with_memo < without / 2
+    assert with_memo_again == with_memo  # nothing carried over from the first submission
+
+
 def test_caches_are_bounded(judging):
     judge = SymbolicJudge(cache_sizes={"points": 8, "values": 8, "agreements": 8, "verdicts": 8})
     for n in range(40):

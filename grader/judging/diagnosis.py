@@ -25,8 +25,8 @@ from grader.engine.expressions import Work
 from grader.engine.pointwise import agreement, values_at
 from grader.engine.wire import ArrayValue, expression_tree
 from grader.judging.catalogue import CATALOGUE
-from grader.judging.misconceptions import (AdamVariant, differing_labels, numeric_templates, symbolic_templates,
-                                           variant_history)
+from grader.judging.misconceptions import (NO_MEMO, AdamVariant, Memo, differing_labels, numeric_templates,
+                                           symbolic_templates, variant_history)
 
 #: The catalogue as the plain data :func:`misconception_lines` reads.
 CATALOGUE_DATA: Mapping[str, Mapping[str, str]] = {
@@ -129,7 +129,7 @@ def _values(template, args):
 
 
 def diagnose_array(function: str, value: ArrayValue, expected: np.ndarray, args: tuple, *, rtol: float,
-                   atol_scale: float, prefer: Sequence[str] = ()) -> Diagnosis:
+                   atol_scale: float, prefer: Sequence[str] = (), memo: Memo = NO_MEMO) -> Diagnosis:
     """The mistakes that explain a wrong (T, d) array, NaN and infinities included."""
     got = value.data
     if got.shape != expected.shape:  # a format mistake: the shape message says it all
@@ -141,7 +141,7 @@ def diagnose_array(function: str, value: ArrayValue, expected: np.ndarray, args:
     def templates(pairs: bool) -> dict:
         if pairs not in cache:
             cache[pairs] = {}
-            for label, template in numeric_templates(function, pairs=pairs).items():
+            for label, template in numeric_templates(function, pairs=pairs, memo=memo).items():
                 values = _values(template, args)
                 if values is not None and not same_values(values, expected, rtol=rtol, atol_scale=atol_scale):
                     cache[pairs][label] = np.asarray(values, dtype=np.float64)
@@ -157,14 +157,15 @@ def diagnose_array(function: str, value: ArrayValue, expected: np.ndarray, args:
 
 
 def diagnose_ratios(function: str, value: Mapping, expected: Mapping, args: tuple, wrong_keys: Sequence[str],
-                    *, rtol: float, atol_scale: float, prefer: Sequence[str] = ()) -> Diagnosis:
+                    *, rtol: float, atol_scale: float, prefer: Sequence[str] = (), memo: Memo = NO_MEMO) -> Diagnosis:
     """The mistakes that explain wrong ratios of one case (the other keys of it are right)."""
     keys = list(expected)
     cache: dict = {}
 
     def values(pairs: bool) -> dict:
         if pairs not in cache:
-            found = {label: _values(template, args) for label, template in numeric_templates(function, pairs=pairs).items()}
+            found = {label: _values(template, args)
+                     for label, template in numeric_templates(function, pairs=pairs, memo=memo).items()}
             cache[pairs] = {label: v for label, v in found.items() if isinstance(v, dict)}
         return cache[pairs]
 
@@ -185,19 +186,19 @@ def diagnose_ratios(function: str, value: Mapping, expected: Mapping, args: tupl
 
 
 def diagnose_probe(value: ArrayValue, args: tuple, *, rtol: float, atol_scale: float,
-                   prefer: Sequence[str] = ()) -> Diagnosis:
+                   prefer: Sequence[str] = (), memo: Memo = NO_MEMO) -> Diagnosis:
     """The Adam mistakes whose steps on a property probe are the student's (NaN included).
 
     Templates that take the reference's own steps on this probe name nothing and are left
     out; pairs are tried when no single mistake fits.
     """
-    right = variant_history(AdamVariant(), *args)[0]
+    right = variant_history(AdamVariant(), *args, memo=memo)[0]
     cache: dict = {}
 
     def templates(pairs: bool) -> dict:
         if pairs not in cache:
             cache[pairs] = {}
-            for label, template in numeric_templates("adam_updates", pairs=pairs).items():
+            for label, template in numeric_templates("adam_updates", pairs=pairs, memo=memo).items():
                 values = _values(template, args)
                 if values is not None and not same_values(values, right, rtol=rtol, atol_scale=atol_scale):
                     cache[pairs][label] = values

@@ -41,7 +41,7 @@ from grader.engine.wire import expression_tree
 from grader.judging import diagnosis
 from grader.judging.inputs import HiddenInputs, adam_step_bounds
 from grader.judging.catalogue import CONCEPT_MISCONCEPTIONS
-from grader.judging.misconceptions import symbolic_templates
+from grader.judging.misconceptions import NO_MEMO, Memo, symbolic_templates
 from grader.judging.registry import ITEMS, SPECS, ItemSpec
 from grader.judging.symbolic import SymbolicJudge
 from grader.results import CallOutcome, ItemResult, item_status
@@ -188,6 +188,10 @@ class Context:
     #: Is the student's answer to (function, key) of Part 1 right? Judged once per submission
     #: on the naming budget, for the diagnosis of the other Part 1 items (:func:`_right_in_part1`).
     right_answers: dict = field(default_factory=dict)
+    #: The computations the misconception templates share, remembered for this submission only
+    #: (:class:`~grader.judging.misconceptions.Memo`; remembers nothing when the judging's
+    #: caches are off).
+    memo: Memo = NO_MEMO
 
     def named_on(self, spec: "ItemSpec") -> tuple[str, ...]:
         """The mistakes named on the student's own optimizers, for an item computed from them."""
@@ -227,7 +231,8 @@ def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, C
     limits = judging.rubric.limits
     work = Work(limits.judge_work_per_submission, what="this submission")
     naming = Work(limits.judge_work_naming_per_submission, what="the mistakes of this submission")
-    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index, work, naming)
+    context = Context(judging, inputs, outcomes, case_calls(inputs) if index is None else index, work, naming,
+                      memo=Memo(enabled=judging.judge.cache))
     results = []
     for item in judging.rubric.items:
         spec = SPECS[item.id]
@@ -405,7 +410,7 @@ def _judge_array(context: Context, spec: ItemSpec, item: Item, finding: _Finding
         case, value = wrong
         finding.explain(diagnosis.diagnose_array(case.function, value, case.expected, case.args,
                                                  rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
-                                                 prefer=context.named_on(spec)))
+                                                 prefer=context.named_on(spec), memo=context.memo))
 
 
 def _first_wrong(context: Context, cases: Sequence, finding: _Finding, key: str | None = None):
@@ -441,7 +446,7 @@ def _judge_ratios(context: Context, spec: ItemSpec, item: Item, finding: _Findin
                 value[k], case.expected[k], rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale).ok]
             finding.explain(diagnosis.diagnose_ratios(case.function, value, case.expected, case.args, wrong_keys,
                                                       rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
-                                                      prefer=context.named_on(spec)))
+                                                      prefer=context.named_on(spec), memo=context.memo))
             break
 
 
@@ -461,7 +466,7 @@ def _judge_scaling(context: Context, spec: ItemSpec, item: Item, finding: _Findi
             m.startswith("your adam_updates steps scale") for m in messages):
         finding.explain(diagnosis.diagnose_probe(_ArrayValue(answers["adam"], 0), adam.args, rtol=tol.numeric_rtol,
                                                  atol_scale=tol.numeric_atol_scale,
-                                                 prefer=context.named_on(spec)))
+                                                 prefer=context.named_on(spec), memo=context.memo))
 
 
 def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Finding) -> None:
@@ -481,7 +486,7 @@ def _judge_safety(context: Context, spec: ItemSpec, item: Item, finding: _Findin
         if probe.name not in found:
             found[probe.name] = diagnosis.diagnose_probe(
                 answers[probe.name], probe.args, rtol=tol.numeric_rtol, atol_scale=tol.numeric_atol_scale,
-                prefer=context.named_on(spec))
+                prefer=context.named_on(spec), memo=context.memo)
         return found[probe.name]
 
     named = {probe.name: diagnosed(probe).labels for probe in diagnosable if answers[probe.name].nonfinite}

@@ -18,7 +18,6 @@ The names and words of the mistakes are plain data in :mod:`grader.judging.catal
 from __future__ import annotations
 
 import functools
-import threading
 from dataclasses import dataclass, replace
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -31,7 +30,8 @@ from grader.engine.expressions import ExpressionError, encode_sympy
 from grader.engine.symbols import make_symbol, make_symbols
 from grader.judging.catalogue import CATALOGUE, CONCEPT_MISCONCEPTIONS, Misconception
 
-__all__ = ["CATALOGUE", "CONCEPT_MISCONCEPTIONS", "Misconception", "AdamVariant", "ADAM_VARIANTS",
+__all__ = ["CATALOGUE", "CONCEPT_MISCONCEPTIONS", "Misconception", "AdamVariant", "ADAM_VARIANTS", "Memo",
+           "NO_MEMO",
            "adam_pairs", "variant_part1", "variant_history", "variant_effective_rates",
            "symbolic_templates", "differing_labels", "numeric_templates", "template_id"]
 
@@ -174,11 +174,40 @@ def variant_constant_gradient_step(variant: AdamVariant):
     return variant_step(variant, m_hat, v_hat, a, e, t, b2)
 
 
-#: Per-thread memos of pure computations (bounded), see :func:`_moments` and :func:`_momentum_of`.
-_MEMO = threading.local()
+class Memo:
+    """Values of pure computations remembered by content, for one submission's judging.
+
+    Many templates share a computation (the raw moments of the variants that change only the
+    corrections or the step; the reference's momentum steps in every ratio template), so each is
+    computed once per submission. Each kind holds at most ``bound`` entries (cleared when full).
+    ``Memo(enabled=False)`` (:data:`NO_MEMO`) remembers nothing: every value is computed where it
+    is asked for, which is what ``cache=False`` asks of the judging. A memo is local to the one
+    judging that made it: nothing is shared between submissions or threads.
+    """
+
+    __slots__ = ("enabled", "_kinds")
+
+    def __init__(self, enabled: bool = True) -> None:
+        self.enabled = enabled
+        self._kinds: dict = {}
+
+    def get(self, kind: str, key: tuple, bound: int, compute: Callable[[], object]):
+        """The value of ``compute()`` for ``key`` (computed on the first request only)."""
+        if not self.enabled:
+            return compute()
+        entries = self._kinds.setdefault(kind, {})
+        if key not in entries:
+            if len(entries) >= bound:
+                entries.clear()
+            entries[key] = compute()
+        return entries[key]
 
 
-def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2, eps):
+#: The memo that remembers nothing (the default, and ``cache=False``).
+NO_MEMO = Memo(enabled=False)
+
+
+def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2, eps, *, memo: Memo = NO_MEMO):
     """Steps and the bias-corrected v of the variant over a ``(T, d)`` stream.
 
     The moments are a recurrence, computed step by step; the corrections and the steps are
@@ -191,7 +220,7 @@ def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2
         return _variant_history_stepwise(variant, grads, alpha, beta1, beta2, eps)
     T = grads.shape[0]
     b_m, b_v = _betas(variant, beta1, beta2)
-    ms, vs = _moments(grads, b_m, b_v, "m" in variant.ema_swapped, "v" in variant.ema_swapped, variant.v_from_g)
+    ms, vs = _moments(grads, b_m, b_v, "m" in variant.ema_swapped, "v" in variant.ema_swapped, variant.v_from_g, memo)
     with np.errstate(all="ignore"):
         m_hats = _correct_rows(ms, b_m, T, variant.correct_m)
         v_hats = _correct_rows(vs, b_v, T, variant.correct_v)
@@ -201,16 +230,14 @@ def variant_history(variant: AdamVariant, grads: np.ndarray, alpha, beta1, beta2
     return steps, (v_hats if v_hats is not vs else vs.copy())
 
 
-def _moments(grads: np.ndarray, b_m, b_v, swapped_m: bool, swapped_v: bool, v_from_g: bool):
+def _moments(grads: np.ndarray, b_m, b_v, swapped_m: bool, swapped_v: bool, v_from_g: bool, memo: Memo):
     """The raw moments m_t, v_t of every step (read-only arrays). Many variants share them
-    (they change the corrections or the step only): the last few of this thread are
-    remembered, by content, and computed once."""
+    (they change the corrections or the step only): ``memo`` remembers the last few."""
     key = (grads.shape, grads.tobytes(), type(b_m), repr(b_m), type(b_v), repr(b_v), swapped_m, swapped_v, v_from_g)
-    memo = getattr(_MEMO, "moments", None)
-    if memo is None:
-        memo = _MEMO.moments = {}
-    if key in memo:
-        return memo[key]
+    return memo.get("moments", key, 32, lambda: _raw_moments(grads, b_m, b_v, swapped_m, swapped_v, v_from_g))
+
+
+def _raw_moments(grads: np.ndarray, b_m, b_v, swapped_m: bool, swapped_v: bool, v_from_g: bool):
     d = grads.shape[1]
     ms, vs = np.empty_like(grads), np.empty_like(grads)
     m, v = np.zeros(d), np.zeros(d)
@@ -221,9 +248,6 @@ def _moments(grads: np.ndarray, b_m, b_v, swapped_m: bool, swapped_v: bool, v_fr
             v = ((1 - b_v) * v + b_v * square) if swapped_v else (b_v * v + (1 - b_v) * square)
             ms[index], vs[index] = m, v
     ms.flags.writeable = vs.flags.writeable = False
-    if len(memo) >= 32:
-        memo.clear()
-    memo[key] = (ms, vs)
     return ms, vs
 
 
@@ -270,9 +294,9 @@ def _variant_history_stepwise(variant: AdamVariant, grads: np.ndarray, alpha, be
     return steps, v_hats
 
 
-def variant_effective_rates(variant: AdamVariant, grads, alpha, beta1, beta2, eps):
+def variant_effective_rates(variant: AdamVariant, grads, alpha, beta1, beta2, eps, *, memo: Memo = NO_MEMO):
     """The variant's ``alpha / (denominator)`` per step and coordinate."""
-    _, v_hats = variant_history(variant, grads, alpha, beta1, beta2, eps)
+    _, v_hats = variant_history(variant, grads, alpha, beta1, beta2, eps, memo=memo)
     unit = replace(variant, ascent=False)
     with np.errstate(all="ignore"):
         if isinstance(v_hats, np.ndarray) and v_hats.dtype == np.float64 and v_hats.ndim == 2 and len(v_hats):
@@ -484,12 +508,14 @@ def _numeric(variants: Mapping[str, AdamVariant]) -> dict[str, AdamVariant]:
             if not any(ident in _SYMBOLIC_ONLY for ident in label_ids(label)) and "#2" not in label}
 
 
-def _adam_steps(variant):
-    return lambda grads, alpha, beta1, beta2, eps: variant_history(variant, grads, alpha, beta1, beta2, eps)[0]
+def _adam_steps(variant, memo: Memo):
+    return lambda grads, alpha, beta1, beta2, eps: variant_history(variant, grads, alpha, beta1, beta2, eps,
+                                                                   memo=memo)[0]
 
 
-def _adam_rates(variant):
-    return lambda grads, alpha, beta1, beta2, eps: variant_effective_rates(variant, grads, alpha, beta1, beta2, eps)
+def _adam_rates(variant, memo: Memo):
+    return lambda grads, alpha, beta1, beta2, eps: variant_effective_rates(variant, grads, alpha, beta1, beta2, eps,
+                                                                           memo=memo)
 
 
 def _positions(steps_of):
@@ -511,24 +537,25 @@ def _spike_at(shift: int):
     return template
 
 
-def numeric_templates(function: str, *, pairs: bool = False) -> dict[str, NumericTemplate]:
+def numeric_templates(function: str, *, pairs: bool = False, memo: Memo = NO_MEMO) -> dict[str, NumericTemplate]:
     """Label -> function of the same arguments, for one numeric function.
 
     ``pairs=True``: two mistakes together. A template may return a value equal to the
     reference's on some inputs (a mistake in m leaves the effective rates unchanged): the
-    caller leaves those out. ``spike_response`` templates return its dict.
+    caller leaves those out. ``spike_response`` templates return its dict. The templates
+    share their common computations through ``memo`` (same values with or without it).
     """
     from reference.adam_vs_momentum import momentum_updates
 
     adam = _numeric(adam_pairs() if pairs else ADAM_VARIANTS)
     if function == "adam_updates":
-        out = {label: _adam_steps(variant) for label, variant in adam.items()}
+        out = {label: _adam_steps(variant, memo) for label, variant in adam.items()}
         if not pairs:
-            out["positions_instead_of_steps"] = _positions(_adam_steps(_DEFAULT))
-            out["positions_instead_of_steps#before"] = _positions_before(_adam_steps(_DEFAULT))
+            out["positions_instead_of_steps"] = _positions(_adam_steps(_DEFAULT, memo))
+            out["positions_instead_of_steps#before"] = _positions_before(_adam_steps(_DEFAULT, memo))
         return out
     if function == "adam_effective_learning_rates":
-        return {label: _adam_rates(variant) for label, variant in adam.items()
+        return {label: _adam_rates(variant, memo) for label, variant in adam.items()
                 if not any(ident in ("ascent_sign_error", "only_v_corrected") for ident in label_ids(label))
                 and "#m" not in label}
     if function == "momentum_updates":
@@ -541,13 +568,13 @@ def numeric_templates(function: str, *, pairs: bool = False) -> dict[str, Numeri
                 "positions_instead_of_steps#before": _positions_before(momentum_updates)}
     if function in ("spike_response", "sparse_feature_boost"):
         ratio = _spike_ratio if function == "spike_response" else _sparse_ratio
-        out = {label: ratio(momentum_updates, _adam_steps(variant)) for label, variant in adam.items()}
+        out = {label: ratio(momentum_updates, _adam_steps(variant, memo), memo) for label, variant in adam.items()}
         if not pairs:
-            reference_adam = _adam_steps(_DEFAULT)
-            out["damped_momentum"] = ratio(damped_momentum_steps, reference_adam)
-            out["positions_instead_of_steps"] = ratio(_positions(momentum_updates), reference_adam)
-            out["positions_instead_of_steps#adam"] = ratio(momentum_updates, _positions(reference_adam))
-            out["positions_instead_of_steps#both"] = ratio(_positions(momentum_updates), _positions(reference_adam))
+            reference_adam = _adam_steps(_DEFAULT, memo)
+            out["damped_momentum"] = ratio(damped_momentum_steps, reference_adam, memo)
+            out["positions_instead_of_steps"] = ratio(_positions(momentum_updates), reference_adam, memo)
+            out["positions_instead_of_steps#adam"] = ratio(momentum_updates, _positions(reference_adam), memo)
+            out["positions_instead_of_steps#both"] = ratio(_positions(momentum_updates), _positions(reference_adam), memo)
             if function == "spike_response":
                 out.update({"t_spike_off_by_one": _spike_at(1), "t_spike_off_by_one#2": _spike_at(-1)})
         return out
@@ -558,48 +585,44 @@ def numeric_templates(function: str, *, pairs: bool = False) -> dict[str, Numeri
 # reference's (the definitions are the reference's: see its spike_response and
 # sparse_feature_boost docstrings).
 
-def _momentum_of(momentum_steps, both: np.ndarray, alpha, mu) -> np.ndarray:
-    """``momentum_steps(both, alpha, mu)``; the reference's steps are remembered for the last
-    few streams of this thread (every Adam template of a ratio case shares them), by content."""
+def _momentum_of(momentum_steps, both: np.ndarray, alpha, mu, memo: Memo) -> np.ndarray:
+    """``momentum_steps(both, alpha, mu)``; the reference's steps are remembered in ``memo``
+    for the last few streams (every Adam template of a ratio case shares them)."""
     from reference.adam_vs_momentum import momentum_updates
 
     if momentum_steps is not momentum_updates:
         return momentum_steps(both, alpha, mu)
+
+    def steps():
+        out = momentum_steps(both, alpha, mu)
+        out.flags.writeable = False
+        return out
     key = (both.dtype.str, both.shape, both.tobytes(), type(alpha), repr(alpha), type(mu), repr(mu))
-    memo = getattr(_MEMO, "momentum", None)
-    if memo is None:
-        memo = _MEMO.momentum = {}
-    if key not in memo:
-        if len(memo) >= 4:
-            memo.clear()
-        steps = momentum_steps(both, alpha, mu)
-        steps.flags.writeable = False
-        memo[key] = steps
-    return memo[key]
+    return memo.get("momentum", key, 4, steps)
 
 
-def _ratios_at(t: int, columns, momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps) -> dict:
+def _ratios_at(t: int, columns, momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps, memo: Memo) -> dict:
     both = np.stack(columns, axis=1)
     out = {}
     with np.errstate(all="ignore"):
-        for name, steps in (("momentum", _momentum_of(momentum_steps, both, alpha, mu)),
+        for name, steps in (("momentum", _momentum_of(momentum_steps, both, alpha, mu, memo)),
                             ("adam", adam_steps(both, alpha, beta1, beta2, eps))):
             first, second = np.abs(steps[t - 1])
             out[name] = float(first / second)
     return out
 
 
-def _spike_ratio(momentum_steps, adam_steps):
+def _spike_ratio(momentum_steps, adam_steps, memo: Memo):
     def template(grads, t_spike, spike, alpha, mu, beta1, beta2, eps):
         stream = np.asarray(grads, dtype=np.float64)
         spiked = stream.copy()
         spiked[t_spike - 1] = spike
-        return _ratios_at(t_spike, (spiked, stream), momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps)
+        return _ratios_at(t_spike, (spiked, stream), momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps, memo)
     return template
 
 
-def _sparse_ratio(momentum_steps, adam_steps):
+def _sparse_ratio(momentum_steps, adam_steps, memo: Memo):
     def template(T, k, g, alpha, mu, beta1, beta2, eps):
         sparse = np.where(np.arange(1, T + 1) % k == 0, g, 0.0)
-        return _ratios_at(T, (sparse, np.full(T, g)), momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps)
+        return _ratios_at(T, (sparse, np.full(T, g)), momentum_steps, adam_steps, alpha, mu, beta1, beta2, eps, memo)
     return template

@@ -26,7 +26,7 @@ from grader.engine.publicdata import SCHEMA, VERSION, contract_digest
 from grader.judging.inputs import PUBLIC_SEED, adam_step_bounds, draw_inputs
 from grader.judging.items import reference_trees
 from grader.judging.registry import SPECS
-from grader.judging.misconceptions import (CATALOGUE, AdamVariant, differing_labels, numeric_templates,
+from grader.judging.misconceptions import (CATALOGUE, AdamVariant, Memo, differing_labels, numeric_templates,
                                            symbolic_templates, variant_history)
 from grader.rubric import Rubric, load_rubric
 from grader.judging.symbolic import draw_points
@@ -50,9 +50,9 @@ def _template_arrays(function: str, args: tuple, expected, tol) -> dict:
     """Label -> values of every numeric template (single mistakes and pairs) that differs
     from the reference here, as the grader's diagnosis decides it (NaN included, where some
     value is finite)."""
-    templates = {}
+    templates, memo = {}, Memo()
     for pairs in (False, True):
-        for label, template in numeric_templates(function, pairs=pairs).items():
+        for label, template in numeric_templates(function, pairs=pairs, memo=memo).items():
             try:
                 with np.errstate(all="ignore"):
                     value = np.asarray(template(*args), dtype=np.float64)
@@ -65,9 +65,9 @@ def _template_arrays(function: str, args: tuple, expected, tol) -> dict:
 
 
 def _ratio_templates(function: str, args: tuple, expected: dict) -> dict:
-    templates = {}
+    templates, memo = {}, Memo()
     for pairs in (False, True):
-        for label, template in numeric_templates(function, pairs=pairs).items():
+        for label, template in numeric_templates(function, pairs=pairs, memo=memo).items():
             try:
                 with np.errstate(all="ignore"):
                     value = template(*args)
@@ -81,10 +81,11 @@ def _ratio_templates(function: str, args: tuple, expected: dict) -> dict:
 def _probe_templates(probe, tol) -> dict:
     """The Adam mistakes (single, and two together) whose steps on a property probe differ
     from the reference's, as the grader's diagnosis of a probe decides it."""
-    right = variant_history(AdamVariant(), *probe.args)[0]
+    memo = Memo()
+    right = variant_history(AdamVariant(), *probe.args, memo=memo)[0]
     out = {}
     for pairs in (False, True):
-        for label, template in numeric_templates(probe.function, pairs=pairs).items():
+        for label, template in numeric_templates(probe.function, pairs=pairs, memo=memo).items():
             try:
                 with np.errstate(all="ignore"):
                     value = np.asarray(template(*probe.args), dtype=np.float64)
