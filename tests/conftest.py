@@ -3,6 +3,7 @@ and an interpreter that workers with uids of their own can read."""
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
@@ -18,14 +19,28 @@ ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "tests" / "corpus"
 
 
+def run_folder(tmp_path_factory) -> Path:
+    """A folder of this test run shared by all its processes: with pytest-xdist (``-n``), the
+    folder above each worker's own base folder; else this process's base folder."""
+    base = tmp_path_factory.getbasetemp()
+    return base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base
+
+
 @pytest.fixture(scope="session")
 def corpus_output(tmp_path_factory) -> Path:
     """The output folder of one CLI run over the whole grading corpus (``tests/corpus``), shared
-    by the corpus tests and the parity tests."""
-    out = tmp_path_factory.mktemp("corpus-grading")
-    run = subprocess.run([sys.executable, "-m", "grader", "grade", str(CORPUS), "--out", str(out), "--quiet"],
-                         cwd=ROOT, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr
+    by the corpus tests and the parity tests: made once per test run, by the first process
+    that asks (the others wait on a lock, then read it)."""
+    shared = run_folder(tmp_path_factory)
+    out, done = shared / "corpus-grading", shared / "corpus-grading.done"
+    with open(shared / "corpus-grading.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            shutil.rmtree(out, ignore_errors=True)
+            run = subprocess.run([sys.executable, "-m", "grader", "grade", str(CORPUS), "--out", str(out), "--quiet"],
+                                 cwd=ROOT, capture_output=True, text=True, timeout=900)
+            assert run.returncode == 0, run.stderr
+            done.touch()
     return out
 
 
