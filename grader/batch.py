@@ -228,7 +228,8 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
             from grader.judging.items import Judging
 
             judging = Judging.create(rubric)
-            warm_up(judging)  # while the zygote boots; before the trusted processes fork, which share it
+            # while the zygote boots; before the trusted processes fork, which share it
+            warm_up(judging, templates=trusted_processes(options, len(todo)) > 1 and len(todo) > 4)
             isolation = sandbox.wait_ready()
             warn_isolation(isolation)
             done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
@@ -535,19 +536,35 @@ def _trusted_process(conn, judging, sandbox: Sandbox, todo: list[Submission], sl
             pool.submit(one, index)
 
 
-def warm_up(judging) -> None:
+def warm_up(judging, *, templates: bool = False) -> None:
     """Fill what every submission needs before forking the trusted processes, so that they
     share it instead of each computing it: the misconception templates and the sample
-    points and values of every reference answer."""
+    points and values of every reference answer.
+
+    ``templates=True`` (a batch that several trusted processes share): also the two-mistake
+    templates and the sample points and values of every single-mistake template, which
+    each trusted process would otherwise compute on its first wrong answers (1.2 s of CPU
+    each on the project's machine). The judge's caches charge a hit what computing it cost,
+    so a report does not depend on whether this ran."""
     from grader.engine.contract import SYMBOLIC_FUNCTIONS
     from grader.judging.misconceptions import symbolic_templates
 
+    judge = judging.judge
     for (function, key), tree in judging.references.items():
-        symbolic_templates(function, key)
+        allowed = SYMBOLIC_FUNCTIONS[function]
+        singles = symbolic_templates(function, key)
         try:
-            judging.judge.judge(tree, tree, SYMBOLIC_FUNCTIONS[function], what="warm-up")
+            judge.judge(tree, tree, allowed, what="warm-up")
         except Exception:  # noqa: BLE001 - warming up is an optimisation only
             pass
+        if not templates:
+            continue
+        symbolic_templates(function, key, pairs=True)
+        for template in singles.values():
+            try:
+                judge.prepare_template(template, allowed)
+            except Exception:  # noqa: BLE001 - as above
+                pass
 
 
 def _grade_on_cluster(todo: list[Submission], rubric: Rubric, options: BatchOptions, reports_dir: Path,

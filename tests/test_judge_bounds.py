@@ -75,6 +75,12 @@ def corpus_module(student: str):
     return module, draw_inputs(submission_seed(path.read_bytes()))
 
 
+def corpus_outcomes(student: str):
+    """The hidden inputs of a corpus file and the outcomes of its answers to every planned call."""
+    module, inputs = corpus_module(student)
+    return inputs, {call.key: CallOutcome("value", wire(answer_of(module, call))) for call in plan_calls(inputs)}
+
+
 def with_naming_budget(judging, units):
     """The same judging (the same judge and caches) with another naming budget per submission."""
     limits = dataclasses.replace(judging.rubric.limits, judge_work_naming_per_submission=units)
@@ -148,10 +154,7 @@ def test_cache_false_also_turns_off_the_memo_the_misconception_templates_share(m
     computed afresh at every use with ``cache=False``, with the same report either way."""
     from grader.judging import misconceptions
 
-    module, inputs = corpus_module("m01_no_bias_correction")
-    outcomes = {}
-    for call in plan_calls(inputs):
-        outcomes[call.key] = CallOutcome("value", wire(answer_of(module, call)))
+    inputs, outcomes = corpus_outcomes("m01_no_bias_correction")
     computed = []
     raw = misconceptions._raw_moments
     monkeypatch.setattr(misconceptions, "_raw_moments", lambda *a: computed.append(1) or raw(*a))
@@ -214,6 +217,22 @@ def test_a_warm_cache_gives_the_same_report_budget_included(judging):
     warm_judging = Judging.create(RUBRIC)
     judge_items(warm_judging, inputs, outcomes)
     assert judge_items(warm_judging, inputs, outcomes) == cold
+
+
+def test_the_template_warm_up_before_the_fork_changes_no_report():
+    """The batch's warm-up for several trusted processes fills the judge's caches with the
+    points and values of every single-mistake template (and builds the pair templates);
+    judging afterwards gives the very same results, the work charged included."""
+    from grader.batch import warm_up
+
+    cold = Judging.create(RUBRIC)
+    warm_up(cold)
+    warmed = Judging.create(RUBRIC)
+    warm_up(warmed, templates=True)
+    assert warmed.judge.cache_sizes()["values"] > cold.judge.cache_sizes()["values"] + 100
+    for student in ("m01_no_bias_correction", "m07_eps_inside_sqrt", "m25_slip_in_m_hat2_follow_through"):
+        inputs, outcomes = corpus_outcomes(student)
+        assert judge_items(warmed, inputs, outcomes) == judge_items(cold, inputs, outcomes), student
 
 
 # ---------------------------------------------------------------------------

@@ -22,8 +22,9 @@ EXAMPLES = ROOT / "examples" / "submissions"
 PREFIXES = ("python -m grader ", "adam-grader ", ".venv/bin/python -m grader ")
 #: Modules the README runs with ``python -m`` besides the CLI, and the options they take.
 MODULES = ("grader.release.gradescope", "grader.release.notebook", "grader.release.public")
-#: Other commands the README shows with their options (the benchmark; Dask's scheduler and worker).
-OTHER_COMMANDS = (("benchmarks/run.py",), ("dask", "scheduler"), ("dask", "worker"))
+#: Other commands the README shows with their options (the benchmark; pytest, with pytest-xdist's
+#: options; Dask's scheduler and worker).
+OTHER_COMMANDS = (("benchmarks/run.py",), ("-m", "pytest"), ("dask", "scheduler"), ("dask", "worker"))
 
 
 def _code_blocks(text: str) -> list[str]:

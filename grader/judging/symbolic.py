@@ -320,6 +320,13 @@ class SymbolicJudge:
         all_points = points.floats + points.exact
         return result.describe(all_points, points.names)
 
+    def prepare_template(self, template, allowed: Sequence[str]) -> None:
+        """Fill the caches with what :meth:`matching` reads for ``template`` when it meets an
+        answer in the symbols ``allowed``: its sample points and its values there (a warm-up
+        before the trusted processes fork; a hit later charges what this cost)."""
+        work = Work(self.answer_work, what="warm-up")
+        self._values_of(template, self.points(template, sorted(set(allowed) | free_symbols(template)), work), work)
+
     def matching(self, tree, templates: Mapping[str, list], allowed: Sequence[str],
                  only_with: set | None = None, work: Work | None = None) -> tuple[str, ...]:
         """The misconception ids whose template agrees with ``tree``."""
