@@ -112,9 +112,15 @@ def generate(folder: Path, n: int, seed: int = 2026) -> dict[str, str]:
 
 
 class MemorySampler(threading.Thread):
-    """Peak of the summed PSS of a process and all its descendants."""
+    """Peak of the summed PSS of a process and all its descendants, read four times a second.
 
-    def __init__(self, root_pid: int, interval: float = 0.02):
+    Each reading walks ``/proc`` and every process's ``smaps_rollup`` (its page tables):
+    read every 20 ms, as it once was, that slowed the measured grader itself by 18 % (121.0 s
+    against 102.4 s unsampled for the same 1,000 files) while the floor ran unsampled. Every
+    250 ms it costs nothing measurable (96.5 s against 97.1 s) and finds the same peak
+    (367 against 370 MiB): the peak is the steady set of long-lived processes."""
+
+    def __init__(self, root_pid: int, interval: float = 0.25):
         super().__init__(daemon=True)
         self.root_pid, self.interval, self.peak = root_pid, interval, 0
         self._halt = threading.Event()
