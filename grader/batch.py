@@ -229,7 +229,8 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
 
             judging = Judging.create(rubric)
             # while the zygote boots; before the trusted processes fork, which share it
-            warm_up(judging, templates=trusted_processes(options, len(todo)) > 1 and len(todo) > 4)
+            warm_up(judging, templates=trusted_processes(options, len(todo)) > 1
+                    and len(todo) > TEMPLATE_WARM_UP_AFTER)
             isolation = sandbox.wait_ready()
             warn_isolation(isolation)
             done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
@@ -534,6 +535,12 @@ def _trusted_process(conn, judging, sandbox: Sandbox, todo: list[Submission], sl
             if index is None:
                 return
             pool.submit(one, index)
+
+
+#: Batches of more than this many submissions, in several trusted processes, warm up every
+#: single-mistake template before the fork (:func:`warm_up`): about 1.2 s of CPU once, which
+#: a batch that small may never need (a correct file reads no template).
+TEMPLATE_WARM_UP_AFTER = 4
 
 
 def warm_up(judging, *, templates: bool = False) -> None:
