@@ -325,19 +325,23 @@ class SymbolicJudge:
         answer in the symbols ``allowed``: its sample points and its values there (a warm-up
         before the trusted processes fork; a hit later charges what this cost)."""
         work = Work(self.answer_work, what="warm-up")
-        self._values_of(template, self.points(template, sorted(set(allowed) | free_symbols(template)), work), work)
+        self._values_of(template, self._template_points(template, allowed, frozenset(), work), work)
+
+    def _template_points(self, template, allowed: Sequence[str], answer_symbols, work: Work | None) -> SamplePoints:
+        """The points at which ``template`` is compared with an answer whose symbols are
+        ``answer_symbols``: drawn over every symbol of either and the ``allowed`` ones."""
+        return self.points(template, sorted(set(allowed) | free_symbols(template) | answer_symbols), work)
 
     def matching(self, tree, templates: Mapping[str, list], allowed: Sequence[str],
                  only_with: set | None = None, work: Work | None = None) -> tuple[str, ...]:
         """The misconception ids whose template agrees with ``tree``."""
         names = []
+        answer_symbols = free_symbols(tree)
         for ident, template in templates.items():
-            template_symbols = free_symbols(template)
-            if only_with is not None and not only_with <= template_symbols:
+            if only_with is not None and not only_with <= free_symbols(template):
                 continue
-            symbols = sorted(set(allowed) | template_symbols | free_symbols(tree))
             try:
-                points = self.points(template, symbols, work)
+                points = self._template_points(template, allowed, answer_symbols, work)
             except ValueError:
                 continue
             if self.agree(tree, template, points, work).agree:
