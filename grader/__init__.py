@@ -19,7 +19,8 @@ folder           what lives there
 ================ ==============================================================================
 
 Top-level modules: ``batch`` (a whole batch), ``cli``, ``rubric`` (+ ``rubric.toml``),
-``results`` (the typed result models) and ``errors`` (the error hierarchy).
+``results`` (the typed result models), ``errors`` (the error hierarchy) and ``entry`` (how a
+command ends: with its status, without the interpreter's teardown).
 
 The names below are the public API; they are imported on first use, so importing
 :mod:`grader` (as the sandbox's zygote does) stays cheap.

@@ -343,3 +343,11 @@ def main(argv=None, prog: str = "adam-grader") -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # Python's own flush at exit would fail again
         return 1
+
+
+def script() -> None:
+    """The installed ``adam-grader`` script: :func:`main`, ending the process without the
+    interpreter's teardown (:mod:`grader.entry`)."""
+    from grader.entry import run_as_program
+
+    run_as_program(main)

@@ -318,4 +318,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from grader.entry import run_as_program
+
+    run_as_program(main)
