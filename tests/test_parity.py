@@ -173,3 +173,37 @@ def test_each_known_difference_is_still_one(both_sides, known):
         pytest.skip("timed out on a loaded machine: nothing to compare")
     assert any(_differences(public[student][i], graded[i]) for i in ids), \
         f"{student} {item_id} agrees now: remove it from KNOWN_DIFFERENCES ({KNOWN_DIFFERENCES[known]})"
+
+
+def test_the_submission_budget_counts_answered_calls_alike_on_both_sides(tmp_path):
+    """Four calls of 0.8 s each under a 1.5 s call limit and a 2 s budget for the submission:
+    the first two are answered, the third gets what is left of the budget and the fourth
+    nothing, in the grader and in the student's run alike. (The grader once counted only the
+    calls that ran out of time, so answered calls never used the budget: a file could take
+    four times its budget and be graded, where the student's run had said it was too slow.)"""
+    import dataclasses
+
+    from grader.engine.arguments import encode_argument
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    limits = dataclasses.replace(load_rubric().limits, import_seconds=5.0, call_seconds=1.5,
+                                 submission_seconds=2.0)
+    source = "import time\n\ndef momentum_updates(*args):\n    time.sleep(0.8)\n    return 1.0\n"
+    args = [(encode_argument(float(n)),) for n in range(4)]
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("sleeper", "sleeper.py", source.encode(), notebook=False),
+                           [Call("momentum_updates", a) for a in args], limits)
+    grader_side = [(o.kind, o.detail) for o in (graded.outcomes[Call("momentum_updates", a).key] for a in args)]
+    run = LocalRun(source, "adam_vs_momentum.py", Limits(5.0, 1.5, 2.0), bundle=ASSIGNMENT)
+    try:
+        local_side = [(o.kind, o.detail) for o in (run.call("momentum_updates", list(a)) for a in args)]
+    finally:
+        run.close()
+    spent = ("timeout", "the submission used up its 2 s in all")
+    assert grader_side == [("value", ""), ("value", ""), spent, spent]
+    assert [kind for kind, _ in local_side] == ["value", "value", "timeout", "timeout"]
+    assert local_side[2:] == grader_side[2:]

@@ -161,3 +161,18 @@ def test_the_gradescope_local_test_works_as_written(tmp_path):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     results = json.loads((tmp_path / "ag" / "results" / "results.json").read_text())
     assert results["score"] == 15.0 and len(results["tests"]) == 21
+
+
+def test_the_handout_states_the_rubrics_time_limits():
+    """The students' handout names the import, call and submission limits the grader applies."""
+    import re as _re
+
+    from grader.rubric import load_rubric
+
+    limits = load_rubric().limits
+    handout = " ".join((ROOT / "assignment" / "README.md").read_text(encoding="utf-8").split())
+    stated = _re.search(r"(\d+) s to import your file, (\d+) s per function call, (\d+) s for the import "
+                        r"and all the calls together", handout)
+    assert stated, "the handout no longer states the time limits"
+    assert tuple(float(n) for n in stated.groups()) == (limits.import_seconds, limits.call_seconds,
+                                                        limits.submission_seconds)

@@ -156,7 +156,10 @@ class LocalRun:
         self.flags: list[str] = []
         self._child: _Child | None = None
         self._load_failure: Outcome | None = None
-        self._deadline: float | None = None
+        #: Seconds the submission's import and calls have taken so far: what its budget
+        #: (``submission_seconds``) counts, request by request as in the grader, so the time
+        #: the checks spend between calls never costs the student.
+        self._used = 0.0
         self._call_id = 0
         self._answers: dict = {}
 
@@ -180,17 +183,17 @@ class LocalRun:
             return Outcome(kind, detail=detail)
 
         started = time.monotonic()
-        if self._deadline is None:
-            self._deadline = started + self.limits.submission_seconds
         try:
             child.send({"op": "load", "filename": self.filename, "source": self.source,
                         "bundle": str(self.bundle)})
             reply = child.receive(seconds)
         except _Timeout:
+            self._used += seconds
             return failed("timeout", calls.timeout_words(calls.import_timeout(seconds), seconds,
                                                          self.limits.import_seconds, self.limits.submission_seconds))
         except _Closed:
             return failed("not_loaded", calls.import_ended_process(child.status()))
+        self._used += min(time.monotonic() - started, seconds)
         self._note(reply)
         if not reply.get("ok"):
             return failed("not_loaded", calls.import_failed(calls.relocate(reply.get("error") or {}, self.locate)))
@@ -214,23 +217,24 @@ class LocalRun:
 
         if self._load_failure is not None:
             return self._load_failure
-        left = (self._deadline - time.monotonic()) if self._deadline is not None else None
-        if left is not None and left <= 0:
+        left = self.limits.submission_seconds - self._used
+        if left <= 0:
             return Outcome("timeout", detail=calls.submission_timeout(self.limits.submission_seconds))
         if self._child is None:
-            seconds = self.limits.import_seconds if left is None else min(self.limits.import_seconds, left)
-            failure = self._start(seconds)
+            failure = self._start(min(self.limits.import_seconds, left))
             if failure is not None:
                 self._load_failure = failure
                 return failure
-            left = self._deadline - time.monotonic()
+            left = self.limits.submission_seconds - self._used
         child = self._child
         seconds = min(self.limits.call_seconds, max(left, 0.01))
         self._call_id += 1
+        started = time.monotonic()
         try:
             child.send({"op": "call", "id": self._call_id, "function": function, "args": list(args)})
             reply = child.receive(seconds)
         except _Timeout:
+            self._used += seconds
             self._drop()
             return Outcome("timeout", detail=calls.timeout_words(calls.call_timeout(function, seconds), seconds,
                                                                  self.limits.call_seconds,
@@ -239,6 +243,7 @@ class LocalRun:
             status = child.status()
             self._drop()
             return Outcome("crashed", detail=calls.call_ended_process(function, status))
+        self._used += min(time.monotonic() - started, seconds)
         self._note(reply)
         if reply.get("id") != self._call_id:
             self._drop()

@@ -95,16 +95,21 @@ def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, b
     started = time.monotonic()
     starved_before = worker.starved_seconds()
     backstop = started + seconds * WALL_FACTOR
+    now, own = started, 0.0
+
+    def own_time() -> float:  # wall time so far, less the time the machine kept the worker waiting
+        return max(0.0, (time.monotonic() - started) - (worker.starved_seconds() - starved_before))
+
     while True:
-        now = time.monotonic()
-        own = (now - started) - (worker.starved_seconds() - starved_before)
         if own >= seconds:
             return None, own, False
         if now >= backstop:
             return None, own, True
         if worker.wait_readable(min(seconds - own, backstop - now) + 0.001):
+            used = min(own_time(), seconds)  # what this request costs the submission's budget
             answer = worker.receive(max(READ_SECONDS, backstop - time.monotonic()))
-            return answer, min(own, seconds), False
+            return answer, used, False
+        now, own = time.monotonic(), own_time()
 
 
 class WorkerSession:
