@@ -207,3 +207,65 @@ def test_the_submission_budget_counts_answered_calls_alike_on_both_sides(tmp_pat
     assert grader_side == [("value", ""), ("value", ""), spent, spent]
     assert [kind for kind, _ in local_side] == ["value", "value", "timeout", "timeout"]
     assert local_side[2:] == grader_side[2:]
+
+
+def test_the_cpu_limit_of_one_process_stops_the_same_call_on_both_sides():
+    """Calls of 0.8 s of CPU each under a 2 s CPU limit for one process (the rubric's
+    ``worker_cpu_seconds``): the third is stopped at the limit, in the same words on both
+    sides, and the fourth is answered by a fresh process. (The student's run once applied no
+    CPU limit at all, so it answered every call the grader stopped.)"""
+    import dataclasses
+
+    from grader.engine.arguments import encode_argument
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    limits = dataclasses.replace(load_rubric().limits, import_seconds=10.0, call_seconds=4.0,
+                                 submission_seconds=60.0, worker_cpu_seconds=2)
+    source = ("import time\n\ndef momentum_updates(*args):\n    start = time.process_time()\n"
+              "    while time.process_time() - start < 0.8:\n        pass\n    return 1.0\n")
+    args = [(encode_argument(float(n)),) for n in range(4)]
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("spinner", "spinner.py", source.encode(), notebook=False),
+                           [Call("momentum_updates", a) for a in args], limits)
+    grader_side = [(o.kind, o.detail) for o in (graded.outcomes[Call("momentum_updates", a).key] for a in args)]
+    run = LocalRun(source, "adam_vs_momentum.py", Limits(10.0, 4.0, 60.0, cpu_seconds=2.0, memory_mib=1024.0),
+                   bundle=ASSIGNMENT)
+    try:
+        local_side = [(o.kind, o.detail) for o in (run.call("momentum_updates", list(a)) for a in args)]
+    finally:
+        run.close()
+    stopped = ("crashed", "momentum_updates ended the worker process (stopped at its limit of 2 s of CPU time)")
+    assert grader_side == [("value", ""), ("value", ""), stopped, ("value", "")]
+    assert local_side == grader_side
+
+
+def test_the_memory_limit_of_one_process_applies_on_both_sides():
+    """An answer that needs 1.5 GiB at once under the rubric's 1024 MiB per process raises
+    MemoryError in the grader and in the student's run alike (which once had no limit)."""
+    from grader.engine.arguments import encode_argument
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    limits = load_rubric().limits
+    source = "def momentum_updates(*args):\n    block = bytearray(1536 * 1024 * 1024)\n    return float(len(block))\n"
+    call = Call("momentum_updates", (encode_argument(1.0),))
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("hog", "hog.py", source.encode(), notebook=False),
+                           [call], limits).outcomes[call.key]
+    run = LocalRun(source, "adam_vs_momentum.py", Limits.from_data({"limits": {
+        "import_seconds": limits.import_seconds, "call_seconds": limits.call_seconds,
+        "submission_seconds": limits.submission_seconds, "worker_cpu_seconds": limits.worker_cpu_seconds,
+        "worker_memory_mib": limits.worker_memory_mib}}), bundle=ASSIGNMENT)
+    try:
+        local = run.call("momentum_updates", [encode_argument(1.0)])
+    finally:
+        run.close()
+    assert graded.kind == "raised" and graded.detail.startswith("momentum_updates raised MemoryError"), graded
+    assert (local.kind, local.detail) == (graded.kind, graded.detail)

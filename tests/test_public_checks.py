@@ -138,13 +138,22 @@ def _with_extra(tmp_path: Path, name: str, extra: str, before: str = "") -> Path
     return path
 
 
-def test_public_data_ships_the_rubrics_time_limits():
+def test_public_data_ships_the_rubrics_limits():
+    from grader.engine.localrun import Limits
     from grader.rubric import load_rubric
 
     limits = load_rubric().limits
     data = json.loads((ASSIGNMENT / "public_checks.json").read_text())
     assert data["limits"] == {"import_seconds": limits.import_seconds, "call_seconds": limits.call_seconds,
-                              "submission_seconds": limits.submission_seconds}
+                              "submission_seconds": limits.submission_seconds,
+                              "worker_cpu_seconds": limits.worker_cpu_seconds,
+                              "worker_memory_mib": limits.worker_memory_mib}
+    local = Limits.from_data(data)
+    assert (local.cpu_seconds, local.memory_mib) == (limits.worker_cpu_seconds, limits.worker_memory_mib)
+    # a data file of an earlier bundle, without the two, still reads (and sets neither)
+    old = Limits.from_data({"limits": {k: data["limits"][k] for k in ("import_seconds", "call_seconds",
+                                                                       "submission_seconds")}})
+    assert (old.cpu_seconds, old.memory_mib) == (None, None)
 
 
 def test_slow_import_fails_every_check_with_the_graders_words(tmp_path):

@@ -176,3 +176,6 @@ def test_the_handout_states_the_rubrics_time_limits():
     assert stated, "the handout no longer states the time limits"
     assert tuple(float(n) for n in stated.groups()) == (limits.import_seconds, limits.call_seconds,
                                                         limits.submission_seconds)
+    per_process = _re.search(r"limits for one process \((\d+) s of CPU time, (\d+) MiB of memory", handout)
+    assert per_process, "the handout no longer states the limits of one process"
+    assert tuple(int(n) for n in per_process.groups()) == (limits.worker_cpu_seconds, limits.worker_memory_mib)

@@ -10,6 +10,7 @@ Standard library only (this module ships to students; Python 3.9 and later).
 
 from __future__ import annotations
 
+import signal
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Mapping
@@ -98,6 +99,24 @@ def import_timeout(seconds: float) -> str:
 
 def import_failed(error: Mapping) -> str:
     return "importing the submission failed: " + describe_error(error)
+
+
+def ended_status(exit_code: int) -> str:
+    """How a process that ran a submission ended, from its exit code (negative: the signal
+    that killed it): 'exit 3', 'signal SIGKILL'."""
+    if exit_code >= 0:
+        return f"exit {exit_code}"
+    try:
+        return f"signal {signal.Signals(-exit_code).name}"
+    except ValueError:
+        return f"signal {-exit_code}"
+
+
+def cpu_limit_status(seconds: float) -> str:
+    """How a process that ran a submission ended when it reached its CPU-time limit (the
+    rubric's ``worker_cpu_seconds``, for the import and every call that process made), as the
+    status in :func:`import_ended_process` and :func:`call_ended_process`."""
+    return f"stopped at its limit of {seconds:g} s of CPU time"
 
 
 def import_ended_process(status: str) -> str:

@@ -20,9 +20,11 @@ The sandbox is the grader's business: this is not one, and need not be.
 from __future__ import annotations
 
 import json
+import math
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -34,6 +36,7 @@ from typing import Iterable, Sequence
 
 from . import calls
 from .calls import Outcome
+from .provided import MATPLOTLIB_BACKEND, ONE_THREAD
 
 #: The name the submission is imported under (as in the grader's worker).
 MODULE_NAME = "adam_vs_momentum"
@@ -48,12 +51,19 @@ class Limits:
     import_seconds: float
     call_seconds: float
     submission_seconds: float
+    #: CPU seconds and address space (MiB) of one process that runs the file, as the grader's
+    #: worker has them; applied where the system can (not on Windows); None: not applied.
+    cpu_seconds: float | None = None
+    memory_mib: float | None = None
 
     @classmethod
     def from_data(cls, data: dict) -> "Limits":
         limits = data.limits if hasattr(data, "limits") else data["limits"]
+        optional = {name: float(limits[key]) for name, key in (("cpu_seconds", "worker_cpu_seconds"),
+                                                               ("memory_mib", "worker_memory_mib"))
+                    if key in limits}
         return cls(float(limits["import_seconds"]), float(limits["call_seconds"]),
-                   float(limits["submission_seconds"]))
+                   float(limits["submission_seconds"]), **optional)
 
 
 class _Timeout(Exception):
@@ -72,7 +82,7 @@ class _Child:
                 "from grader.engine.localrun import child_main; child_main()")
         options = {"start_new_session": True} if os.name == "posix" else {
             "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": "Agg"}
+        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": MATPLOTLIB_BACKEND, **ONE_THREAD}
         self.process = subprocess.Popen(
             [python, "-c", boot, str(root)], cwd=workdir, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, **options)
@@ -109,12 +119,33 @@ class _Child:
             raise _Closed
         return message
 
-    def status(self) -> str:
+    def status(self, cpu_limit: float | None = None) -> str:
+        """How the child ended, in the grader's words (:func:`calls.ended_status`); with
+        ``cpu_limit``, a child the system stopped once it had used that much CPU time says so
+        (:func:`calls.cpu_limit_status`), as the grader does."""
+        cpu = None
+        if hasattr(os, "wait4") and self.process.returncode is None:
+            deadline = time.monotonic() + 2
+            while True:  # wait4, not Popen.wait: the child's CPU time comes with its status
+                try:
+                    pid, status, usage = os.wait4(self.process.pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if pid:
+                    self.process.returncode = os.waitstatus_to_exitcode(status)
+                    cpu = usage.ru_utime + usage.ru_stime
+                    break
+                if time.monotonic() > deadline:
+                    return "still running"
+                time.sleep(0.01)
         try:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "still running"
-        return f"exit status {code}" if code >= 0 else f"killed by signal {-code}"
+        stopped = -code in {getattr(signal, name, None) for name in ("SIGPROF", "SIGKILL", "SIGXCPU")} - {None}
+        if cpu_limit and cpu is not None and stopped and cpu >= 0.99 * cpu_limit:
+            return calls.cpu_limit_status(cpu_limit)
+        return calls.ended_status(code)
 
     def close(self) -> None:
         if self.process.poll() is None:
@@ -185,14 +216,15 @@ class LocalRun:
         started = time.monotonic()
         try:
             child.send({"op": "load", "filename": self.filename, "source": self.source,
-                        "bundle": str(self.bundle)})
+                        "bundle": str(self.bundle), "cpu_seconds": self.limits.cpu_seconds,
+                        "memory_mib": self.limits.memory_mib})
             reply = child.receive(seconds)
         except _Timeout:
             self._used += seconds
             return failed("timeout", calls.timeout_words(calls.import_timeout(seconds), seconds,
                                                          self.limits.import_seconds, self.limits.submission_seconds))
         except _Closed:
-            return failed("not_loaded", calls.import_ended_process(child.status()))
+            return failed("not_loaded", calls.import_ended_process(child.status(self.limits.cpu_seconds)))
         self._used += min(time.monotonic() - started, seconds)
         self._note(reply)
         if not reply.get("ok"):
@@ -240,7 +272,7 @@ class LocalRun:
                                                                  self.limits.call_seconds,
                                                                  self.limits.submission_seconds))
         except _Closed:
-            status = child.status()
+            status = child.status(self.limits.cpu_seconds)
             self._drop()
             return Outcome("crashed", detail=calls.call_ended_process(function, status))
         self._used += min(time.monotonic() - started, seconds)
@@ -319,6 +351,35 @@ def _guard_bundle_files(bundle: Path, workdir: Path, flags: list) -> None:
     sys.addaudithook(hook)
 
 
+def _apply_limits(cpu_seconds: float | None, memory_mib: float | None) -> None:
+    """The grader worker's limits on this process, where the system has them: ``cpu_seconds``
+    more of CPU time from now (the grader's worker starts at none: a fork of a warm process),
+    and an address space of ``memory_mib``, soft = hard as in the grader.
+
+    The CPU limit is a profiling timer (its default action ends the process), which counts
+    fractions of a second, with ``RLIMIT_CPU`` (whole seconds) a second later as a backstop."""
+    try:
+        import resource
+    except ImportError:  # Windows
+        return
+    if cpu_seconds:
+        if hasattr(signal, "setitimer"):
+            signal.signal(signal.SIGPROF, signal.SIG_DFL)
+            signal.setitimer(signal.ITIMER_PROF, float(cpu_seconds))
+        used = resource.getrusage(resource.RUSAGE_SELF)
+        seconds = math.ceil(used.ru_utime + used.ru_stime + cpu_seconds) + 1
+        try:
+            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
+        except (OSError, ValueError):
+            pass
+    if memory_mib and hasattr(resource, "RLIMIT_AS"):
+        size = int(memory_mib) * 1024 * 1024
+        try:
+            resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        except (OSError, ValueError):
+            pass
+
+
 def child_main() -> None:  # pragma: no cover - runs in the child process
     """Serve the parent: ``load`` once, then ``call`` requests, one JSON line each way."""
     requests = os.fdopen(os.dup(0), "rb")
@@ -361,6 +422,7 @@ def child_main() -> None:  # pragma: no cover - runs in the child process
             path = workdir / request["filename"]
             filename = str(path)
             path.write_text(request["source"], encoding="utf-8")
+            _apply_limits(request.get("cpu_seconds"), request.get("memory_mib"))
             _guard_bundle_files(Path(request["bundle"]), workdir, flags)
             module = types.ModuleType(MODULE_NAME)
             module.__file__ = filename

@@ -32,6 +32,9 @@ SUPPORT: tuple[str, ...] = (
 )
 #: Environment a worker runs with so that matplotlib never needs a display.
 MATPLOTLIB_BACKEND = "Agg"
+#: The numerical libraries' thread pools are one thread in a worker (one CPU, and one process's
+#: address space, for each submission), in the grader and in the student's run alike.
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
 
 
 def provided_list() -> str:

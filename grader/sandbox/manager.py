@@ -29,6 +29,7 @@ from typing import Iterable
 
 from grader.sandbox import isolation as iso
 from grader.errors import ProtocolError, SandboxError, UnreachableInstall
+from grader.engine.provided import ONE_THREAD
 from grader.sandbox.isolation import ALL_LAYERS
 from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
 from grader.sandbox.cgroups import WorkerCgroups
@@ -578,8 +579,7 @@ class Sandbox:
         self._config = dataclasses.replace(self._config, cgroups=self._cgroups is not None,
                                            cgroups_missing=missing)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1",
-               "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+        env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **ONE_THREAD,
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         self._log = tempfile.TemporaryFile()
         try:

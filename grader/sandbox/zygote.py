@@ -49,7 +49,8 @@ from dataclasses import dataclass
 from grader.errors import UnreachableInstall
 from grader.sandbox import isolation as iso
 from grader.sandbox.config import SandboxConfig
-from grader.engine.provided import MATPLOTLIB_BACKEND
+from grader.engine.calls import cpu_limit_status, ended_status
+from grader.engine.provided import MATPLOTLIB_BACKEND, ONE_THREAD
 from grader.sandbox.protocol import read_message, write_message
 
 WORKDIR = "/tmp/work"
@@ -467,8 +468,7 @@ def _enter_sandbox(request_fd: int, response_fd: int, config: SandboxConfig, pla
     iso.close_fds_except([0, 1, 2, 3, 4])
     os.environ.clear()
     os.environ.update({"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "HOME": workdir, "TMPDIR": workdir,
-                       "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-                       "MPLBACKEND": MATPLOTLIB_BACKEND, "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib")})
+                       **ONE_THREAD, "MPLBACKEND": MATPLOTLIB_BACKEND, "MPLCONFIGDIR": os.path.join(workdir, ".matplotlib")})
     os.chdir(workdir)
     try:
         iso.set_oom_score_adj(1000)
@@ -556,7 +556,7 @@ def _supervise(request_fd: int, response_fd: int, control: socket.socket, config
         except OSError:
             pass
         checked = workdir if workdir is not None and mounted is None else None
-        status = _watch(pid, control, checked, config.limits.workdir_bytes)
+        status = _watch(pid, control, checked, config.limits.workdir_bytes, config.limits.cpu_seconds)
         _sweep(pid, config, plan, slot)
         try:
             control.sendall(status.encode())
@@ -599,30 +599,36 @@ DISK_CHECK_SECONDS = 0.1
 
 
 def _describe(status: int) -> str:
-    if os.WIFSIGNALED(status):
-        try:
-            return f"signal {signal.Signals(os.WTERMSIG(status)).name}"
-        except ValueError:
-            return f"signal {os.WTERMSIG(status)}"
-    return f"exit {os.waitstatus_to_exitcode(status)}"
+    return ended_status(os.waitstatus_to_exitcode(status))
 
 
-def _reap(pid: int, block: bool) -> str | None:
-    """The worker's exit status if it has ended (waits for it when ``block``)."""
+def _reap(pid: int, block: bool, cpu_limit: int = 0) -> str | None:
+    """The worker's exit status if it has ended (waits for it when ``block``).
+
+    With ``cpu_limit``, a worker the kernel killed once it had used that many seconds of CPU
+    time (``RLIMIT_CPU``) is said to have stopped at its limit, in the words the student's
+    run uses, rather than by a bare signal."""
     try:
-        done, status = os.waitpid(pid, 0 if block else os.WNOHANG)
+        done, status, usage = os.wait4(pid, 0 if block else os.WNOHANG)
     except ChildProcessError:
         return "unknown"
-    return _describe(status) if done else None
+    if not done:
+        return None
+    if (cpu_limit and os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGXCPU)
+            and usage.ru_utime + usage.ru_stime >= 0.99 * cpu_limit):
+        return cpu_limit_status(cpu_limit)
+    return _describe(status)
 
 
-def _watch(pid: int, control: socket.socket, workdir: str | None = None, cap: int = 0) -> str:
+def _watch(pid: int, control: socket.socket, workdir: str | None = None, cap: int = 0,
+           cpu_limit: int = 0) -> str:
     """Wait until the worker exits or the grader asks to kill it; returns its exit status.
 
     When asked to kill a worker that has already ended, reports how it ended: the answer
     does not depend on which of the two events is noticed first. With ``workdir`` (a working
     directory that no tmpfs caps), its size is checked every :data:`DISK_CHECK_SECONDS` and
-    the worker killed once it holds more than ``cap`` bytes.
+    the worker killed once it holds more than ``cap`` bytes. ``cpu_limit``: the worker's
+    CPU-time limit, named when the worker ends at it (:func:`_reap`).
     """
     try:
         pidfd = os.pidfd_open(pid)
@@ -647,7 +653,7 @@ def _watch(pid: int, control: socket.socket, workdir: str | None = None, cap: in
                 if b"c" in data:  # a call ended: nothing the student started may outlive it
                     _kill_strays(pid)
                 if not data or b"k" in data:
-                    status = _reap(pid, block=False)
+                    status = _reap(pid, block=False, cpu_limit=cpu_limit)
                     if status is None:
                         os.kill(pid, signal.SIGKILL)
                         status = _reap(pid, block=True)
@@ -655,7 +661,7 @@ def _watch(pid: int, control: socket.socket, workdir: str | None = None, cap: in
                         status = "killed" if status == "signal SIGKILL" else status
                     return status
             if pidfd is None or pidfd in ready:
-                status = _reap(pid, block=pidfd is not None)
+                status = _reap(pid, block=pidfd is not None, cpu_limit=cpu_limit)
                 if status is not None:
                     return status
     finally:
