@@ -46,7 +46,8 @@ STARTUP_SECONDS = 120.0
 
 @dataclass(frozen=True)
 class Limits:
-    """Wall-clock limits in seconds, as in the rubric's ``[limits]``."""
+    """The rubric's ``[limits]`` as the student's run applies them: wall-clock seconds for the
+    import, one call and the whole submission, and one process's CPU seconds and MiB."""
 
     import_seconds: float
     call_seconds: float
