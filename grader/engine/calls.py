@@ -101,9 +101,20 @@ def import_failed(error: Mapping) -> str:
     return "importing the submission failed: " + describe_error(error)
 
 
-def ended_status(exit_code: int) -> str:
+#: The signals a process stopped at its CPU-time limit dies of: RLIMIT_CPU's SIGKILL (soft =
+#: hard) or SIGXCPU, and the profiling timer's SIGPROF (the student's run).
+CPU_LIMIT_SIGNALS = frozenset(getattr(signal, name) for name in ("SIGKILL", "SIGXCPU", "SIGPROF")
+                              if hasattr(signal, name))
+
+
+def ended_status(exit_code: int, cpu_used: float | None = None, cpu_limit: float | None = None) -> str:
     """How a process that ran a submission ended, from its exit code (negative: the signal
-    that killed it): 'exit 3', 'signal SIGKILL'."""
+    that killed it): 'exit 3', 'signal SIGKILL'; or, given the CPU seconds it used and its
+    limit, :func:`cpu_limit_status` when a CPU-limit signal ended it at that limit. The one
+    rule for both the grader's supervisor and the student's run."""
+    if (cpu_limit and cpu_used is not None and -exit_code in CPU_LIMIT_SIGNALS
+            and cpu_used >= 0.99 * cpu_limit):
+        return cpu_limit_status(cpu_limit)
     if exit_code >= 0:
         return f"exit {exit_code}"
     try:

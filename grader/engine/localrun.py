@@ -121,9 +121,8 @@ class _Child:
         return message
 
     def status(self, cpu_limit: float | None = None) -> str:
-        """How the child ended, in the grader's words (:func:`calls.ended_status`); with
-        ``cpu_limit``, a child the system stopped once it had used that much CPU time says so
-        (:func:`calls.cpu_limit_status`), as the grader does."""
+        """How the child ended, in the grader's words (:func:`calls.ended_status`, which also
+        names a child stopped at ``cpu_limit``)."""
         cpu = None
         if hasattr(os, "wait4") and self.process.returncode is None:
             deadline = time.monotonic() + 2
@@ -143,10 +142,7 @@ class _Child:
             code = self.process.wait(timeout=2)
         except subprocess.TimeoutExpired:
             return "still running"
-        stopped = -code in {getattr(signal, name, None) for name in ("SIGPROF", "SIGKILL", "SIGXCPU")} - {None}
-        if cpu_limit and cpu is not None and stopped and cpu >= 0.99 * cpu_limit:
-            return calls.cpu_limit_status(cpu_limit)
-        return calls.ended_status(code)
+        return calls.ended_status(code, cpu, cpu_limit)
 
     def close(self) -> None:
         if self.process.poll() is None:

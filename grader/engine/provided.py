@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from types import MappingProxyType
 
 #: Import names of the packages student code may use, with the distribution that provides each.
 PROVIDED: dict[str, str] = {
@@ -34,7 +35,7 @@ SUPPORT: tuple[str, ...] = (
 MATPLOTLIB_BACKEND = "Agg"
 #: The numerical libraries' thread pools are one thread in a worker (one CPU, and one process's
 #: address space, for each submission), in the grader and in the student's run alike.
-ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+ONE_THREAD = MappingProxyType({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
 
 
 def provided_list() -> str:

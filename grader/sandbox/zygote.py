@@ -49,7 +49,7 @@ from dataclasses import dataclass
 from grader.errors import UnreachableInstall
 from grader.sandbox import isolation as iso
 from grader.sandbox.config import SandboxConfig
-from grader.engine.calls import cpu_limit_status, ended_status
+from grader.engine.calls import ended_status
 from grader.engine.provided import MATPLOTLIB_BACKEND, ONE_THREAD
 from grader.sandbox.protocol import read_message, write_message
 
@@ -598,10 +598,6 @@ def disk_usage(folder: str, cap: int) -> int:
 DISK_CHECK_SECONDS = 0.1
 
 
-def _describe(status: int) -> str:
-    return ended_status(os.waitstatus_to_exitcode(status))
-
-
 def _reap(pid: int, block: bool, cpu_limit: int = 0) -> str | None:
     """The worker's exit status if it has ended (waits for it when ``block``).
 
@@ -614,10 +610,7 @@ def _reap(pid: int, block: bool, cpu_limit: int = 0) -> str | None:
         return "unknown"
     if not done:
         return None
-    if (cpu_limit and os.WIFSIGNALED(status) and os.WTERMSIG(status) in (signal.SIGKILL, signal.SIGXCPU)
-            and usage.ru_utime + usage.ru_stime >= 0.99 * cpu_limit):
-        return cpu_limit_status(cpu_limit)
-    return _describe(status)
+    return ended_status(os.waitstatus_to_exitcode(status), usage.ru_utime + usage.ru_stime, cpu_limit)
 
 
 def _watch(pid: int, control: socket.socket, workdir: str | None = None, cap: int = 0,
