@@ -379,3 +379,22 @@ def test_public_data_reads_back_every_template_with_its_values():
     assert "template_values" not in entry
     case = data.numeric["2.1.adam_updates"]["cases"][0]
     assert all(set(v) == {"shape", "data"} for v in case["misconceptions"].values())
+
+
+def test_how_a_process_ended_is_worded_by_one_rule_for_both_sides():
+    """``ended_status`` (the grader's supervisor and the student's run both call it): an exit
+    code, a signal by name, and the CPU limit named only for a CPU-limit signal once the process
+    had used the limit's share (:data:`CPU_LIMIT_SHARE`) of its time."""
+    import signal as signals
+
+    from grader.engine.calls import CPU_LIMIT_SHARE, ended_status
+
+    assert ended_status(0) == "exit 0" and ended_status(3) == "exit 3"
+    assert ended_status(-signals.SIGSEGV) == "signal SIGSEGV" and ended_status(-250) == "signal 250"
+    at_limit = "stopped at its limit of 30 s of CPU time"
+    for signal in (signals.SIGKILL, signals.SIGXCPU, signals.SIGPROF):
+        assert ended_status(-signal, 30.0 * CPU_LIMIT_SHARE, 30) == at_limit
+        assert ended_status(-signal, 30.0 * CPU_LIMIT_SHARE - 0.01, 30) == f"signal {signals.Signals(signal).name}"
+    assert ended_status(-signals.SIGKILL, 29.0) == "signal SIGKILL"  # no limit known
+    assert ended_status(-signals.SIGSEGV, 31.0, 30) == "signal SIGSEGV"  # not a CPU-limit signal
+    assert ended_status(0, 31.0, 30) == "exit 0"
