@@ -7,7 +7,8 @@ It starts one sandbox (every layer this system grants, or the fallback without n
 and measures, one worker slot at a time:
 
 - a worker's spawn and close (the zygote forks a supervisor, which forks the worker; the
-  worker builds its sandbox and says hello), and the same with the reference solution loaded;
+  worker builds its sandbox and says hello), and the same with the reference solution loaded,
+  for each warm image (plain, and plotting with matplotlib imported);
 - one call's round trip on a loaded worker (a cheap numeric function: the framing, the
   argument and answer encoding, the supervisor's end-of-call sweep);
 - a bare fork of a plain interpreter and of one with numpy, sympy and matplotlib imported
@@ -53,27 +54,30 @@ def main(argv=None) -> int:
     bare = fork_cost(30)
     from grader.engine.arguments import encode_argument
     from grader.rubric import load_rubric
+    from grader.sandbox.config import IMAGES, image_for
     from grader.sandbox.manager import Sandbox
 
     source = (ROOT / "reference" / "adam_vs_momentum.py").read_text(encoding="utf-8")
     load = {"op": "load", "filename": "adam_vs_momentum.py", "source": source}
+    spawns, loads = {}, {}
     with Sandbox(load_rubric().limits, namespaces=not args.no_namespaces) as sandbox:
         print(f"layers: {', '.join(sandbox.isolation.layers)}")
         # closed as the grader closes a worker after a submission's last call
         wait = "pid_namespace" not in sandbox.isolation.layers
         sandbox.spawn(0).close(wait=wait)  # the first spawn makes the slot's cgroups
-        started = time.monotonic()
-        for _ in range(args.workers):
-            sandbox.spawn(0).close(wait=wait)
-        spawn = time.monotonic() - started
-        started = time.monotonic()
-        for _ in range(args.workers):
-            worker = sandbox.spawn(0)
-            worker.send(load)
-            assert worker.receive(30)["ok"]
-            worker.close(wait=wait)
-        loaded = time.monotonic() - started
-        worker = sandbox.spawn(0)
+        for image in IMAGES:
+            started = time.monotonic()
+            for _ in range(args.workers):
+                sandbox.spawn(0, image).close(wait=wait)
+            spawns[image] = time.monotonic() - started
+            started = time.monotonic()
+            for _ in range(args.workers):
+                worker = sandbox.spawn(0, image)
+                worker.send(load)
+                assert worker.receive(30)["ok"]
+                worker.close(wait=wait)
+            loads[image] = time.monotonic() - started
+        worker = sandbox.spawn(0, image_for(source))
         worker.send(load)
         worker.receive(30)
         arguments = [encode_argument(1.0), encode_argument(0.1), encode_argument(1e-8)]
@@ -92,8 +96,10 @@ def main(argv=None) -> int:
     import sympy  # noqa: F401
     warm = fork_cost(30)
 
-    print(f"spawn and close a worker:                  {_per_item(spawn, args.workers)} (wall, one slot)")
-    print(f"spawn, load the reference solution, close: {_per_item(loaded, args.workers)}")
+    for image in IMAGES:
+        print(f"{image} image: spawn and close a worker:                  {_per_item(spawns[image], args.workers)} "
+              f"(wall, one slot)")
+        print(f"{image} image: spawn, load the reference solution, close: {_per_item(loads[image], args.workers)}")
     print(f"one call's round trip:                     {_per_item(calls, args.calls)}")
     print(f"fork and reap a bare interpreter:          {bare * 1000:.2f} ms")
     print(f"fork and reap one with numpy, sympy, matplotlib: {warm * 1000:.2f} ms (a spawn forks twice)")

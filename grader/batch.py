@@ -34,6 +34,7 @@ from grader.outputs.reports import (grades_csv, load_reports, report_from_dict, 
 from grader.overrides import FILE_NAME as OVERRIDES_FILE, apply_overrides, load_overrides, unused
 from grader.results import Report
 from grader.rubric import DEFAULT_RUBRIC, Rubric, load_rubric
+from grader.sandbox.config import image_for
 from grader.sandbox.manager import LAYER_PURPOSES, Isolation, Sandbox
 from grader.intake.submissions import DEFAULT_LIMITS, IntakeLimits, Skipped, Submission, find_submissions
 
@@ -223,7 +224,8 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
         done += graded
     elif todo:
         sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
-        sandbox.launch()  # the zygote warms up while the judging machinery is imported and built
+        # the zygotes warm up while the judging machinery is imported and built
+        sandbox.launch({image_for(sub.source) for sub in todo})
         try:
             from grader.judging.items import Judging
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import io
 import os
 import random
 import shutil
@@ -29,6 +30,7 @@ from grader.sandbox import zygote
 from grader.errors import ProtocolError, SandboxError
 from grader.engine.arguments import encode_argument
 from grader.sandbox.client import run_calls
+from grader.sandbox.config import IMAGES, PLAIN, PLOTTING, image_for
 from grader.judging.items import Call
 from grader.sandbox.protocol import Closed, Timeout, encode_message, read_message, write_message
 from grader.rubric import load_rubric
@@ -55,7 +57,7 @@ def _call(worker, function: str, args=(), seconds: float = 10):
 
 
 def _run(sandbox, source: str, function: str, args=()):
-    worker = sandbox.spawn(0)
+    worker = sandbox.spawn(0, image_for(source))  # as the grader's WorkerSession does
     try:
         assert _load(worker, source)["ok"]
         return _call(worker, function, args)
@@ -213,15 +215,50 @@ def test_a_dead_zygote_makes_submissions_ungradable_not_zero():
     sandbox = Sandbox(LIMITS)
     sandbox.start()
     try:
-        sandbox._process.kill()
-        sandbox._process.wait()
-        with pytest.raises(SandboxError):
-            sandbox.spawn(0)
+        for image in sandbox.images:  # both warm images
+            sandbox._zygotes[image].process.kill()
+            sandbox._zygotes[image].process.wait()
+        for image in sandbox.images:
+            with pytest.raises(SandboxError):
+                sandbox.spawn(0, image)
         submission = read_submission("alice", "alice.py", b"x = 1\n", notebook=False)
         result = run_calls(sandbox, 0, submission, [Call("concept_answers", ())], LIMITS)
         assert {o.kind for o in result.outcomes.values()} == {"ungradable"}
     finally:
         sandbox.close()
+
+
+def test_image_for_reads_only_the_submissions_own_source_text():
+    assert IMAGES == (PLAIN, PLOTTING)
+    for source in ("import matplotlib.pyplot as plt\n", "from pylab import *\n",
+                   "from mpl_toolkits.mplot3d import Axes3D\n", "# plots with matplotlib, once\n",
+                   "import importlib\nplt = importlib.import_module('matplotlib.pyplot')\n"):
+        assert image_for(source) == PLOTTING, source
+    for source in ("import numpy as np\n", "", None, "plt = __import__('mat' + 'plotlib')\n"):
+        assert image_for(source) == PLAIN, source
+
+
+def test_a_worker_is_forked_from_the_warm_image_its_source_names(box):
+    """A file that names matplotlib finds it imported already (its import costs it nothing); a
+    file that does not, in the same batch, is forked from the plain image and imports it cold,
+    still with the Agg backend, whichever images the batch launched."""
+    assert box.images == IMAGES
+    probe = ("import sys\n"
+             "def adam_scale_factor(c):\n"
+             "    return float(NAME in sys.modules)\n")
+    named = probe.replace("NAME", "'matplotlib.pyplot'")
+    hidden = probe.replace("NAME", "'mat' + 'plotlib.pyplot'")
+    assert _run(box, named, "adam_scale_factor", [encode_argument(1.0)]) == 1.0
+    assert _run(box, hidden, "adam_scale_factor", [encode_argument(1.0)]) == 0.0
+    cold = ("import importlib\n"
+            "def adam_scale_factor(c):\n"
+            "    plt = importlib.import_module('mat' + 'plotlib.pyplot')\n"
+            "    plt.plot([0, c]); plt.savefig('plot.png')\n"
+            "    return float(plt.get_backend().lower() == 'agg')\n")
+    assert image_for(cold) == PLAIN
+    assert _run(box, cold, "adam_scale_factor", [encode_argument(2.0)]) == 1.0
+    with pytest.raises(SandboxError, match="not launched"):
+        Sandbox(LIMITS).spawn(0, PLAIN)
 
 
 def test_every_worker_confirms_the_batch_layers_before_student_code_runs(box):
@@ -239,6 +276,7 @@ def test_every_worker_confirms_the_batch_layers_before_student_code_runs(box):
 
 PEEK = """
 import dataclasses
+import io
 import os
 def concept_answers(pid=None):
     out = {"pids": ",".join(sorted(p for p in os.listdir("/proc") if p.isdigit()))}
@@ -277,6 +315,7 @@ def test_without_namespaces_the_graders_environ_and_memory_stay_closed(disable, 
 
 OWN_PROC = """
 import dataclasses
+import io
 import os
 def concept_answers(pid=None):
     out = {}
@@ -307,6 +346,7 @@ def test_without_namespaces_landlock_keeps_other_processes_command_lines_closed(
 
 HOST_PEEK = """
 import dataclasses
+import io
 import os
 def concept_answers():
     out = {"nodename": os.uname().nodename}
@@ -545,6 +585,7 @@ def test_unknown_layers_cannot_be_disabled():
 
 BUSY_CHILDREN = """
 import dataclasses
+import io
 import os
 def concept_answers():
     pids = []
@@ -670,7 +711,7 @@ def test_a_timeout_at_the_backstop_is_retried_once_in_a_fresh_worker(monkeypatch
         isolation = iso and type("I", (), {"layers": ()})()
         spawned = 0
 
-        def spawn(self, slot):
+        def spawn(self, slot, image=None):
             Box.spawned += 1
             return type("W", (), {"send": lambda self, m: None, "close": lambda self, **k: None,
                                   "end_of_call": lambda self: None, "exit_status": lambda self: "x",
@@ -762,7 +803,7 @@ def test_a_worker_that_fails_to_build_its_sandbox_once_is_replaced_not_the_stude
         def __init__(self, failures):
             self.failures, self.spawned = failures, 0
 
-        def spawn(self, slot):
+        def spawn(self, slot, image=None):
             self.spawned += 1
             if self.spawned <= self.failures:
                 raise SandboxError("a worker failed while building its sandbox")
@@ -870,7 +911,34 @@ def test_the_idle_zygote_puts_its_heap_on_huge_pages_and_still_serves_workers():
         double = "def adam_scale_factor(c):\n    return 2 * c\n"
         assert _run(sandbox, double, "adam_scale_factor", [encode_argument(21.0)]) == 42.0
         deadline = time.monotonic() + 30
-        while _huge_pages_kb(sandbox._process.pid) < 16 * 1024 and time.monotonic() < deadline:
+        zygote = sandbox.zygote_pid(image_for(double))  # the image its workers come from
+        while _huge_pages_kb(zygote) < 16 * 1024 and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert _huge_pages_kb(sandbox._process.pid) >= 16 * 1024
+        assert _huge_pages_kb(zygote) >= 16 * 1024
         assert _run(sandbox, double, "adam_scale_factor", [encode_argument(4.0)]) == 8.0
+
+
+def test_a_batch_launches_only_the_warm_images_its_submissions_name(tmp_path, monkeypatch):
+    """One submission without matplotlib (a Gradescope run, most batches) starts only the
+    plain zygote, half a second sooner warm; a batch with a plotting file starts both."""
+    from grader.batch import BatchOptions, grade_batch
+
+    launched = []
+    real_launch = Sandbox.launch
+
+    def launch(self, images=IMAGES):
+        launched.append(tuple(image for image in IMAGES if image in set(images)))
+        return real_launch(self, images)
+
+    monkeypatch.setattr(Sandbox, "launch", launch)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    (folder / "plain.py").write_text("def adam_scale_factor(c):\n    return c\n", encoding="utf-8")
+    options = BatchOptions(out=tmp_path / "out1", progress=False, class_exports=False)
+    assert len(grade_batch([folder], options, stream=io.StringIO()).reports) == 1
+    (folder / "plots.py").write_text("import matplotlib.pyplot as plt\n\ndef adam_scale_factor(c):\n"
+                                     "    return c\n", encoding="utf-8")
+    options = BatchOptions(out=tmp_path / "out2", progress=False, class_exports=False)
+    reports = grade_batch([folder], options, stream=io.StringIO()).reports
+    assert launched == [(PLAIN,), (PLAIN, PLOTTING)]
+    assert {r.student: r.outcome.kind for r in reports} == {"plain": "graded", "plots": "graded"}

@@ -30,6 +30,7 @@ from grader.intake.submissions import Submission
 from grader.judging.items import Call
 from grader.results import CallOutcome
 from grader.rubric import Limits
+from grader.sandbox.config import image_for
 from grader.sandbox.manager import Sandbox, Worker
 from grader.sandbox.protocol import Closed, Timeout
 
@@ -127,6 +128,8 @@ class WorkerSession:
         self.sandbox = sandbox
         self.slot = slot
         self.submission = submission
+        #: The warm image its workers are forked from (its own source decides).
+        self.image = image_for(submission.source)
         self.worker: Worker | None = None
         self.functions: frozenset[str] = frozenset()
         #: Seconds of the submission's own time used so far (what its budget counts).
@@ -158,9 +161,9 @@ class WorkerSession:
         """Import the submission in a fresh worker; None when it is ready for calls."""
         self._drop()
         try:
-            self.worker = self.sandbox.spawn(self.slot)
+            self.worker = self.sandbox.spawn(self.slot, self.image)
         except SandboxError:  # no student code ran yet: a worker that failed to build its
-            self.worker = self.sandbox.spawn(self.slot)  # sandbox once gets one more try
+            self.worker = self.sandbox.spawn(self.slot, self.image)  # sandbox once gets one more try
         message = {"op": "load", "filename": self.submission.filename, "source": self.submission.source}
         try:
             reply = self._exchange(message, seconds, "load")

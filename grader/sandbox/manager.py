@@ -1,6 +1,7 @@
 """The sandbox, seen from the trusted grader: a zygote process and the workers it forks.
 
-:class:`Sandbox` starts :mod:`grader.sandbox.zygote` once per batch; :meth:`Sandbox.spawn` gets a
+:class:`Sandbox` starts :mod:`grader.sandbox.zygote` once per batch and warm image
+(:data:`grader.sandbox.config.IMAGES`); :meth:`Sandbox.spawn` gets a
 fresh, isolated :class:`Worker` for one submission (or for the rest of one, after a timeout
 or a crash). The grader talks to a worker only through framed JSON messages
 (:mod:`grader.sandbox.protocol`) and never imports student code.
@@ -33,7 +34,7 @@ from grader.engine.provided import ONE_THREAD
 from grader.sandbox.isolation import ALL_LAYERS
 from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
 from grader.sandbox.cgroups import WorkerCgroups
-from grader.sandbox.config import SandboxConfig, WorkerLimits
+from grader.sandbox.config import IMAGES, PLOTTING, SandboxConfig, WorkerLimits
 from grader.sandbox.zygote import SPAWN
 from grader.rubric import Limits
 
@@ -538,13 +539,29 @@ class Worker:
                 return
 
 
+class _Zygote:
+    """One launched zygote: its process, control socket and log."""
+
+    def __init__(self, process: subprocess.Popen, control: socket.socket, log):
+        self.process = process
+        self.socket: socket.socket | None = control
+        self.log = log
+
+    def text(self) -> str:
+        if self.log is None:
+            return ""
+        self.log.seek(0)
+        return self.log.read()[-2000:].decode(errors="replace")
+
+
 class Sandbox:
-    """A running zygote. Use as a context manager; thread-safe :meth:`spawn`.
+    """Running zygotes, one per warm image the batch needs. Use as a context manager;
+    thread-safe :meth:`spawn`.
 
     Processes forked by the grader after :meth:`launch` may spawn workers too (the batch's
-    trusted processes share one zygote, each with slots of its own): a spawn request is one
-    small message on the control socket, so requests from several processes never mix.
-    Only the process that launched the zygote watches it and stops it (:meth:`close`).
+    trusted processes share the zygotes, each with slots of its own): a spawn request is one
+    small message on a control socket, so requests from several processes never mix.
+    Only the process that launched the zygotes watches them and stops them (:meth:`close`).
     """
 
     def __init__(self, limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
@@ -552,10 +569,8 @@ class Sandbox:
         self._config = sandbox_config(limits, namespaces=namespaces, hide=hide, disable=disable)
         self._cgroups: WorkerCgroups | None = None
         self._lock = threading.Lock()
-        self._process: subprocess.Popen | None = None
+        self._zygotes: dict[str, _Zygote] = {}
         self._owner = os.getpid()
-        self._socket: socket.socket | None = None
-        self._log = None
         self.isolation = Isolation((), ())
 
     def __enter__(self) -> "Sandbox":
@@ -565,63 +580,91 @@ class Sandbox:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def start(self) -> Isolation:
-        """Start the zygote and wait until it is warm; returns the layers it obtained."""
-        self.launch()
+    def start(self, images: Iterable[str] = IMAGES) -> Isolation:
+        """Start the zygotes of ``images`` and wait until they are warm; returns the layers
+        they obtained."""
+        self.launch(images)
         return self.wait_ready()
 
-    def launch(self) -> None:
-        """Start the zygote without waiting for it (it warms up while the caller works)."""
+    @property
+    def images(self) -> tuple[str, ...]:
+        """The warm images launched, in :data:`IMAGES` order."""
+        return tuple(image for image in IMAGES if image in self._zygotes)
+
+    def zygote_pid(self, image: str = PLOTTING) -> int:
+        return self._zygotes[image].process.pid
+
+    def launch(self, images: Iterable[str] = IMAGES) -> None:
+        """Start a zygote for each of ``images`` without waiting for it (they warm up while
+        the caller works); a batch names the images its submissions need (:func:`image_for`)."""
         if not hasattr(os, "fork") or not hasattr(socket, "send_fds"):
             raise SandboxError("the grader's sandbox needs a POSIX system with fork()")
+        wanted = set(images)
+        unknown = wanted - set(IMAGES)
+        images = [image for image in IMAGES if image in wanted]
+        if unknown or not images:
+            raise SandboxError(f"no such warm images: {sorted(unknown) or 'none named'}; they are {list(IMAGES)}")
         protect_grader_process()
-        self._cgroups, missing = WorkerCgroups.create(self._config.limits)
-        self._config = dataclasses.replace(self._config, cgroups=self._cgroups is not None,
-                                           cgroups_missing=missing)
+        if self._cgroups is None and not self._zygotes:
+            self._cgroups, missing = WorkerCgroups.create(self._config.limits)
+            self._config = dataclasses.replace(self._config, cgroups=self._cgroups is not None,
+                                               cgroups_missing=missing)
+        self._owner = os.getpid()
+        for image in images:
+            if image not in self._zygotes:
+                self._zygotes[image] = self._launch_one(dataclasses.replace(self._config, image=image))
+
+    def _launch_one(self, config: SandboxConfig) -> _Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **ONE_THREAD,
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
-        self._log = tempfile.TemporaryFile()
+        log = tempfile.TemporaryFile()
         try:
-            self._process = subprocess.Popen(
+            process = subprocess.Popen(
                 [sys.executable, "-m", "grader.sandbox.zygote", str(theirs.fileno())],
-                stdin=subprocess.DEVNULL, stdout=self._log, stderr=self._log, env=env,
+                stdin=subprocess.DEVNULL, stdout=log, stderr=log, env=env,
                 pass_fds=(theirs.fileno(),), cwd="/")
         except OSError as exc:
             ours.close()
+            log.close()
             raise SandboxError(f"cannot start the sandbox: {exc}") from None
         finally:
             theirs.close()
-        self._socket = ours
-        self._owner = os.getpid()
+        zygote = _Zygote(process, ours, log)
         try:
-            write_message(ours.fileno(), self._config.to_message(), deadline=time.monotonic() + 30)
+            write_message(ours.fileno(), config.to_message(), deadline=time.monotonic() + 30)
         except ProtocolError as exc:
-            raise SandboxError(f"the sandbox did not start: {exc}; {self._zygote_log()}") from None
+            raise SandboxError(f"the sandbox did not start: {exc}; {zygote.text()}") from None
+        return zygote
 
     def wait_ready(self) -> Isolation:
-        """Wait until the launched zygote is warm; returns the layers it obtained."""
-        if self._socket is None:
+        """Wait until every launched zygote is warm; returns the layers they obtained (the
+        same for each: a zygote that obtained others is the grader's error)."""
+        if not self._zygotes:
             raise SandboxError("the sandbox was not launched")
-        try:
-            reply = read_message(self._socket.fileno(), deadline=time.monotonic() + 120, max_size=1 << 20)
-        except ProtocolError as exc:
-            raise SandboxError(f"the sandbox did not start: {exc}; {self._zygote_log()}") from None
-        if reply.get("ready") is not True and isinstance(reply.get("refused"), str):
-            raise UnreachableInstall(reply["refused"][:2000])
-        if reply.get("ready") is not True:
-            raise SandboxError(f"the sandbox did not start: {self._zygote_log()}")
-        self.isolation = Isolation(tuple(reply["layers"]), tuple(reply["warnings"]))
+        obtained = {}
+        for image, zygote in self._zygotes.items():
+            try:
+                reply = read_message(zygote.socket.fileno(), deadline=time.monotonic() + 120, max_size=1 << 20)
+            except ProtocolError as exc:
+                raise SandboxError(f"the sandbox did not start: {exc}; {zygote.text()}") from None
+            if reply.get("ready") is not True and isinstance(reply.get("refused"), str):
+                raise UnreachableInstall(reply["refused"][:2000])
+            if reply.get("ready") is not True:
+                raise SandboxError(f"the sandbox did not start: {zygote.text()}")
+            obtained[image] = Isolation(tuple(reply["layers"]), tuple(reply["warnings"]))
+        first, *others = obtained.values()
+        for image, isolation in obtained.items():
+            if isolation.layers != first.layers:
+                raise SandboxError(f"the {image} image obtained other isolation layers than the "
+                                   f"{next(iter(obtained))} image: {list(isolation.layers)} against "
+                                   f"{list(first.layers)}")
+        self.isolation = first
         return self.isolation
 
-    def _zygote_log(self) -> str:
-        if self._log is None:
-            return ""
-        self._log.seek(0)
-        return self._log.read()[-2000:].decode(errors="replace")
-
-    def spawn(self, slot: int) -> Worker:
-        """A fresh worker in slot ``slot`` (its uid when the grader runs as root).
+    def spawn(self, slot: int, image: str = PLOTTING) -> Worker:
+        """A fresh worker in slot ``slot`` (its uid when the grader runs as root), forked from
+        the zygote of ``image`` (one that was launched).
 
         Returns once the worker has finished building its sandbox and said hello: a worker
         that fails before that is the grader's problem (:class:`SandboxError`), never the
@@ -629,6 +672,9 @@ class Sandbox:
         """
         if not 0 <= slot < UID_BLOCK:
             raise SandboxError(f"worker slot {slot} outside 0..{UID_BLOCK - 1}")
+        zygote = self._zygotes.get(image)
+        if zygote is None:
+            raise SandboxError(f"the {image} image was not launched (launched: {list(self.images)})")
         request_r, request_w = os.pipe()
         response_r, response_w = os.pipe()
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -637,11 +683,10 @@ class Sandbox:
             if self._cgroups is not None:
                 cgroup_fds = self._cgroups.join_fds(slot)
             with self._lock:
-                if self._socket is None or self._process is None or (
-                        os.getpid() == self._owner and self._process.poll() is not None):
+                if zygote.socket is None or (os.getpid() == self._owner and zygote.process.poll() is not None):
                     # (in a forked process the zygote is not a child: a dead one fails the send)
-                    raise SandboxError(f"the sandbox is not running; {self._zygote_log()}")
-                socket.send_fds(self._socket, [SPAWN.pack(slot)],
+                    raise SandboxError(f"the sandbox is not running; {zygote.text()}")
+                socket.send_fds(zygote.socket, [SPAWN.pack(slot)],
                                 [request_r, response_w, theirs.fileno(), *cgroup_fds])
         except (OSError, SandboxError) as exc:
             for fd in (request_r, request_w, response_r, response_w):
@@ -664,7 +709,7 @@ class Sandbox:
             status = worker.exit_status()
             worker.close()
             raise SandboxError(f"a worker failed while building its sandbox ({exc}; {status}); "
-                               f"{self._zygote_log()}") from None
+                               f"{zygote.text()}") from None
         if hello.get("op") != "hello" or tuple(hello.get("layers") or ()) != self.isolation.layers:
             worker.kill()
             worker.close()
@@ -673,22 +718,23 @@ class Sandbox:
         return worker
 
     def close(self) -> None:
-        """Stop the zygote (workers die with their supervisors)."""
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
-        if self._process is not None and os.getpid() != self._owner:
-            self._process = None  # a forked process: the zygote is its launcher's to stop
-        if self._process is not None:
-            try:
-                self._process.wait(timeout=5)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait()
-            self._process = None
-        if self._log is not None:
-            self._log.close()
-            self._log = None
-        if self._cgroups is not None and os.getpid() == self._owner:  # the launcher's to remove
+        """Stop the zygotes (workers die with their supervisors)."""
+        owner = os.getpid() == self._owner
+        for zygote in self._zygotes.values():
+            if zygote.socket is not None:
+                zygote.socket.close()
+                zygote.socket = None
+        for zygote in self._zygotes.values():
+            if owner:  # in a forked process the zygotes are their launcher's to stop
+                try:
+                    zygote.process.wait(timeout=5)
+                except subprocess.TimeoutExpired:
+                    zygote.process.kill()
+                    zygote.process.wait()
+            if zygote.log is not None:
+                zygote.log.close()
+                zygote.log = None
+        self._zygotes = {}
+        if self._cgroups is not None and owner:  # the launcher's to remove
             self._cgroups.close()
         self._cgroups = None

@@ -5,7 +5,8 @@ environment and a control socket (a stream) on file descriptor FD. It
 
 1. reads its configuration (what to keep visible, limits, the uid range) from the socket;
 2. enters new mount and network namespaces (as root, or as root of a new user namespace);
-3. imports numpy, sympy, matplotlib (Agg), the worker and common standard modules, so that
+3. imports numpy, sympy, the worker and common standard modules, and matplotlib (Agg) too
+   in the plotting image (``config.image``, :data:`grader.sandbox.config.IMAGES`), so that
    forks start warm;
 4. moves into a private root that holds only the paths of ``config.read`` (the system folders,
    the standard library, the provided packages, the grader files a worker runs), read-only
@@ -48,7 +49,7 @@ from dataclasses import dataclass
 
 from grader.errors import UnreachableInstall
 from grader.sandbox import isolation as iso
-from grader.sandbox.config import SandboxConfig
+from grader.sandbox.config import PLOTTING, SandboxConfig
 from grader.engine.calls import ended_status
 from grader.engine.provided import MATPLOTLIB_BACKEND, ONE_THREAD
 from grader.sandbox.protocol import read_message, write_message
@@ -90,13 +91,14 @@ class Plan:
         return layer in self.layers
 
 
-def _warm_up(keep_fonts_in: str | None = None) -> None:
-    """Import and exercise what student code commonly uses, before forking (matplotlib's font
-    list kept in ``keep_fonts_in``: :func:`_warm_matplotlib`)."""
+def _warm_up(keep_fonts_in: str | None = None, *, plotting: bool = True) -> None:
+    """Import and exercise what student code commonly uses, before forking; matplotlib too
+    when ``plotting`` (its font list kept in ``keep_fonts_in``: :func:`_warm_matplotlib`)."""
     import numpy as np
     import sympy as sp
 
-    _warm_matplotlib(keep_fonts_in)
+    if plotting:
+        _warm_matplotlib(keep_fonts_in)
 
     from grader.sandbox import worker  # noqa: F401 - the worker and the engine it imports
     from grader.engine import expressions, wire  # noqa: F401
@@ -222,7 +224,7 @@ def _setup(config: SandboxConfig) -> tuple[Plan, list[str]]:
         iso.prctl(iso.PR_SET_DUMPABLE, 0)
     except OSError:
         pass
-    _warm_up(fonts)
+    _warm_up(fonts, plotting=config.image == PLOTTING)
     if namespaces:
         try:
             iso.enter_private_root(config.read, config.hide)
