@@ -55,25 +55,10 @@ def pytest_configure(config):
 
 def _read(path: Path):
     """``(code, dropped lines, locate, why it cannot run)`` of a submission, as the grader reads it."""
-    from grader.engine.notebook import NotebookError, notebook_source
+    from grader.engine.source import read_source
 
-    data = path.read_bytes()
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, (), None, (f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
-                                f"{exc.start} cannot be decoded); save it as UTF-8")
-    notes: tuple = ()
-    locate = None
-    if path.suffix.lower() == ".ipynb":
-        try:
-            notebook = notebook_source(text)
-        except NotebookError as exc:
-            return None, (), None, f"the notebook cannot be read: {exc}"
-        text, notes, locate = notebook.code, notebook.notes, notebook.where
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return text, notes, locate, None
+    read = read_source(path.read_bytes(), notebook=path.suffix.lower() == ".ipynb")
+    return read.code, read.notes, read.where, read.error
 
 
 class Unreadable:

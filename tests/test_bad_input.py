@@ -97,7 +97,23 @@ def _files() -> dict[str, bytes]:
         "class_download.zip": _zip({"bob/adam_vs_momentum.py": HONEST, "carol/adam_vs_momentum.py": MISSING,
                                     "carol/notes.py": "x = 1"}),
         "honest.py": HONEST.encode(),
+        # PowerShell 5's Compress-Archive writes backslashes between a member's folders
+        "windows_paths.zip": _zip({"hw3\\adam_vs_momentum.py": HONEST, "hw3\\conftest.py": "x = 1",
+                                   "hw3\\test_adam_vs_momentum.py": "x = 2"}),
+        "plotted.ipynb": _plotted_notebook(HONEST, 1_500_000).encode(),  # outputs saved: over 1 MB
+        "bom.ipynb": ("\ufeff" + _notebook(HONEST)).encode(),
     }
+
+
+def _plotted_notebook(code: str, picture_bytes: int) -> str:
+    """A notebook whose one code cell has a saved plot of ``picture_bytes`` bytes."""
+    import base64
+
+    picture = base64.b64encode(b"\x89PNG" + bytes(picture_bytes)).decode()
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(code, outputs=[nbformat.v4.new_output(
+        "display_data", data={"image/png": picture})])]
+    return nbformat.writes(notebook)
 
 
 @pytest.fixture(scope="session")
@@ -191,6 +207,19 @@ def test_a_zip_in_a_folder_is_one_students_submission_even_with_a_folder_per_stu
     report = reports["class_download"]
     assert report["total"] == 15 and report["submission"] == "class_download.zip:bob/adam_vs_momentum.py"
     assert any("carol/adam_vs_momentum.py" in note and "carol/notes.py" in note for note in report["notes"])
+
+
+@pytest.mark.parametrize("student, submission", [
+    ("windows_paths", "windows_paths.zip:hw3/adam_vs_momentum.py"),
+    ("plotted", "plotted.ipynb"),
+    ("bom", "bom.ipynb"),
+])
+def test_files_that_run_in_jupyter_or_unzip_anywhere_are_graded_in_full(bad_batch, student, submission):
+    """A zip made on Windows, a notebook larger than a .py may be because of its saved plots,
+    and a notebook saved with a byte-order mark are each graded as the file they hold."""
+    report = bad_batch["reports"][student]
+    assert report["total"] == 15, _text(report)[:1500]
+    assert report["submission"] == submission
 
 
 def test_wrong_return_types_are_named_item_by_item(bad_batch):

@@ -38,3 +38,31 @@ def test_one_students_zip_is_still_named_after_the_zip(tmp_path):
     make_zip(tmp_path / "alice.zip", {"hw/adam_vs_momentum.py": "x = 1\n", "hw/notes.py": "y = 2\n"})
     (only,) = discover([tmp_path / "alice.zip"])
     assert only.student == "alice" and only.source == "x = 1\n"
+
+
+HELPER = "import numpy as np\n"
+#: One Canvas download with a student who uploaded two files (their helper file has the lower
+#: attachment id, so it sorts first), and one who uploaded two attachments of one name.
+TWO_FILES = {"kimdana_1003_6001_plots.py": HELPER, "kimdana_1003_6002_adam_vs_momentum.py": CODE,
+             "lovelaceada_12345_67890_adam_vs_momentum.py": CODE,
+             "turingalan_77_1_solution.py": HELPER, "turingalan_77_2_solution.py": CODE}
+
+
+def _by_student(submissions):
+    return {s.student: s for s in submissions}
+
+
+def test_an_unzipped_canvas_download_gives_each_student_one_submission_as_the_zip_does(tmp_path):
+    make_zip(tmp_path / "submissions.zip", TWO_FILES)
+    folder = tmp_path / "unzipped"
+    folder.mkdir()
+    for name, text in TWO_FILES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    zipped, loose = _by_student(discover([tmp_path / "submissions.zip"])), _by_student(discover([folder]))
+    assert set(loose) == set(zipped) == {"1003", "12345", "77"}
+    for found in (zipped, loose):
+        assert found["1003"].source == CODE and found["1003"].origin.endswith("kimdana_1003_6002_adam_vs_momentum.py")
+        assert found["1003"].notes == ("Also submitted, not graded: 'plots.py'",)
+    # two attachments of one name: both seen, one graded and the other listed, never dropped
+    notes = " ".join(loose["77"].notes) + " " + (loose["77"].error or "")
+    assert ("turingalan_77_1_solution.py" in notes) or ("turingalan_77_2_solution.py" in notes), notes

@@ -269,3 +269,52 @@ def test_the_memory_limit_of_one_process_applies_on_both_sides():
         run.close()
     assert graded.kind == "raised" and graded.detail.startswith("momentum_updates raised MemoryError"), graded
     assert (local.kind, local.detail) == (graded.kind, graded.detail)
+
+
+def _notebook(cells: list[str], outputs_bytes: int = 0) -> bytes:
+    import base64
+    import json as _json
+
+    picture = base64.b64encode(b"\x89PNG" + b"\0" * outputs_bytes).decode() if outputs_bytes else None
+    return _json.dumps({
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [{"cell_type": "code", "id": f"c{n}", "metadata": {}, "execution_count": None,
+                   "source": code, "outputs": [] if picture is None else [
+                       {"output_type": "display_data", "metadata": {}, "data": {"image/png": picture}}]}
+                  for n, code in enumerate(cells)]}).encode("utf-8")
+
+
+def test_both_sides_read_a_submitted_file_by_one_rule(tmp_path):
+    """Every file the grader refuses is refused by the student's run with the same words, and
+    every file it runs (a notebook made large by its saved plots, a notebook with a byte-order
+    mark) runs there too, with the same code."""
+    from grader.engine.source import MAX_NOTEBOOK_BYTES, MAX_SOURCE_BYTES
+    from grader.intake.submissions import read_submission
+
+    honest = (ROOT / "reference" / "adam_vs_momentum.py").read_text(encoding="utf-8")
+    cases = {
+        "empty.py": b"",
+        "nul.py": b"x = 1\0\n",
+        "utf16.py": "x = 1\n".encode("utf-16"),
+        "latin1.py": "# café\n".encode("latin-1"),
+        "large.py": b"#" * (MAX_SOURCE_BYTES + 1),
+        "bom.py": "\ufeffx = 1\n".encode("utf-8"),
+        "plots.ipynb": _notebook([honest], outputs_bytes=1_500_000),
+        "bom.ipynb": "\ufeff".encode("utf-8") + _notebook([honest]),
+        "huge.ipynb": _notebook(["x = 1"], outputs_bytes=MAX_NOTEBOOK_BYTES),
+        "long_code.ipynb": _notebook(["x = 1  # " + "#" * MAX_SOURCE_BYTES]),
+        "no_code.ipynb": _notebook([]),
+        "broken.ipynb": b"{not json",
+    }
+    _read = _bundle_conftest()._read
+    runs = set()
+    for name, content in cases.items():
+        path = tmp_path / name
+        path.write_bytes(content)
+        graded = read_submission("s", name, content, notebook=name.endswith(".ipynb"))
+        code, notes, _locate, reason = _read(path)
+        assert (graded.source, graded.error, graded.notes) == (code, reason, notes), name
+        if graded.error is None:
+            runs.add(name)
+    assert runs == {"bom.py", "plots.ipynb", "bom.ipynb"}
+    assert len(cases["plots.ipynb"]) > MAX_SOURCE_BYTES, "the notebook is larger than a .py may be"

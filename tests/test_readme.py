@@ -163,6 +163,19 @@ def test_the_gradescope_local_test_works_as_written(tmp_path):
     assert results["score"] == 15.0 and len(results["tests"]) == 21
 
 
+def test_the_handout_states_the_file_size_limits_the_grader_applies():
+    import re as _re
+
+    from grader.engine.source import MAX_NOTEBOOK_BYTES, MAX_SOURCE_BYTES
+
+    handout = " ".join((ROOT / "assignment" / "README.md").read_text(encoding="utf-8").split())
+    stated = _re.search(r"a `\.py` file of at most ([\d,]+) bytes, or a notebook of at most ([\d,]+) bytes "
+                        r"\(saved plots and tables included\) whose code cells hold at most ([\d,]+) bytes", handout)
+    assert stated, "the handout no longer states the file size limits"
+    assert tuple(int(n.replace(",", "")) for n in stated.groups()) == (MAX_SOURCE_BYTES, MAX_NOTEBOOK_BYTES,
+                                                                       MAX_SOURCE_BYTES)
+
+
 def test_the_handout_states_the_rubrics_time_limits():
     """The students' handout names the import, call and submission limits the grader applies."""
     import re as _re

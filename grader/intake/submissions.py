@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterable, Iterator, Sequence
 
+from grader.engine.source import MAX_SOURCE_BYTES, byte_limit, read_source, too_large
 from grader.errors import InputError, SubmissionError
 from grader.intake.names import (ARCHIVE_SUFFIX, PREFERRED_NAME, SOURCE_SUFFIXES, also_submitted,
                                  canvas_file_name, canvas_student_of, choose_source, display_name, file_student_id,
@@ -43,7 +44,7 @@ __all__ = ["DEFAULT_LIMITS", "Intake", "IntakeLimits", "MAX_BYTES", "PREFERRED_N
            "Skipped", "Submission", "discover", "find_submissions", "read_submission", "read_zip",
            "student_id", "walk_folder"]
 
-MAX_BYTES = 1_000_000
+MAX_BYTES = MAX_SOURCE_BYTES  # a .py file (a notebook: engine.source.MAX_NOTEBOOK_BYTES)
 MAX_ZIP_TOTAL = 200_000_000
 MAX_ZIP_RATIO = 200
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
@@ -120,30 +121,10 @@ def read_submission(student: str, origin: str, content: bytes, *, notebook: bool
     def failed(message: str, notes: tuple[str, ...] = ()) -> Submission:
         return Submission(student, origin, digest, content, None, message, notes)
 
-    if len(content) == 0:
-        return failed("the file is empty")
-    if len(content) > MAX_BYTES:
-        return failed(f"the file is {len(content):,} bytes; the limit is {MAX_BYTES:,} bytes")
-    if b"\0" in content:
-        return failed("the file is binary (it contains NUL bytes), not Python source or a notebook")
-    try:
-        text = content.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return failed(f"the file is not UTF-8 text (byte 0x{content[exc.start]:02x} at offset "
-                      f"{exc.start} cannot be decoded); save it as UTF-8")
-    notes: tuple[str, ...] = ()
-    if notebook:
-        from grader.engine.notebook import NotebookError, notebook_code  # nbformat: only for notebooks
-
-        try:
-            text, notes = notebook_code(text)
-        except NotebookError as exc:
-            return failed(f"the notebook cannot be read: {exc}")
-        if not text.strip():
-            return failed("the notebook has no code cells", notes)
-    if text.startswith("\ufeff"):
-        text = text[1:]
-    return Submission(student, origin, digest, content, text, None, notes)
+    read = read_source(content, notebook=notebook)
+    if read.error is not None:
+        return failed(read.error, read.notes)
+    return Submission(student, origin, digest, content, read.code, None, read.notes)
 
 
 def _is_notebook(name: str) -> bool:
@@ -171,13 +152,15 @@ def _read_regular_file(path: Path, limit: int) -> bytes:
 
 
 def _file_bytes(path: Path, limit: int, kind: str) -> bytes:
-    """The bytes of an input file, or SubmissionError saying precisely why not."""
+    """The bytes of an input file, or SubmissionError saying precisely why not (``kind``: "zip
+    archive", "file" or "notebook")."""
     try:
         if path.is_symlink():
             raise OSError("it is a symbolic link, and links are not followed")
         size = path.stat().st_size
         if size > limit:
-            raise SubmissionError(f"the {kind} is {size:,} bytes; the limit is {limit:,} bytes")
+            raise SubmissionError(too_large(size, kind == "notebook") if kind != "zip archive" else
+                                  f"the {kind} is {size:,} bytes; the limit is {limit:,} bytes")
         return _read_regular_file(path, limit + 1)
     except OSError as exc:
         raise SubmissionError(f"cannot read the file: {exc.strerror or exc}") from None
@@ -185,14 +168,15 @@ def _file_bytes(path: Path, limit: int, kind: str) -> bytes:
 
 def _from_file(path: Path, student: str, origin: str, limits: IntakeLimits) -> Submission:
     """One submission from one file (a source file or a student's zip)."""
-    is_zip = suffix_of(path.name) == ARCHIVE_SUFFIX
+    is_zip, notebook = suffix_of(path.name) == ARCHIVE_SUFFIX, _is_notebook(path.name)
     try:
-        content = _file_bytes(path, MAX_ZIP_TOTAL if is_zip else MAX_BYTES, "zip archive" if is_zip else "file")
+        content = _file_bytes(path, MAX_ZIP_TOTAL if is_zip else byte_limit(notebook),
+                              "zip archive" if is_zip else "notebook" if notebook else "file")
     except SubmissionError as exc:
         return _unreadable(student, origin, str(exc))
     if is_zip:
         return _student_zip(student, origin, content, limits)
-    return read_submission(student, origin, content, notebook=_is_notebook(path.name))
+    return read_submission(student, origin, content, notebook=notebook)
 
 
 # ---------------------------------------------------------------------------
@@ -212,7 +196,7 @@ def _open_zip(content: bytes, max_entries: int) -> tuple[zipfile.ZipFile, list[z
         raise SubmissionError("the zip archive expands to more than 200 MB")
     seen: dict[str, int] = {}
     for member in members:
-        key = PurePosixPath(member.filename.replace("\\", "/")).as_posix().rstrip("/")
+        key = _member_name(member).rstrip("/")
         seen[key] = seen.get(key, 0) + 1
     duplicates = [name for name, count in seen.items() if count > 1]
     if duplicates:
@@ -221,6 +205,12 @@ def _open_zip(content: bytes, max_entries: int) -> tuple[zipfile.ZipFile, list[z
                               "unzip tools would keep only one of them, so the archive is not graded. "
                               "Make a new zip with one file of each name")
     return archive, members
+
+
+def _member_name(member: zipfile.ZipInfo) -> str:
+    """A member's path with "/" between its parts, however the zip tool wrote them (Windows'
+    own "Compress-Archive" of PowerShell 5 writes ``hw3\\adam_vs_momentum.py``)."""
+    return PurePosixPath(member.filename.replace("\\", "/")).as_posix()
 
 
 def _outside_or_link(member: zipfile.ZipInfo) -> str | None:
@@ -255,8 +245,8 @@ def _candidates(members: Sequence[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInf
     """The members that could be graded, and a problem note for every refused one."""
     problems, candidates = [], []
     for member in members:
-        name = member.filename
-        shown = repr(display_name(name))
+        name = _member_name(member)
+        shown = repr(display_name(member.filename))
         parts = _parts(name)
         unsafe = _outside_or_link(member)
         if unsafe:
@@ -266,16 +256,23 @@ def _candidates(members: Sequence[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInf
         elif _encrypted(member):
             problems.append(f"{shown} is encrypted; skipped")
         elif name.lower().rstrip().endswith(_ARCHIVE_SUFFIXES):
-            too_large = _oversized(member, MAX_ZIP_TOTAL) if len(parts) == 1 else None
-            problems.append(f"{shown} {too_large}" if too_large else f"{shown} is an archive inside the "
+            oversized = _oversized(member, MAX_ZIP_TOTAL) if len(parts) == 1 else None
+            problems.append(f"{shown} {oversized}" if oversized else f"{shown} is an archive inside the "
                             "archive; it is not opened (submit the file itself)")
         elif suffix_of(name) in SOURCE_SUFFIXES:
-            too_large = _oversized(member, MAX_BYTES)
-            if too_large:
-                problems.append(f"{shown} {too_large}")
+            oversized = _oversized(member, byte_limit(_is_notebook(name)))
+            if oversized:
+                problems.append(f"{shown} {oversized}")
             else:
                 candidates.append(member)
     return candidates, problems
+
+
+def _keep(files: dict, name: str, full_name: str, value) -> None:
+    """Add one of a student's files under its own name, or under its full name when another
+    of theirs has that own name already (Canvas may keep two attachments of one name), so that
+    it is chosen or listed as also submitted, never dropped unseen."""
+    files[full_name if name in files else name] = value
 
 
 def _is_student_zip_member(member: zipfile.ZipInfo) -> bool:
@@ -291,7 +288,7 @@ def _read_member(archive: zipfile.ZipFile, member: zipfile.ZipInfo, student: str
                  notes: tuple[str, ...]) -> Submission:
     try:
         with archive.open(member) as handle:
-            data = handle.read(MAX_BYTES + 1)
+            data = handle.read(byte_limit(_is_notebook(member.filename)) + 1)
     except _MEMBER_ERRORS as exc:
         return dataclasses.replace(
             _unreadable(student, origin, f"cannot read {display_name(member.filename)!r} from the zip "
@@ -308,7 +305,7 @@ def _student_zip(student: str, name: str, content: bytes, limits: IntakeLimits) 
     except SubmissionError as exc:
         return _unreadable(student, name, str(exc), content)
     candidates, problems = _candidates(members)
-    by_name = {m.filename: m for m in candidates}
+    by_name = {_member_name(m): m for m in candidates}
     try:
         chosen, others = choose_source(list(by_name), archives=False)
     except SubmissionError as exc:
@@ -328,8 +325,8 @@ def read_zip(name: str, content: bytes, *, limits: IntakeLimits = DEFAULT_LIMITS
 def is_canvas_download(members: Sequence[zipfile.ZipInfo]) -> bool:
     """Whether an archive is Canvas's own "Download Submissions" zip, judged as a whole: every
     file at the top level, every one named ``<name>_<user id>_<attachment id>_<file>``."""
-    files = [m for m in members if not m.is_dir() and not PurePosixPath(m.filename).name.startswith(".")
-             and PurePosixPath(m.filename).parts[:1] != ("__MACOSX",)]
+    files = [m for m in members if not m.is_dir() and not PurePosixPath(_member_name(m)).name.startswith(".")
+             and _parts(m.filename)[:1] != ("__MACOSX",)]
     return bool(files) and all("/" not in m.filename.replace("\\", "/") and canvas_student_of(m.filename)
                                for m in files)
 
@@ -357,12 +354,12 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
     skipped = [Skipped(display_name(name), problem) for problem in problems]
     groups: dict[str, dict[str, zipfile.ZipInfo]] = {}
     for member in candidates:
-        parts = PurePosixPath(member.filename.replace("\\", "/")).parts
+        parts = _parts(member.filename)
         if len(parts) > 1:  # a folder per student
             key, shown = student_id(parts[0]), "/".join(parts[1:])
         else:  # a file per student, Canvas-named or named after the student
             key, shown = file_student_id(parts[0]), canvas_file_name(parts[0]) or parts[0]
-        groups.setdefault(key, {})[shown] = member
+        _keep(groups.setdefault(key, {}), shown, parts[-1], member)
     found = []
     zipped: dict[str, list[zipfile.ZipInfo]] = {}
     for member in student_zips.values():
@@ -451,6 +448,9 @@ def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], 
     """The submissions in a folder given to the grader: each file, and each subfolder as one
     student's submission; everything else is listed as skipped with its reason."""
     found, skipped = [], []
+    #: Canvas user id -> {the student's own file name: the file}: a download unzipped by hand
+    #: holds each student's files side by side, and they are one submission, as in the zip.
+    canvas: dict[str, dict[str, Path]] = {}
     try:
         children = sorted(folder.iterdir())
     except OSError as exc:
@@ -472,13 +472,37 @@ def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], 
             student = student_id(name)
             found.append(dataclasses.replace(
                 _safe(lambda: _from_folder(child, student, name, limits), student, name), location=shown))
+        elif suffix_of(name) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,) and canvas_student_of(name):
+            _keep(canvas.setdefault(canvas_student_of(name), {}), canvas_file_name(name), name, child)
         elif suffix_of(name) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
             student = file_student_id(name)
             found.append(dataclasses.replace(
                 _safe(lambda: _from_file(child, student, name, limits), student, name), location=shown))
         else:
             skipped.append(Skipped(shown, "not a .py, .ipynb or .zip file, nor a folder of one student's files"))
+    for student, files in sorted(canvas.items()):
+        found.append(_canvas_files(folder, student, files, limits))
     return found, skipped
+
+
+def _canvas_files(folder: Path, student: str, files: dict[str, Path], limits: IntakeLimits) -> Submission:
+    """The one submission of a Canvas user among the files of an unzipped Canvas download
+    (``files``: their own file names, ``adam_vs_momentum.py`` or ``plots.py``, to the files),
+    chosen by the rule of a zip (:func:`choose_source`); the others are listed with it."""
+    def read() -> Submission:
+        try:
+            chosen, others = choose_source(list(files))
+        except SubmissionError as exc:
+            names = ", ".join(sorted(path.name for path in files.values()))
+            return _unreadable(student, display_name(f"{folder.name}: {names}"), str(exc))
+        path = files[chosen]
+        sub = _from_file(path, student, path.name, limits)
+        return dataclasses.replace(sub, notes=also_submitted(others) + sub.notes,
+                                   location=display_name(f"{folder.name}/{path.name}"))
+
+    first = sorted(files.values())[0]
+    sub = _safe(read, student, first.name)
+    return sub if sub.location else dataclasses.replace(sub, location=display_name(f"{folder.name}/{first.name}"))
 
 
 def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
