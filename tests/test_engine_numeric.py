@@ -37,3 +37,26 @@ def test_scalars_and_constant_expressions_convert():
     assert check_array(0.5, 0.5).ok and check_array(arr([0.5]), 0.5).ok
     assert as_float_array(ExprValue(["Rational", "1", "2"], ""))[0] == 0.5
     assert as_float_array(ExprValue(["Symbol", "x"], ""))[0] is None
+
+
+def test_moves_with_is_the_one_rule_for_depending_on_the_gradients():
+    import sympy as sp
+
+    from grader.engine.expressions import encode_sympy
+    from grader.engine.pointwise import moves_with
+
+    g1, w1 = sp.symbols("g1 w1", real=True)
+    points = [{"g1": 0.5, "w1": 1.0}, {"g1": -0.7, "w1": 2.0}, {"g1": 1.3, "w1": -1.0}]
+
+    def tree(expr):
+        return encode_sympy(sp.sympify(expr))
+
+    assert moves_with(tree(2 * g1 + w1), points, ["g1"])
+    assert not moves_with(tree(sp.Integer(0)), points, ["g1"]), "a constant placeholder is no attempt"
+    assert not moves_with(tree(w1 + g1 - g1), points, ["g1"]), "cancelled gradients do not count"
+    assert not moves_with(tree(3 * w1), points, ["g1"])
+    # defined only for g1 > 0: its value appears and vanishes with the gradient, which is dependence
+    signs = [{"g1": 0.5, "w1": 1.0}, {"g1": -0.7, "w1": 2.0}]
+    assert moves_with(tree(w1 - sp.sqrt(g1)), signs, ["g1"])
+    assert not moves_with(tree(2 * g1), points[:1], ["g1"]), "one point shows nothing"
+    assert not moves_with(tree(2 * g1), points, ["g2"]), "a symbol the points do not hold"

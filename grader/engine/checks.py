@@ -79,6 +79,22 @@ def not_a_dict(function: str, value, keys: Sequence[str]) -> str:
     return f"{function} must return a dict with the keys {', '.join(keys)}; it returned {describe(value)}"
 
 
+def follow_through_credit(key: str, share: float) -> str:
+    """The line for a wrong ``key`` that follows through from the student's own earlier answers."""
+    return (f"Follow-through credit: your {key} applies the update rule correctly to your own earlier "
+            f"answers, which are wrong; it earns {share:g} of this item.")
+
+
+def no_follow_through(why: str) -> str:
+    """The line for a wrong answer that gets no follow-through credit, and why."""
+    return f"No follow-through credit: {why}."
+
+
+def not_an_attempt(name: str, key: str) -> str:
+    """Why ``key`` cannot follow through from a wrong ``name`` that ignores the gradients."""
+    return f"your {name} does not depend on the gradients, so it is not an attempt that {key} could follow through from"
+
+
 def missing_key(key: str) -> str:
     return f"the returned dict has no key {key!r}"
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
-from .expressions import FLOAT, Arithmetic, Work, evaluator
+from .expressions import FLOAT, Arithmetic, Work, evaluator, free_symbols
 
 #: Float points: relative tolerance and absolute floor.
 FLOAT_RTOL = 1e-9
@@ -46,6 +46,24 @@ def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmet
     is charged to ``work``."""
     value_at = evaluator(tree, arithmetic)
     return [value_at(point, work) for point in points]
+
+
+def moves_with(tree, points: Sequence[Mapping[str, object]], varying: Sequence[str], *,
+               rtol: float = FLOAT_RTOL, atol: float = FLOAT_ATOL, work: Work | None = None) -> bool:
+    """Does the tree's value change when only the symbols ``varying`` change? Each point is
+    compared with itself after taking the ``varying`` values of the next point (the last
+    takes the first's): a value that changes, or that appears or vanishes (``sqrt(g1)`` as
+    g1 changes sign), is a change; a tree without any of them never moves. The one rule for
+    "this answer depends on the gradients", on the grader's points and on the public ones."""
+    varying = [name for name in varying if all(name in point for point in points)]
+    if not varying or not free_symbols(tree) & set(varying) or len(points) < 2:
+        return False
+    points = list(points)
+    moved = [{**p, **{name: q[name] for name in varying}} for p, q in zip(points, points[1:] + points[:1])]
+    before, after = values_at(tree, points, work=work), values_at(tree, moved, work=work)
+    return any((a is None) != (b is None) or (a is not None and b is not None and type(a) is not bool and
+                                              abs(a - b) > rtol * (abs(a) + abs(b)) + atol)
+               for a, b in zip(before, after))
 
 
 def agreement(got: Sequence, expected: Sequence, *, rtol: float = FLOAT_RTOL,

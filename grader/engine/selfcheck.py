@@ -23,7 +23,8 @@ from .explain import (OWN_OPTIMIZERS, first_departure_step, is_pair, label_ids, 
                       misconception_lines, name_mistakes, preferred, same_values, unexplained_line)
 from .expressions import TooCostly, free_symbols
 from .numeric import check_array
-from .pointwise import agreement, values_at
+from .contract import GRADIENT_SYMBOLS
+from .pointwise import agreement, moves_with, values_at
 from .properties import probe_arrays, safety_share, scaling_share
 from .publicdata import PublicData, PublicItem
 from .wire import ArrayValue, expression_tree
@@ -265,11 +266,14 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
         messages.append(verdict.message)
         if verdict.correct:
             correct.append(key)
-        elif item.follow_through > 0 and key in _FOLLOW_THROUGH and _follows_through(module, key, answer, data):
-            share += item.follow_through
-            explained.append(key)
-            messages.append(f"Follow-through credit: your {key} applies the update rule correctly to your "
-                            f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
+        elif item.follow_through > 0 and key in _FOLLOW_THROUGH:
+            follows, why_not = _follows_through(module, key, answer, data)
+            if follows:
+                share += item.follow_through
+                explained.append(key)
+                messages.append(checks.follow_through_credit(key, item.follow_through))
+            elif why_not:
+                messages.append(checks.no_follow_through(why_not))
     share = min(share, 1.0)
     wrong = len(correct) < len(values)
     return share, messages + _symbolic_lines(item.keys, spec["answers"], values, correct, data,
@@ -277,10 +281,12 @@ def _check_symbolic_keys(item: PublicItem, module, data: PublicData):
                                              named)
 
 
-#: What a w2 / w3 is built from: its function and {role: the student's own key}.
+#: What a w2 / w3 is built from: its function and {role: the student's own key}, in the order
+#: the grader's registry checks them (``judging.registry``, items 1c and 1f), so that the
+#: first answer named as not an attempt is the same on both sides.
 _FOLLOW_THROUGH = {
     "w2": ("adam_first_update", {"m_hat": "m_hat1", "v_hat": "v_hat1"}),
-    "w3": ("adam_second_update", {"m_hat": "m_hat2", "v_hat": "v_hat2", "w": "w2"}),
+    "w3": ("adam_second_update", {"w": "w2", "m_hat": "m_hat2", "v_hat": "v_hat2"}),
 }
 
 
@@ -291,9 +297,11 @@ def _update_rule(w: float, m_hat: float, v_hat: float, alpha: float, eps: float)
     return w - alpha * m_hat / (v_hat ** 0.5 + eps)
 
 
-def _follows_through(module, key: str, answer: dict, data: PublicData) -> bool:
+def _follows_through(module, key: str, answer: dict, data: PublicData) -> tuple[bool, str]:
     """Is a wrong w2 / w3 the update rule applied, at every public point, to the student's
-    own moments (and w2), at least one of which is wrong?  As the grader decides it."""
+    own moments (and w2), at least one of which is wrong, each wrong one a genuine attempt
+    that depends on the gradients? Returns the decision and, where it matters to the
+    student, why not: as the grader decides it."""
     function, roles = _FOLLOW_THROUGH[key]
     spec = data.symbolic[function]
     own = dict(answer)
@@ -301,27 +309,31 @@ def _follows_through(module, key: str, answer: dict, data: PublicData) -> bool:
         try:
             first, _ = _symbols_call(module, "adam_first_update", data)
         except (_NotImplemented, _Raised):
-            return False
+            return False, ""
         if not isinstance(first, dict):
-            return False
+            return False, ""
         own["w2"] = first.get("w2")
     tol = data.tolerances
     values, any_wrong = {}, False
     for role, name in roles.items():
         tree = expression_tree(own.get(name))
         if tree is None:
-            return False
+            return False, ""
         source = data.symbolic["adam_first_update" if name == "w2" else function]
         if free_symbols(tree) - set(source["symbols"]):
-            return False
+            return False, ""
         values[role] = values_at(tree, spec["points"])
         if name == "w2":
             expected = values_at(tree, source["points"]), source["answers"]["w2"]["expected"]
         else:
             expected = values[role], spec["answers"][name]["expected"]
-        any_wrong |= not agreement(*expected, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree
+        wrong = not agreement(*expected, rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree
+        if wrong and not moves_with(tree, source["points"], sorted(GRADIENT_SYMBOLS),
+                                    rtol=tol.symbolic_rtol, atol=tol.symbolic_atol):
+            return False, checks.not_an_attempt(name, key)
+        any_wrong |= wrong
     if not any_wrong:
-        return False
+        return False, ""
     template = []
     for index, point in enumerate(spec["points"]):
         w = values["w"][index] if "w" in values else point["w1"]
@@ -330,7 +342,7 @@ def _follows_through(module, key: str, answer: dict, data: PublicData) -> bool:
                                                                             point["eps"]))
     mine = expression_tree(answer[key])
     return mine is not None and agreement(values_at(mine, spec["points"]), template,
-                                          rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree
+                                          rtol=tol.symbolic_rtol, atol=tol.symbolic_atol).agree, ""
 
 
 def _check_single_symbolic(item: PublicItem, module, data: PublicData):

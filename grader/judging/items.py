@@ -294,11 +294,9 @@ def _judge_symbolic_keys(context: Context, spec: ItemSpec, item: Item, finding: 
             if follows:
                 explained.append(key)
                 finding.points += item.points * item.follow_through
-                finding.feedback.append(
-                    f"Follow-through credit: your {key} applies the update rule correctly to your "
-                    f"own earlier answers, which are wrong; it earns {item.follow_through:g} of this item.")
+                finding.feedback.append(checks.follow_through_credit(key, item.follow_through))
             elif why_not:
-                finding.feedback.append(f"No follow-through credit: {why_not}.")
+                finding.feedback.append(checks.no_follow_through(why_not))
     if diagnosis.worth_naming(verdicts):
         _named(context, finding, lambda naming: diagnosis.diagnose_symbolic(
             judging.judge, function, spec.keys, verdicts, answer, allowed, judging.references, work=naming,
@@ -359,8 +357,7 @@ def _follows_through(context: Context, spec: ItemSpec, key: str, answer: dict) -
                 return False, ""
             if not verdict.correct and not judge.depends_on(tree, GRADIENT_SYMBOLS, SYMBOLIC_FUNCTIONS[function],
                                                             work):
-                return False, (f"your {name} does not depend on the gradients, so it is not an attempt "
-                               f"that {key} could follow through from")
+                return False, checks.not_an_attempt(name, key)
             any_wrong |= not verdict.correct
             trees[placeholder] = tree
         if not any_wrong:

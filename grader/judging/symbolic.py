@@ -27,7 +27,7 @@ from grader.engine import checks
 from grader.engine.checks import SymbolicVerdict
 from grader.engine.expressions import PRECISE, TooCostly, Work, free_symbols
 from grader.engine.pointwise import (FLOAT_ATOL, FLOAT_RTOL, PRECISE_ATOL, PRECISE_RTOL, PointAgreement,
-                               agreement_with, values_at)
+                                     agreement_with, moves_with, values_at)
 from grader.engine.wire import ExprValue, canonical_key, expression_tree
 
 # name -> (low, high, both signs?, integer?)
@@ -310,10 +310,7 @@ class SymbolicJudge:
         if not varying or not free_symbols(tree) & set(varying):
             return False
         points = draw_points(names, DEPENDENCE_POINTS, 0, seed="depends|" + ",".join(names)).floats
-        moved = [{**p, **{name: q[name] for name in varying}} for p, q in zip(points, points[1:] + points[:1])]
-        before, after = values_at(tree, points, work=work), values_at(tree, moved, work=work)
-        return any(a is not None and b is not None and type(a) is not bool and
-                   abs(a - b) > self.rtol * (abs(a) + abs(b)) + self.atol for a, b in zip(before, after))
+        return moves_with(tree, points, varying, rtol=self.rtol, atol=self.atol, work=work)
 
     def describe(self, result: PointAgreement, points: SamplePoints) -> str:
         """Where two expressions differ, in words."""
