@@ -210,6 +210,74 @@ def test_canvas_keeps_bom_line_endings_posting_row_and_untouched_rows_byte_for_b
     assert _table(result.text)[4][8] == "14.50"
 
 
+NOTES_GRADEBOOK = (
+    "Student,ID,SIS User ID,SIS Login ID,Section,Notes,Adam vs. SGD (101),Quiz 1 (102),Current Score\r\n"
+    "    Points Possible,,,,,,15.00,10.00,(read only)\r\n"
+    '"Lovelace, Ada",5001,S1,ada,"Sec 1",-2 late,,8.00,80\r\n'
+    '"Turing, Alan",5002,S2,alan,Sec 1,+1 bonus,3.00,EX,90\r\n'
+    '"Hopper, Grace",5003,S3,grace,Sec 2,=SUM(A1),,-,\r\n'
+    '"Noether, Emmy",5004,S4,emmy,Sec 2,@x,,"9,5",\r\n'
+    '"Gauss, Carl",5005,S5,carl,"Sec 2","line one\r\nline ""two""",,,\r\n'
+)
+
+
+def test_canvas_import_writes_the_instructors_cells_back_byte_for_byte():
+    # Notes (a custom column), the other assignment and the totals are the instructor's and
+    # importable: a "'" added to "-2 late" would be uploaded to Canvas as a change.
+    gradebook = parse_gradebook(NOTES_GRADEBOOK)
+    reports = [make_report("ada"), make_report("alan"), make_report("grace", statuses={"1a": "partial"}),
+               make_report("carl")]
+    result = canvas_import(gradebook, reports, "Adam vs. SGD (101)")
+    assert result.text == (
+        "Student,ID,SIS User ID,SIS Login ID,Section,Notes,Adam vs. SGD (101),Quiz 1 (102),Current Score\r\n"
+        "    Points Possible,,,,,,15.00,10.00,(read only)\r\n"
+        '"Lovelace, Ada",5001,S1,ada,"Sec 1",-2 late,15.00,8.00,80\r\n'
+        '"Turing, Alan",5002,S2,alan,Sec 1,+1 bonus,15.00,EX,90\r\n'
+        '"Hopper, Grace",5003,S3,grace,Sec 2,=SUM(A1),14.50,-,\r\n'
+        '"Noether, Emmy",5004,S4,emmy,Sec 2,@x,,"9,5",\r\n'
+        '"Gauss, Carl",5005,S5,carl,"Sec 2","line one\r\nline ""two""",15.00,,\r\n')
+    before, after = _table(NOTES_GRADEBOOK), _table(result.text)
+    assert [row[5] for row in after[2:]] == ["-2 late", "+1 bonus", "=SUM(A1)", "@x", "line one\r\nline \"two\""]
+    for old, new in zip(before, after, strict=True):
+        assert old[:6] + old[7:] == new[:6] + new[7:]
+    assert [value for _, _, value in result.filled] == ["15.00", "15.00", "14.50", "15.00"]
+    assert result.without_submission == ("Noether, Emmy (ID 5004, SIS User ID S4, SIS Login ID emmy)",)
+
+
+def test_canvas_import_writes_the_instructors_cells_back_with_a_semicolon_too():
+    text = NOTES_GRADEBOOK.replace(",", ";").replace('"9;5"', "9,5").replace('"Lovelace; Ada"', '"Lovelace, Ada"')
+    result = canvas_import(parse_gradebook(text), [make_report("ada")], "Adam vs. SGD (101)")
+    lines = text.split("\r\n")
+    lines[2] = '"Lovelace, Ada";5001;S1;ada;"Sec 1";-2 late;15,00;8.00;80'
+    assert result.text == "\r\n".join(lines)
+
+
+def test_canvas_import_escapes_only_formula_like_student_names():
+    # The rule: the name columns are student-controlled and never read by Canvas's import for a
+    # row its ID resolves, so a formula-like name gets a "'"; the ids (what Canvas matches by)
+    # and Section stay as they are, and students are matched on the cells as read.
+    text = ("Student,ID,SIS User ID,SIS Login ID,Section,Adam vs. SGD (101)\n"
+            "    Points Possible,,,,,15.00\n"
+            '"+cmd, Ann",6001,S1,-ann,=Section A,\n'
+            '"@SUM(1), Bo",6002,S2,bo,"Sec B",\n'
+            '"-2, Cy",6003,S3,cy,"Sec B",\n'
+            '"Plain, Di",6004,@di,di,"Sec B",\n')
+    result = canvas_import(parse_gradebook(text), [make_report("-ann"), make_report("@di")], "Adam vs. SGD (101)")
+    assert result.text == ("Student,ID,SIS User ID,SIS Login ID,Section,Adam vs. SGD (101)\n"
+                           "    Points Possible,,,,,15.00\n"
+                           '"\'+cmd, Ann",6001,S1,-ann,=Section A,15.00\n'
+                           '"\'@SUM(1), Bo",6002,S2,bo,"Sec B",\n'
+                           '"\'-2, Cy",6003,S3,cy,"Sec B",\n'
+                           '"Plain, Di",6004,@di,di,"Sec B",15.00\n')
+    assert [student for _, student, _ in result.filled] == ["-ann", "@di"]
+    # The name as Canvas has it (grades.csv and the summary escape it for their own formats).
+    assert dict(result.names) == {"-ann": "+cmd, Ann", "@di": "Plain, Di"}
+    by_name = ("LastName,FirstName,ID,SIS User ID,SIS Login ID,Section,Notes,Adam vs. SGD (101)\n"
+               "=Doe,@Jo,7001,S7,jo,A,-1 day,\n")
+    result = canvas_import(parse_gradebook(by_name), [make_report("jo")], "Adam vs. SGD (101)")
+    assert result.text.splitlines()[1] == "'=Doe,'@Jo,7001,S7,jo,A,-1 day,15.00"
+
+
 def test_canvas_semicolon_gradebook_keeps_its_separator_and_decimal_comma():
     gradebook = read_gradebook(LMS / "canvas_gradebook_semicolon.csv")
     result = canvas_import(gradebook, [make_report("cgauss", statuses={"1a": "partial"})],

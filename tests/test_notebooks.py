@@ -6,6 +6,9 @@ import ast
 import inspect
 import json
 import re
+import sys
+import traceback
+import types
 from pathlib import Path
 
 import nbformat
@@ -234,6 +237,116 @@ def test_future_import_in_a_later_cell_works_as_in_jupyter():
 
     line = traceback.extract_tb(caught.value.__traceback__)[-1].lineno
     assert source.where(line) == "code cell 2, line 3"
+
+
+# ---------------------------------------------------------------------------
+# Jupyter's built-in display()
+# ---------------------------------------------------------------------------
+
+def _error_line(exc: BaseException) -> int:
+    return traceback.extract_tb(exc.__traceback__)[-1].lineno
+
+
+def test_a_notebook_calling_display_compiles_and_runs_without_name_error():
+    from grader.engine.notebook import notebook_source
+
+    text = _notebook_text(("code", "import math\nx = math.sqrt(4.0)"),
+                          ("code", "display(x)\ndisplay(x, {'a': 1}, raw=True, clear=False)"),
+                          ("code", "def f(y):\n    display(y)\n    return y + 1\n\nz = f(x)"))
+    source = notebook_source(text)
+    assert source.notes == ()
+    namespace: dict = {}
+    exec(compile(source.code, "nb.py", "exec"), namespace)  # no NameError: name 'display'
+    assert namespace["z"] == 3.0
+    assert namespace["display"]() is None and namespace["display"](1, 2, k=3) is None
+    assert source.where(source.code.split("\n").index("display(x)") + 1) == "code cell 2, line 1"
+
+
+NO_DISPLAY_CASES = [
+    pytest.param([("code", "import math"), ("code", "x = 1\n%who")], "import math\n\n\nx = 1\n",
+                 id="no-display"),
+    pytest.param([("code", "s = 'display(x)'  # display(x)\nd = dict(display=1)\nclass A:\n"
+                           "    def display(self):\n        return 1\nA().display()")],
+                 "s = 'display(x)'  # display(x)\nd = dict(display=1)\nclass A:\n"
+                 "    def display(self):\n        return 1\nA().display()\n",
+                 id="display-only-in-strings-comments-keywords-attributes"),
+    pytest.param([("code", "x = 1"), ("code", "from __future__ import annotations\ny = 2")],
+                 "from __future__ import annotations\nx = 1\n\n\n\ny = 2\n", id="future-import"),
+    pytest.param([("code", "display(x"), ("code", "y = 2")], "display(x\n\n\ny = 2\n",
+                 id="syntax-error-code-is-left-alone"),
+]
+
+
+@pytest.mark.parametrize(("cells", "expected_code"), NO_DISPLAY_CASES)
+def test_a_notebook_that_never_uses_display_gets_exactly_its_code(cells, expected_code):
+    from grader.engine.notebook import notebook_source
+
+    source = notebook_source(_notebook_text(*cells))
+    assert source.code == expected_code
+    assert "def display" not in source.code.split("\n")[0]
+
+
+def test_lines_after_the_display_prelude_are_located_in_their_code_cells():
+    from grader.engine.notebook import notebook_source
+
+    text = _notebook_text(("markdown", "# title"), ("code", "import math\n%who"),
+                          ("code", "from __future__ import annotations\ndisplay(math.pi)"),
+                          ("code", "def f(x: Undefined) -> int:\n    return 1 // 0"),
+                          ("code", "display(f)\nf(1)"))
+    source = notebook_source(text)
+    lines = source.code.split("\n")
+    assert lines[0] == "from __future__ import annotations"  # the future import stays first
+    assert lines[1].startswith("def display(")
+    assert source.where(1) is None and source.where(2) is None
+    assert source.where(lines.index("import math") + 1) == "code cell 1, line 1"
+    assert source.where(lines.index("display(math.pi)") + 1) == "code cell 2, line 2"
+    assert source.where(lines.index("    return 1 // 0") + 1) == "code cell 3, line 2"
+    with pytest.raises(ZeroDivisionError) as caught:
+        exec(compile(source.code, "nb.py", "exec"), {})
+    frames = [frame.lineno for frame in traceback.extract_tb(caught.value.__traceback__)]
+    assert [source.where(line) for line in frames[1:]] == ["code cell 4, line 2",
+                                                           "code cell 3, line 2"]
+
+
+def test_a_runtime_error_in_the_cell_after_the_prelude_names_its_cell_and_line():
+    from grader.engine.notebook import notebook_source
+
+    source = notebook_source(_notebook_text(("code", "x = 1\ndisplay(x)"),
+                                            ("code", "\ny = 2\nz = y / 0")))
+    with pytest.raises(ZeroDivisionError) as caught:
+        exec(compile(source.code, "nb.py", "exec"), {})
+    assert source.where(_error_line(caught.value)) == "code cell 2, line 3"
+
+
+def test_a_students_own_display_wins_over_the_prelude(capsys):
+    from grader.engine.notebook import notebook_source
+
+    text = _notebook_text(("code", "display(0)"),
+                          ("code", "def display(obj, *rest):\n    print('mine', obj)"),
+                          ("code", "display(3)"))
+    namespace: dict = {}
+    exec(compile(notebook_source(text).code, "nb.py", "exec"), namespace)
+    assert capsys.readouterr().out == "mine 3\n"
+    assert namespace["display"].__code__.co_varnames[:2] == ("obj", "rest")
+
+
+def test_an_imported_display_wins_over_the_prelude_and_the_import_is_kept(monkeypatch):
+    from grader.engine.notebook import notebook_source
+
+    text = _notebook_text(("code", "from IPython.display import display\ndisplay(1)"))
+    code = notebook_source(text).code
+    lines = code.split("\n")
+    assert lines.index("from IPython.display import display") > 0  # kept, after the prelude
+    with pytest.raises(ImportError):  # IPython is not a provided package: it fails as before
+        exec(compile(code, "nb.py", "exec"), {})
+    shown = []
+    fake = types.ModuleType("IPython.display")
+    fake.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", types.ModuleType("IPython"))
+    monkeypatch.setitem(sys.modules, "IPython.display", fake)
+    namespace: dict = {}
+    exec(compile(code, "nb.py", "exec"), namespace)
+    assert namespace["display"] == shown.append and shown == [1]
 
 
 def test_the_notebook_carries_what_the_handout_says():

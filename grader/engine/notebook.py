@@ -2,7 +2,8 @@
 
 :func:`notebook_code` turns a notebook into the Python source that is graded: its code cells
 in order, with IPython-only lines (magics, shell escapes, ``get_ipython()`` calls, ``obj?``
-help) dropped and never run. Every dropped line is reported in a note. The grader and the
+help) dropped and never run, and Jupyter's built-in ``display()`` defined as a call that does
+nothing when the code uses it. Every dropped line is reported in a note. The grader and the
 students' public checks read notebooks with this one function.
 
 This module depends on the standard library and nbformat only (it ships to students).
@@ -28,6 +29,10 @@ _NOTE_EXCERPT = 80
 #: Longest nbformat validation message quoted in an error.
 _ERROR_EXCERPT = 200
 _CELL_TYPES = ("code", "markdown", "raw")
+#: Put ahead of the cells when their code uses the name ``display``: IPython makes Jupyter's
+#: ``display()`` a builtin, so notebooks call it without an import. Output is never graded, so
+#: the call does nothing; a student's own ``display`` (a ``def`` or an import) later rebinds it.
+_DISPLAY_PRELUDE = "def display(*objects, **options): pass  # Jupyter's display(): does nothing here"
 
 
 class NotebookError(ValueError):
@@ -286,6 +291,15 @@ def _future_imports(code: str) -> tuple[str, list[str]]:
     return "\n".join(lines), found
 
 
+def _uses_display(code: str) -> bool:
+    """Whether the code reads the name ``display`` (False for code that does not parse)."""
+    try:
+        tree = ast.parse(code)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False  # it cannot run anyway: no prelude, and the error is the student's own
+    return any(isinstance(node, ast.Name) and node.id == "display" for node in ast.walk(tree))
+
+
 def notebook_source(notebook_text: str | bytes) -> NotebookSource:
     """The Python code of a submitted notebook, ready to grade like a ``.py`` file.
 
@@ -296,7 +310,11 @@ def notebook_source(notebook_text: str | bytes) -> NotebookSource:
     line inside an indented block is replaced by ``pass`` so the block still compiles.
     Lines inside strings, brackets or after a backslash continuation are never dropped.
     ``from __future__`` imports that open a later cell move to the top, as they work in
-    Jupyter.
+    Jupyter. If the code uses the name ``display`` (IPython's ``display()``, a builtin in
+    every notebook), one line after those imports defines ``display`` as a function that
+    takes any arguments and does nothing (output is never graded), so ``display(df)`` does
+    not fail with a NameError; the student's own ``def display`` or ``import`` of it, which
+    runs later, still wins. Code that never uses the name gets no such line.
 
     One note per dropped construct, such as ``"code cell 4, line 2: dropped shell escape
     `!pip install x`"``: code cells are numbered from 1 as Jupyter numbers them in a fresh
@@ -322,16 +340,16 @@ def notebook_source(notebook_text: str | bytes) -> NotebookSource:
         futures.extend(f for f in found if f not in futures)
         if code.strip():
             pieces.append((number, code))
-    header = "; ".join(futures)
-    line = 2 if header else 1
-    cells, parts = [], []
+    body = "\n\n\n".join(code for _, code in pieces)
+    header = ["; ".join(futures)] if futures else []
+    if _uses_display(body):
+        header.append(_DISPLAY_PRELUDE)  # after the future imports: they must come first
+    line = len(header) + 1
+    cells = []
     for number, code in pieces:
         cells.append((line, number, code.count("\n") + 1))
-        parts.append(code)
         line += code.count("\n") + 1 + 2  # the cell, then two blank lines
-    code = "\n\n\n".join(parts)
-    if header:
-        code = header + "\n" + code
+    code = "\n".join([*header, body])
     return NotebookSource((code + "\n" if code else ""), tuple(notes), tuple(cells))
 
 

@@ -17,6 +17,25 @@ itself with one column changed: :func:`canvas_import` keeps every row, every col
 separator, the line endings and the byte-order mark, and only writes the total of each
 matched student into the chosen assignment column. Students without a submission keep their
 cell; they and the submissions that match no student are listed in ``canvas_unmatched.txt``.
+
+CSV injection (see :mod:`grader.outputs.escaping`) is handled column by column, because
+Canvas's importer compares every importable cell with what Canvas holds and uploads any
+difference:
+
+- cells the grader writes (the score cells of the chosen column) pass through
+  :func:`~grader.outputs.escaping.csv_cell`; they are plain numbers, which it leaves as they are;
+- the name columns (``Student``, or ``LastName`` / ``FirstName``) of student rows are text
+  students influence (their Canvas display or sortable name) and get a leading ``'`` when they
+  start like a formula. That changes nothing on import: Canvas finds a row's student by ``ID``,
+  then ``SIS User ID``, then ``SIS Login ID``, never writes the name, and compares it with its
+  students' names only for a row none of those ids resolve (``process_student`` in
+  ``lib/gradebook_importer.rb``); such a row is listed as a student it could not match, never
+  imported silently. Canvas's own export already writes a name starting with ``=`` as
+  ``="..."`` (``student_name`` in ``lib/gradebook_exporter.rb``);
+- every other cell is the instructor's (custom columns such as Notes, other assignments, the
+  override columns, the ids, Section, Points Possible, the totals) and is written back
+  byte for byte, quoting included: a ``'`` added to an importable cell would be uploaded as
+  a change to that cell, and the id columns are what Canvas matches students by.
 """
 
 from __future__ import annotations
@@ -32,7 +51,7 @@ from grader.errors import CanvasError
 from grader.results import Report
 from grader.intake.names import canvas_student_of
 from grader.outputs.base import ExportJob, Notice, write_file
-from grader.outputs.escaping import csv_row
+from grader.outputs.escaping import csv_cell
 
 IMPORT_FILE = "canvas_import.csv"
 UNMATCHED_FILE = "canvas_unmatched.txt"
@@ -43,6 +62,8 @@ MATCH_COLUMNS = ("SIS Login ID", "SIS User ID", "ID")
 #: Canvas's own test student ("Student View"); never reported as missing a submission.
 TEST_STUDENT = "Student, Test"
 
+#: The student's name: student-controlled text, never a key Canvas matches first or writes.
+NAME_COLUMNS = ("Student", "LastName", "FirstName")
 _STUDENT_INFO = ("Student", "LastName", "FirstName", "ID", "SIS User ID", "SIS Login ID",
                  "Integration ID", "Root Account", "Section")
 _NON_ASSIGNMENT = re.compile(r"Current Score|Current Points|Current Grade|Final Score|Final Points|"
@@ -73,7 +94,8 @@ class Gradebook:
             return None
 
     def to_text(self, rows: Sequence[Sequence[str]] | None = None) -> str:
-        """The CSV text with ``rows`` in place of the rows read; unchanged records keep their text."""
+        """The CSV text with ``rows`` in place of the rows read. Every cell that did not change
+        keeps its text as read (quoting included), and so does every unchanged record."""
         rows = self.rows if rows is None else rows
         out = ["\ufeff" if self.bom else ""]
         for n, row in enumerate([self.header, *rows]):
@@ -82,13 +104,72 @@ class Gradebook:
             if raw is not None and original is not None and tuple(row) == tuple(original):
                 out.append(raw)
                 continue
-            buffer = io.StringIO()
-            csv.writer(buffer, delimiter=self.delimiter, lineterminator=self.newline).writerow(row)
-            text = buffer.getvalue()
-            if raw is not None:  # keep the record's own line ending (none on a last line without one)
-                text = text[: -len(self.newline)] + raw[len(raw.rstrip("\r\n")):]
+            text = None
+            if raw is not None and original is not None:
+                text = self._splice(raw, original, row)
+            if text is None:
+                buffer = io.StringIO()
+                csv.writer(buffer, delimiter=self.delimiter, lineterminator=self.newline).writerow(row)
+                text = buffer.getvalue()
+                if raw is not None:  # keep the record's own line ending (none on a last line without one)
+                    text = text[: -len(self.newline)] + raw[len(raw.rstrip("\r\n")):]
             out.append(text)
         return "".join(out)
+
+    def _splice(self, raw: str, original: Sequence[str], row: Sequence[str]) -> str | None:
+        """``raw`` (a record as read, whose cells are ``original``) with only the cells that
+        differ in ``row`` rewritten; None when the record cannot be split with certainty."""
+        body = raw.rstrip("\r\n")
+        fields = _raw_fields(body, self.delimiter)
+        if len(fields) != len(original) or len(row) < len(original):
+            return None
+        for n, value in enumerate(row):
+            if n >= len(fields):
+                fields.append(_field_text(value, self.delimiter))
+            elif value != original[n]:
+                fields[n] = _field_text(value, self.delimiter)
+        text = self.delimiter.join(fields)
+        try:
+            parsed = next(csv.reader(io.StringIO(text, newline=""), delimiter=self.delimiter), [])
+        except csv.Error:
+            return None
+        if parsed != list(row):  # a split this reader would not make: write the whole record
+            return None
+        return text + raw[len(body):]
+
+
+def _raw_fields(body: str, delimiter: str) -> list[str]:
+    """The text of each field of one CSV record (without its line ending), split as
+    :func:`csv.reader` splits it: a ``"`` opens a quoted field only as the field's first
+    character, ``""`` inside one is a quote."""
+    fields, start, quoted, at_start, i = [], 0, False, True, 0
+    while i < len(body):
+        char = body[i]
+        if quoted:
+            if char == '"':
+                if body[i + 1:i + 2] == '"':
+                    i += 2
+                    continue
+                quoted = False
+        elif char == delimiter:
+            fields.append(body[start:i])
+            start, at_start, i = i + 1, True, i + 1
+            continue
+        elif char == '"' and at_start:
+            quoted = True
+        at_start = False
+        i += 1
+    fields.append(body[start:])
+    return fields
+
+
+def _field_text(value: str, delimiter: str) -> str:
+    """One cell as :func:`csv.writer` writes it (quoted only when it has to be)."""
+    if value == "":
+        return ""
+    buffer = io.StringIO()
+    csv.writer(buffer, delimiter=delimiter, lineterminator="").writerow([value])
+    return buffer.getvalue()
 
 
 def parse_gradebook(text: str, source: str = "the gradebook") -> Gradebook:
@@ -219,12 +300,23 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
 
     ``reports`` are the gradable reports; ``ungradable`` the ids of the others (listed, never
     exported), as :func:`grader.outputs.base.split_ungradable` separates them.
+
+    What is written back unchanged (see the module's docstring): every cell of the gradebook
+    except the filled score cells (numbers, through :func:`csv_cell`) and, in student rows,
+    a name cell (:data:`NAME_COLUMNS`) that starts like a formula, which gets a leading ``'``.
+    Students are matched on the cells as read.
     """
     target = gradebook.index(column)
     if target is None:
         raise CanvasError(f'the Canvas gradebook has no column "{column}"')
-    rows = [csv_row(row) for row in gradebook.rows]  # no cell a spreadsheet would run as a formula
-    students = [n for n, row in enumerate(rows) if is_student_row(row)]
+    source = [list(row) for row in gradebook.rows]  # the cells as read: what is matched and labelled
+    students = [n for n, row in enumerate(source) if is_student_row(row)]
+    rows = [list(row) for row in source]  # what is written
+    name_columns = [i for name in NAME_COLUMNS if (i := gradebook.index(name)) is not None]
+    for n in students:  # student-controlled text: no formula a spreadsheet would run
+        for i in name_columns:
+            if i < len(rows[n]):
+                rows[n][i] = csv_cell(rows[n][i])
     lookup: dict[str, dict[str, list[int]]] = {}
     for kind in MATCH_COLUMNS:
         index = gradebook.index(kind)
@@ -232,7 +324,7 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
             continue
         table: dict[str, list[int]] = {}
         for n in students:
-            value = _cell(rows[n], index).strip().casefold()
+            value = _cell(source[n], index).strip().casefold()
             if value:
                 table.setdefault(value, []).append(n)
         lookup[kind] = table
@@ -257,7 +349,7 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
         else:
             claims.setdefault(found, []).append(report)
 
-    filled, names = [], []
+    filled, matched = [], []
     for n in students:
         claimants = claims.get(n, [])
         if len(claimants) > 1:
@@ -267,17 +359,18 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
             value = f"{claimants[0].total:.2f}"  # as Canvas exports numbers
             if gradebook.delimiter == ";":  # a decimal-comma locale; Canvas reads both
                 value = value.replace(".", ",")
+            value = str(csv_cell(value))  # the grader's text: a number, which stays one
             row = rows[n]
             row.extend([""] * (target + 1 - len(row)))
             row[target] = value
-            filled.append((_label(gradebook, rows[n]), claimants[0].student, value))
-            names.append((claimants[0].student, _cell(rows[n], 0).strip()))
+            filled.append((_label(gradebook, source[n]), claimants[0].student, value))
+            matched.append((claimants[0].student, _cell(source[n], 0).strip()))
     filled_rows = {n for n, c in claims.items() if len(c) == 1}
-    without = tuple(_label(gradebook, rows[n]) for n in students
-                    if n not in filled_rows and _cell(rows[n], 0) != TEST_STUDENT)
-    points = next((_cell(row, target) for row in rows if row and "Points Possible" in row[0]), "")
+    without = tuple(_label(gradebook, source[n]) for n in students
+                    if n not in filled_rows and _cell(source[n], 0) != TEST_STUDENT)
+    points = next((_cell(row, target) for row in source if row and "Points Possible" in row[0]), "")
     return CanvasImport(column, gradebook.to_text(rows), tuple(filled), without, tuple(unmatched),
-                        tuple(sorted(ungradable)), tuple(sorted(ambiguous)), points.strip(), tuple(names))
+                        tuple(sorted(ungradable)), tuple(sorted(ambiguous)), points.strip(), tuple(matched))
 
 
 def student_names(options, reports: Sequence[Report]) -> dict[str, str]:
