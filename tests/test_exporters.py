@@ -441,3 +441,57 @@ def test_exports_never_write_outside_the_output_folder(tmp_path):
     with pytest.raises(ValueError, match="outside"):
         write_file(tmp_path / "out", "../escape.txt", "x")
     assert not (tmp_path / "escape.txt").exists()
+
+
+# ---------------------------------------------------------------------------
+# Moodle: identifiers are matched exactly, so they are never formula-escaped
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("identifier,value", [
+    ("idnumber", "-0042x"), ("idnumber", "+44-0042"), ("idnumber", "=A1"), ("idnumber", "-0042"),
+    ("username", "-ann"), ("username", "@ann"), ("username", "+ann"),
+    ("email", "+ann@example.edu"), ("email", "-ann@example.edu"), ("email", "=ann@example.edu"),
+])
+def test_moodle_identifier_is_written_exactly_as_the_roster_has_it(tmp_path, identifier, value):
+    # Moodle's importer looks the cell up as it is (only trimmed): "'-ann" matches no user.
+    roster_file = tmp_path / "roster.csv"
+    with roster_file.open("w", encoding="utf-8", newline="") as handle:
+        csv.writer(handle).writerows([["student_id", identifier], ["alovelace", value]])
+    result = moodle_import([make_report("alovelace")], identifier=identifier, title=RUBRIC.title,
+                           roster=read_roster(roster_file, identifier))
+    rows = _table(result.text)
+    assert rows[1][0] == value
+    assert result.rows == (("alovelace", value),)
+    assert float(rows[1][1]) == 15.0
+
+
+def test_moodle_feedback_and_header_stay_escaped_next_to_a_verbatim_identifier():
+    note = "=HYPERLINK(\"http://e.invalid\") <img src=x> in -cmd.py"
+    result = moodle_import([make_report("s0", notes=(note,))], identifier="username", title="-Quiz (1)",
+                           roster={"s0": "-ann"})
+    rows = _table(result.text)
+    assert rows[0] == ["Username", "'-Quiz (1)", "Feedback: -Quiz (1)"]
+    assert rows[1][0] == "-ann"
+    assert rows[1][1] == "15"
+    assert rows[1][2].startswith("'-Quiz (1): 15 / 15 points.")
+    assert "&lt;img src=x&gt;" in rows[1][2] and "<img" not in rows[1][2]
+
+
+def test_moodle_export_keeps_a_participants_download_identifier_and_warns(tmp_path):
+    participants = tmp_path / "participants.csv"
+    participants.write_text("First name,Last name,ID number,Email address\n"
+                            "Ada,Lovelace,-0042x,ada.lovelace@example.edu\n"
+                            "Alan,Turing,T-7,alan.turing@example.edu\n", encoding="utf-8")
+    out = tmp_path / "out"
+    write_exports(out, [make_report("ada.lovelace"), make_report("alan.turing")], RUBRIC,
+                  {"moodle": {"identifier": "idnumber", "roster": participants}})
+    rows = _table((out / "moodle_import.csv").read_text(encoding="utf-8"))
+    assert [row[0] for row in rows] == ["ID number", "-0042x", "T-7"]
+    unmatched = (out / "moodle_unmatched.txt").read_text(encoding="utf-8")
+    assert '1 identifier(s) in "ID number" start with =, +, - or @ (-0042x)' in unmatched
+    assert "written exactly as given" in (out / "summary.md").read_text(encoding="utf-8")
+
+
+def test_moodle_export_without_formula_like_identifiers_does_not_warn(tmp_path, reports):
+    write_exports(tmp_path, reports, RUBRIC, {"moodle": {"identifier": "email", "roster": LMS / "moodle_roster.csv"}})
+    assert "written exactly as given" not in (tmp_path / "moodle_unmatched.txt").read_text(encoding="utf-8")

@@ -115,12 +115,14 @@ def test_grades_csv_neutralises_student_controlled_cells_and_keeps_numbers():
     assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for row in rows for cell in row.values())
 
 
-def test_moodle_import_neutralises_identifiers_and_still_carries_numeric_grades():
+def test_moodle_import_keeps_identifiers_verbatim_escapes_feedback_and_carries_numeric_grades():
+    # Moodle matches the identifier exactly: a leading ' would match nobody and abort the import.
     roster = {"s0": "=cmd|' /C calc'!A0", "s1": "ada@example.edu"}
-    result = moodle_import([make_report("s0"), make_report("s1")], identifier="email", title="HW",
+    result = moodle_import([make_report("s0"), make_report("s1")], identifier="email", title="=HW(1)",
                            roster=roster)
     rows = list(csv.reader(io.StringIO(result.text, newline="")))
-    assert rows[1][0] == "'=cmd|' /C calc'!A0" and rows[2][0] == "ada@example.edu"
+    assert rows[1][0] == "=cmd|' /C calc'!A0" and rows[2][0] == "ada@example.edu"
+    assert rows[0][1] == "'=HW(1)" and all(row[2].startswith("'=HW(1): ") for row in rows[1:])
     assert [float(row[1]) for row in rows[1:]] == [15.0, 15.0]
 
 

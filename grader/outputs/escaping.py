@@ -15,7 +15,9 @@ type names) passes through one of these on its way into an output:
                           line, ``& < >`` as character references, so no tag, image,
                           script or entity a student wrote renders (quotes stay: the text
                           is element content, never an attribute value)
-:func:`csv_cell`          every CSV the grader writes: a cell that a spreadsheet would
+:func:`csv_cell`          every CSV cell of text a student controls (never the LMS's own
+                          identifiers and cells, which its import matches: see
+                          ``canvas`` and ``moodle``): a cell that a spreadsheet would
                           read as a formula (it starts with ``=``, ``+``, ``-``, ``@``,
                           a tab or a carriage return) gets a leading ``'``, as the OWASP
                           "CSV Injection" guidance describes; plain numbers stay numbers

@@ -15,6 +15,17 @@ have as many fields as the header. Two consequences shape this file:
 Headers follow Moodle's own export (``Email address``, ``ID number``, ``Username``, then the
 grade item and ``Feedback: <item>``). Without a roster the grader's student ids (taken from
 file names) are written as the identifiers, and a notice says so.
+
+CSV injection. Moodle finds each row's user by an exact database lookup of the identifier cell
+(``check_user_exists``: only surrounding white space is trimmed, a leading ``'`` is kept), so
+the identifier column is written **exactly** as the roster (or, without one, the grader) has
+it: an ID number ``-0042x``, a username ``-ann`` or ``@ann``, an e-mail ``+ann@example.edu``
+prefixed with ``'`` would match nobody and abort the whole import. Those values come from the
+instructor's roster (Moodle's own data), not from submissions, and the grader's own student
+ids never start with ``= + - @`` (see :func:`grader.intake.names.student_id`). A notice lists
+identifiers a spreadsheet would read as formulas. Every other cell goes through
+:func:`grader.outputs.escaping.csv_cell` as in every CSV the grader writes: the header, the
+grade (a plain number, left as it is) and the feedback, which quotes text a student chose.
 """
 
 from __future__ import annotations
@@ -28,7 +39,7 @@ from typing import Mapping, Sequence
 from grader.errors import MoodleError
 from grader.results import Report
 from grader.outputs.base import ExportJob, Notice, points_text, write_file
-from grader.outputs.escaping import csv_row, html_text, one_line
+from grader.outputs.escaping import csv_cell, csv_row, html_text, one_line
 
 IMPORT_FILE = "moodle_import.csv"
 UNMATCHED_FILE = "moodle_unmatched.txt"
@@ -189,9 +200,15 @@ def moodle_import(reports: Sequence[Report], *, identifier: str | None, title: s
         if not key:
             missing.append(report.student)
             continue
-        writer.writerow(csv_row([key, points_text(report.total), feedback_text(report, title)]))
+        # The identifier verbatim: Moodle matches it exactly (module docstring); the rest escaped.
+        writer.writerow([key, *csv_row([points_text(report.total), feedback_text(report, title)])])
         rows.append((report.student, key))
     return MoodleImport(header, buffer.getvalue(), tuple(rows), tuple(missing), tuple(sorted(ungradable)))
+
+
+def formula_identifiers(result: MoodleImport) -> tuple[str, ...]:
+    """The identifiers written verbatim that a spreadsheet would read as formulas."""
+    return tuple(key for _, key in result.rows if csv_cell(key) != key)
 
 
 def validate(options) -> None:
@@ -230,6 +247,14 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
     lines = [f"{IMPORT_FILE}: {len(result.rows)} row(s). {how}",
              f'Map "{result.header[1]}" to the grade item and "{result.header[2]}" to its feedback.']
     unmatched = [f"Moodle grade import ({IMPORT_FILE}): {len(result.rows)} row(s).", how, ""]
+    formulas = formula_identifiers(result)
+    if formulas:
+        warning = (f'{len(formulas)} identifier(s) in "{column}" start with =, +, - or @ ('
+                   + ", ".join(one_line(key, 80) for key in formulas[:5]) + (", ..." if len(formulas) > 5 else "")
+                   + "): they are written exactly as given, since Moodle matches them exactly. "
+                   "Upload the file as it is; a spreadsheet would read them as formulas.")
+        lines.append(warning)
+        unmatched += [warning, ""]
     sections = [("Submissions the grader failed on (ungradable; left out, regrade them)", result.ungradable)]
     without = ()
     if loaded is not None:
