@@ -315,6 +315,15 @@ def pick_uid_base(rng: random.Random | None = None) -> int:
     raise SandboxError("no free block of worker uids")
 
 
+def _check_disable(disable: Iterable[str]) -> tuple[str, ...]:
+    """``disable`` itself, or ValueError for a layer that is not optional."""
+    disable = tuple(disable)
+    unknown = sorted({layer for layer in disable if layer not in OPTIONAL_LAYERS})
+    if unknown:
+        raise ValueError(f"cannot disable {unknown}; optional layers are {list(OPTIONAL_LAYERS)}")
+    return disable
+
+
 def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
                    disable: Iterable[str] = ()) -> SandboxConfig:
     """The zygote's configuration: what a worker may read, what is covered, the limits.
@@ -325,10 +334,7 @@ def sandbox_config(limits: Limits, *, namespaces: bool = True, hide: Iterable[st
     submissions or the output folder. ``namespaces=False`` runs without Linux namespaces;
     ``disable`` names layers of :data:`OPTIONAL_LAYERS` not to use.
     """
-    disable = sorted(set(disable))
-    unknown = [layer for layer in disable if layer not in OPTIONAL_LAYERS]
-    if unknown:
-        raise ValueError(f"cannot disable {unknown}; optional layers are {list(OPTIONAL_LAYERS)}")
+    disable = sorted(set(_check_disable(disable)))
     covered = {os.path.realpath(p) for p in hide}
     secret = set(covered)
     for package in ("reference", "grader", "assignment"):
@@ -566,7 +572,9 @@ class Sandbox:
 
     def __init__(self, limits: Limits, *, namespaces: bool = True, hide: Iterable[str] = (),
                  disable: Iterable[str] = ()):
-        self._config = sandbox_config(limits, namespaces=namespaces, hide=hide, disable=disable)
+        _check_disable(disable)
+        self._settings = (limits, namespaces, tuple(hide), tuple(disable))
+        self._config: SandboxConfig | None = None  # built at launch, while the zygotes start
         self._cgroups: WorkerCgroups | None = None
         self._lock = threading.Lock()
         self._zygotes: dict[str, _Zygote] = {}
@@ -605,19 +613,39 @@ class Sandbox:
         if unknown or not images:
             raise SandboxError(f"no such warm images: {sorted(unknown) or 'none named'}; they are {list(IMAGES)}")
         protect_grader_process()
-        if self._cgroups is None and not self._zygotes:
-            self._cgroups, missing = WorkerCgroups.create(self._config.limits)
-            self._config = dataclasses.replace(self._config, cgroups=self._cgroups is not None,
-                                               cgroups_missing=missing)
         self._owner = os.getpid()
-        for image in images:
-            if image not in self._zygotes:
-                self._zygotes[image] = self._launch_one(dataclasses.replace(self._config, image=image))
+        # Each zygote starts Python and imports its modules while the configuration is built
+        # (the allow list, the uid block, the cgroups: about 50 ms), then reads it.
+        started = {image: self._start_one() for image in images if image not in self._zygotes}
+        try:
+            if self._config is None:
+                limits, namespaces, hide, disable = self._settings
+                config = sandbox_config(limits, namespaces=namespaces, hide=hide, disable=disable)
+                self._cgroups, missing = WorkerCgroups.create(config.limits)
+                self._config = dataclasses.replace(config, cgroups=self._cgroups is not None,
+                                                   cgroups_missing=missing)
+        except BaseException:
+            for zygote in started.values():  # they wait for a configuration that never comes
+                zygote.socket.close()
+                zygote.process.kill()
+                zygote.process.wait()
+                zygote.log.close()
+            raise
+        for image, zygote in started.items():
+            self._zygotes[image] = zygote
+            try:
+                write_message(zygote.socket.fileno(), dataclasses.replace(self._config, image=image).to_message(),
+                              deadline=time.monotonic() + 30)
+            except ProtocolError as exc:
+                raise SandboxError(f"the sandbox did not start: {exc}; {zygote.text()}") from None
 
-    def _launch_one(self, config: SandboxConfig) -> _Zygote:
+    def _start_one(self) -> _Zygote:
+        """A zygote process, started, not yet configured."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **ONE_THREAD,
                "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+        if sys.pycache_prefix:  # where this grader keeps its bytecode: the zygote reads it too
+            env["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix
         log = tempfile.TemporaryFile()
         try:
             process = subprocess.Popen(
@@ -630,12 +658,7 @@ class Sandbox:
             raise SandboxError(f"cannot start the sandbox: {exc}") from None
         finally:
             theirs.close()
-        zygote = _Zygote(process, ours, log)
-        try:
-            write_message(ours.fileno(), config.to_message(), deadline=time.monotonic() + 30)
-        except ProtocolError as exc:
-            raise SandboxError(f"the sandbox did not start: {exc}; {zygote.text()}") from None
-        return zygote
+        return _Zygote(process, ours, log)
 
     def wait_ready(self) -> Isolation:
         """Wait until every launched zygote is warm; returns the layers they obtained (the
