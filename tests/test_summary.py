@@ -205,10 +205,10 @@ def test_item_chart_has_no_legend_entry_for_an_outcome_nobody_had(monkeypatch, r
         return legend
 
     monkeypatch.setattr(Figure, "legend", spy)
-    chart_pngs(summarize(reports, RUBRIC))
+    chart_pngs(summarize(reports, RUBRIC), parallel=False)  # in this process, where the spy is
     assert seen["labels"] == ["passed", "partial", "failed", "not attempted", "error", "timeout"]
     seen.clear()
-    chart_pngs(summarize(reports[:2], RUBRIC))  # ada and alan: passed, partial and failed only
+    chart_pngs(summarize(reports[:2], RUBRIC), parallel=False)  # ada and alan: passed, partial and failed only
     assert seen["labels"] == ["passed", "partial", "failed"]
 
 
@@ -249,3 +249,28 @@ def test_html_tables_align_numbers_and_let_long_item_ids_break_at_dots(reports):
 def test_notices_without_content_add_no_empty_section(reports):
     quiet = (Notice("gradescope", "", (), "Gradescope previews: ..."),)
     assert "LMS exports" not in blocks_markdown(summary_blocks(summarize(reports, RUBRIC), quiet))
+
+
+def test_charts_drawn_with_a_helper_process_are_the_same_bytes_and_survive_its_failure(monkeypatch, reports):
+    """The costliest chart is drawn in a forked helper while this process draws the others;
+    the bytes are the same as drawn in one process, and a helper that dies (or sends nothing)
+    costs only the time: this process draws the chart itself."""
+    import os
+
+    from grader.outputs import summary as module
+
+    summary = summarize(reports, RUBRIC)
+    serial = chart_pngs(summary, parallel=False)
+    if not module._forkable():
+        pytest.skip("one CPU: the charts are drawn in one process")
+    assert chart_pngs(summary) == serial
+    parent = os.getpid()
+    real = module._DRAWERS["item_pass_rates"]
+
+    def dies_in_the_helper(data):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(data)
+
+    monkeypatch.setitem(module._DRAWERS, "item_pass_rates", dies_in_the_helper)
+    assert chart_pngs(summary) == serial
