@@ -398,3 +398,106 @@ def test_how_a_process_ended_is_worded_by_one_rule_for_both_sides():
     assert ended_status(-signals.SIGKILL, 29.0) == "signal SIGKILL"  # no limit known
     assert ended_status(-signals.SIGSEGV, 31.0, 30) == "signal SIGSEGV"  # not a CPU-limit signal
     assert ended_status(0, 31.0, 30) == "exit 0"
+
+
+#: One import each, inside a function the grader calls: a package installed on both machines but
+#: not provided (pytest), one installed on neither (pandas), support packages of the provided
+#: ones (importable in the grader's worker) and one the grader does not have (six), and the
+#: grader's own package (already loaded on both sides), named by an import statement, ``importlib.import_module`` and ``__import__``.
+_IMPORTS_ONE_PER_FUNCTION = {
+    "momentum_updates": "importlib.import_module('pytest')",
+    "adam_updates": "__import__('pytest')",
+    "momentum_scale_factor": "__import__('pandas')",
+    "adam_scale_factor": "import PIL.Image",
+    "adam_step_bound": "import dateutil.parser, kiwisolver, cycler, pyparsing",
+    "adam_scaled_step": "import grader.engine",
+    "momentum_constant_gradient_step": "importlib.import_module('grader.sandbox')",
+    "adam_constant_gradient_step": "importlib.import_module('matplotlib.pyplot')",
+    "adam_effective_learning_rates": "import six",
+}
+
+
+def _imports_source() -> str:
+    functions = "".join(f"\n\ndef {name}(*args):\n    {statement}\n    return 1.0\n"
+                        for name, statement in _IMPORTS_ONE_PER_FUNCTION.items())
+    return "import importlib\n" + functions
+
+
+def test_every_way_to_import_is_decided_alike_by_the_grader_and_the_public_run():
+    """Each import is refused or allowed, in the same words, by the grader's worker and the
+    student's run, whichever way the file names the module. (The public run once judged only
+    import statements, so ``importlib.import_module`` and ``__import__`` of a package the grader
+    refuses passed at home and cost the items in the grader; it refused the support packages
+    pillow, dateutil, kiwisolver..., which the grader imports; and the grader let the file
+    import its own, already loaded, ``grader`` package, which the public run refused.)"""
+    from grader.engine.arguments import encode_argument
+    from grader.engine.provided import not_provided_message
+    from grader.engine.localrun import LocalRun, Limits
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    source = _imports_source()
+    limits = load_rubric().limits
+    calls = [Call(name, (encode_argument(1.0),)) for name in _IMPORTS_ONE_PER_FUNCTION]
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("importer", "importer.py", source.encode(), notebook=False),
+                           calls, limits)
+    grader_side = {call.function: (graded.outcomes[call.key].kind, graded.outcomes[call.key].detail)
+                   for call in calls}
+    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
+                                                         limits.submission_seconds), bundle=ASSIGNMENT)
+    try:
+        local_side = {call.function: (lambda o: (o.kind, o.detail))(run.call(call.function, list(call.args)))
+                      for call in calls}
+    finally:
+        run.close()
+    lines = {name: 3 + 5 * index + 2 for index, name in enumerate(_IMPORTS_ONE_PER_FUNCTION)}
+
+    def refused(function: str, module: str):
+        return ("raised", f"{function} raised ModuleNotFoundError: {not_provided_message(module)} "
+                          f"(line {lines[function]}, in {function})")
+
+    assert grader_side == {
+        "momentum_updates": refused("momentum_updates", "pytest"),
+        "adam_updates": refused("adam_updates", "pytest"),
+        "momentum_scale_factor": refused("momentum_scale_factor", "pandas"),
+        "adam_scale_factor": ("value", ""),
+        "adam_step_bound": ("value", ""),
+        "adam_scaled_step": refused("adam_scaled_step", "grader"),
+        "momentum_constant_gradient_step": refused("momentum_constant_gradient_step", "grader"),
+        "adam_constant_gradient_step": ("value", ""),
+        "adam_effective_learning_rates": refused("adam_effective_learning_rates", "six"),
+    }
+    assert local_side == grader_side
+
+
+def test_an_import_by_name_at_import_time_is_flagged_by_the_public_checks(tmp_path):
+    """``importlib.import_module`` of a package the grader does not provide, at import time: the
+    student's pytest run fails every item with the grader's words, as the grader does."""
+    from grader.engine.provided import not_provided_message
+
+    path = _with_extra(tmp_path, "import_by_name.py", "import importlib\n_test = importlib.import_module('pytest')")
+    line = len(path.read_text().splitlines())
+    results, _ = run_public_checks(path, tmp_path)
+    assert {r["status"] for r in results} == {"error"}
+    assert results[0]["messages"] == [f"importing the submission failed: ModuleNotFoundError: "
+                                      f"{not_provided_message('pytest')} (line {line}, in <module>)"]
+
+
+def test_every_module_the_sandbox_makes_importable_is_allowed_by_the_one_rule():
+    """The sandbox lets a worker import the provided packages and whatever they need (found
+    from the installed distributions); each of those top-level names is allowed by
+    grader.engine.provided's rule, which the student's run applies, so no import the grader
+    accepts is refused at home, and none it refuses is allowed there. (A new requirement of a
+    provided package fails here: add its import name to provided.SUPPORT_MODULES.)"""
+    from grader.engine.provided import PROVIDED, SUPPORT_MODULES, is_provided
+    from grader.sandbox.manager import importable_names, provided_paths
+
+    importable = importable_names(provided_paths())
+    assert [name for name in importable if not is_provided(name)] == []
+    # and nothing more: a support name the grader cannot import would pass at home and fail there
+    assert sorted(SUPPORT_MODULES - set(importable) - set(PROVIDED)) == []
+    assert not any(is_provided(name) for name in ("grader", "reference", "assignment", "pytest", "pandas", "six"))

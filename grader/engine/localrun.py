@@ -8,10 +8,10 @@ the public data (``limits``): the import, each call, the whole submission. A cal
 too long costs that call only and a fresh child goes on, as in the grader; an infinite loop
 never hangs ``pytest``.
 
-Two things the grader would refuse are flagged in the child: importing a module the grader
-does not provide (the same message, from :mod:`grader.engine.provided`) and opening a file
-of the public checks themselves (``public_checks.json``, the tests, the handout), which the
-grader does not have.
+Two things the grader would refuse fail in the child too: importing a module the grader does
+not provide, however the import is written (the grader's own guard and message, from
+:mod:`grader.engine.provided`), and opening a file of the public checks themselves
+(``public_checks.json``, the tests, the handout), which the grader does not have (flagged).
 
 Plain Python on Linux, macOS and Windows (subprocess, threads and pipes only; Python 3.9+).
 The sandbox is the grader's business: this is not one, and need not be.
@@ -300,22 +300,16 @@ class LocalRun:
 # The child's side
 # ---------------------------------------------------------------------------
 
-def _guard_imports(module_name: str, flags: list) -> None:
-    """Imports written in the submission itself fail as they would in the grader."""
-    import builtins
+def _guard_imports(module_name: str) -> None:
+    """Imports in the submission fail as they would in the grader, however they are written: the
+    grader's worker installs the same guard (:func:`grader.engine.provided.guard_imports`).
 
-    from .provided import is_provided, not_provided_message
+    What this process itself needs of the engine is loaded by then (the guard refuses the
+    ``grader`` package to whoever imports it for the first time)."""
+    from . import arguments, calls, wire  # noqa: F401 - loaded before the guard, as in the worker
+    from .provided import guard_imports
 
-    original = builtins.__import__
-
-    def guarded(name, globals=None, locals=None, fromlist=(), level=0):
-        if level == 0 and isinstance(globals, dict) and globals.get("__name__") == module_name:
-            top = str(name).partition(".")[0]
-            if not is_provided(top):
-                raise ModuleNotFoundError(not_provided_message(top), name=top)
-        return original(name, globals, locals, fromlist, level)
-
-    builtins.__import__ = guarded
+    guard_imports(module_name)
 
 
 def data_file_message(name: str) -> str:
@@ -424,7 +418,7 @@ def child_main() -> None:  # pragma: no cover - runs in the child process
             module = types.ModuleType(MODULE_NAME)
             module.__file__ = filename
             sys.modules[MODULE_NAME] = module
-            _guard_imports(MODULE_NAME, flags)
+            _guard_imports(MODULE_NAME)
             try:
                 code = compile(request["source"], filename, "exec", dont_inherit=True)
                 exec(code, module.__dict__)  # noqa: S102 - the student's own code, on their machine

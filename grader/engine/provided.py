@@ -1,9 +1,11 @@
 """The third-party packages student code may import in the grader, and what it hears otherwise.
 
 This is the one home of that list. The grader's sandbox makes exactly these packages (and the
-packages they need to run) readable to a worker, in every isolation mode; the student
-bundle's public checks flag any other import with the same message as the grader, so that a
-file which passes its checks at home imports the same way when it is graded.
+packages they need to run) readable to a worker, in every isolation mode. Both the grader's
+worker and the student bundle's public run install the same guard (:func:`guard_imports`),
+which decides every import of student code by one rule (:func:`import_refusal`), however the
+import is written, and refuses in the same words, so that a file which passes its checks at
+home imports the same way when it is graded.
 
 The standard library is always available. Plotting works without a display: a worker uses
 matplotlib's non-interactive ``Agg`` backend (``plt.show()`` does nothing, ``savefig`` writes
@@ -31,6 +33,19 @@ SUPPORT: tuple[str, ...] = (
     "python-dateutil", "six", "fastjsonschema", "jsonschema", "jsonschema-specifications",
     "referencing", "rpds-py", "attrs", "jupyter-core", "platformdirs", "traitlets",
 )
+#: Top-level import names of the support distributions and of the provided distributions' own
+#: other modules (``PIL`` is pillow's; ``mpl_toolkits`` and ``pylab`` are matplotlib's, ``isympy``
+#: sympy's, ``jupyter`` jupyter-core's), exactly as the grader's sandbox makes them readable (the
+#: suite compares them): student code imports them in the grader, so the public run allows them
+#: too (:func:`import_refusal`), and no other (``six``, which only an older python-dateutil needs,
+#: is not installed next to the grader). On Python 3.9 matplotlib also needs
+#: ``importlib_resources`` (and it ``zipp``): allowed there, so that plotting works at home.
+SUPPORT_MODULES: frozenset = frozenset({
+    "PIL", "attr", "attrs", "contourpy", "cycler", "dateutil", "fastjsonschema", "fontTools", "isympy",
+    "jsonschema", "jsonschema_specifications", "jupyter", "jupyter_core", "kiwisolver", "mpl_toolkits",
+    "packaging", "platformdirs", "pylab", "pyparsing", "referencing", "rpds", "traitlets",
+    "typing_extensions", "tzdata",
+} | ({"importlib_resources", "zipp"} if sys.version_info < (3, 10) else set()))
 #: Environment a worker runs with so that matplotlib never needs a display.
 MATPLOTLIB_BACKEND = "Agg"
 #: The numerical libraries' thread pools are one thread in a worker (one CPU, and one process's
@@ -91,10 +106,103 @@ def standard_library() -> frozenset:
     return frozenset(official) | frozenset(sys.builtin_module_names)
 
 
-def is_provided(module: str) -> bool:
-    """True for a module of the standard library or of a provided package (by top-level name).
+#: How the standard library's build-time data module begins (``_sysconfigdata__linux_x86_64-linux-gnu``,
+#: named by platform, in no list of module names): :mod:`sysconfig` imports it when first asked.
+SYSCONFIG_DATA = "_sysconfigdata_"
+
+
+def is_provided(module: str, support=SUPPORT_MODULES) -> bool:
+    """True for a module of the standard library, of a provided package or of a package they
+    need (``support``: :data:`SUPPORT_MODULES`), by top-level name.
 
     The one decision for the grader's worker and the student bundle's public run (on every
     Python from 3.9, see :func:`standard_library`)."""
     top = module.split(".", 1)[0]
-    return top in PROVIDED or top == "__future__" or top in standard_library()
+    return (top in PROVIDED or top in support or top == "__future__" or top in standard_library()
+            or top.startswith(SYSCONFIG_DATA))
+
+
+def import_refusal(module: str, support=SUPPORT_MODULES) -> str | None:
+    """What student code hears for importing ``module`` (by any means), or None where it may.
+
+    ``support``: the top-level names of the packages the provided ones need that this process
+    may import: :data:`SUPPORT_MODULES` in the public run; in the grader's worker, the names the
+    sandbox made readable (the ones installed, which :data:`SUPPORT_MODULES` covers), so that a
+    package the grader does not have is refused in these words, not found half-readable."""
+    if is_provided(module, support):
+        return None
+    return not_provided_message(module.split(".", 1)[0])
+
+
+class ImportGuard:
+    """A meta-path finder, first in line, that refuses every module :func:`import_refusal`
+    refuses (in the grader's worker and the public run's child alike), whichever way it is
+    imported: an import statement, ``importlib.import_module``, ``__import__``.
+
+    ``module_name`` (the submission's own module) is never refused."""
+
+    def __init__(self, module_name: str, support=SUPPORT_MODULES):
+        self.module_name = module_name
+        self.support = frozenset(support)
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.split(".", 1)[0]
+        if top == self.module_name:
+            return None
+        message = import_refusal(top, self.support)
+        if message is None:
+            return None  # the ordinary finders decide
+        raise ModuleNotFoundError(message, name=top)
+
+    def invalidate_caches(self):
+        pass
+
+
+def guard_imports(module_name: str, support=SUPPORT_MODULES) -> ImportGuard:
+    """Apply :func:`import_refusal` to student code in this process: the grader's worker and the
+    public run's child both call this, after importing what they need themselves and before the
+    submission ``module_name`` runs (``support``: as for :func:`import_refusal`).
+
+    A module not loaded yet is refused by an :class:`ImportGuard` (whoever imports it: so the
+    process itself must have loaded, beforehand, everything of its own that the rule refuses).
+    A module the process has already loaded (the grader's own package, loaded on both sides) is
+    found in ``sys.modules`` without any finder: the submission's own imports of it, by an
+    import statement, ``__import__`` or ``importlib.import_module``, are refused too, by the
+    code that runs them (its module's ``__name__``), so that what is loaded on one side and not
+    on the other never decides."""
+    import builtins
+    import importlib
+
+    standard_library()  # read before student code runs (and before any sandbox rule applies)
+    guard = ImportGuard(module_name, support)
+    sys.meta_path.insert(0, guard)
+    original_import = builtins.__import__
+    original_import_module = importlib.import_module
+
+    decided: dict = {module_name: None}  # top-level name -> refusal (every import passes here)
+
+    def refuse(name) -> None:
+        """Raise for the submission's import of a refused ``name`` (its caller's caller)."""
+        if not isinstance(name, str) or name.startswith("."):
+            return
+        top = name.split(".", 1)[0]
+        if top not in decided:
+            decided[top] = import_refusal(top, guard.support)
+        message = decided[top]
+        if message is not None and sys._getframe(2).f_globals.get("__name__") == module_name:
+            raise ModuleNotFoundError(message, name=top)
+
+    def guarded_import(name, globals=None, locals=None, fromlist=(), level=0):
+        if level == 0:
+            refuse(name)
+        return original_import(name, globals, locals, fromlist, level)
+
+    def guarded_import_module(name, package=None):
+        refuse(name)
+        return original_import_module(name, package)
+
+    functools.update_wrapper(guarded_import, original_import)
+    functools.update_wrapper(guarded_import_module, original_import_module)
+    builtins.__import__ = guarded_import
+    importlib.import_module = guarded_import_module
+    return guard

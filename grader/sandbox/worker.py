@@ -32,38 +32,26 @@ from pathlib import Path
 from grader.engine.arguments import decode_argument
 from grader.engine.calls import describe_exception
 from grader.engine.contract import FUNCTION_NAMES as FUNCTIONS  # the only functions ever called
-from grader.engine.provided import is_provided, not_provided_message
+from grader.engine.provided import ImportGuard, guard_imports as _guard_student_imports  # noqa: F401
 from grader.engine.wire import encode_value
 from grader.sandbox.protocol import MAX_GRADER_MESSAGE, read_message, write_message
 
 MODULE_NAME = "adam_vs_momentum"
 
 
-class ImportGuard:
-    """A meta-path finder, first in line, that refuses every module the grader does not provide.
+def guard_imports(importable) -> None:
+    """Refuse student code every module the grader does not provide, for this process (the
+    worker, before any student code): the guard of :func:`grader.engine.provided.guard_imports`,
+    which the student's public run installs too, so that both decide by one rule and in the
+    same words, whichever way the submission imports.
 
     Student code may import the standard library, the provided packages and what those need
-    (``importable``: top-level names); anything else fails with the message of
-    :mod:`grader.engine.provided`, the same in every isolation mode, whatever else happens to
-    be installed next to the grader (the grader itself and the reference included).
-    """
-
-    def __init__(self, importable):
-        self.importable = frozenset(importable)
-
-    def find_spec(self, fullname, path=None, target=None):
-        top = fullname.split(".", 1)[0]
-        if top == MODULE_NAME or top in self.importable or is_provided(top):
-            return None  # the ordinary finders decide
-        raise ModuleNotFoundError(not_provided_message(fullname), name=fullname)
-
-    def invalidate_caches(self):
-        pass
-
-
-def guard_imports(importable) -> None:
-    """Install :class:`ImportGuard` for this process (the worker, before any student code)."""
-    sys.meta_path.insert(0, ImportGuard(importable))
+    (``importable``: the top-level names the sandbox made readable, which the rule's
+    :data:`~grader.engine.provided.SUPPORT_MODULES` covers); anything else fails with the
+    message of :mod:`grader.engine.provided`, the same in every isolation mode, whatever else
+    happens to be installed next to the grader (the grader itself and the reference included,
+    also where a module of the grader is already loaded in the worker)."""
+    _guard_student_imports(MODULE_NAME, importable)
 
 
 def _function(module, name: str):
