@@ -245,3 +245,16 @@ def test_ungradable_report_writes_no_results(tmp_path, monkeypatch, capsys):
     assert gs.run(root) == 1
     assert not (root / "results" / "results.json").exists()
     assert "worker vanished" in capsys.readouterr().out
+
+
+def test_find_submission_grades_the_notebook_next_to_the_unchanged_stub(tmp_path):
+    """A Gradescope upload of the bundle's two files, worked in the notebook: the same rule as
+    every other intake (grader.intake.names.choose) grades the notebook and says why."""
+    stub = (Path(__file__).resolve().parents[1] / "assignment" / "adam_vs_momentum.py").read_bytes()
+    (tmp_path / "adam_vs_momentum.py").write_bytes(stub)
+    (tmp_path / "adam_vs_momentum.ipynb").write_text("{}")
+    path, notes = gs.find_submission(tmp_path)
+    assert path.name == "adam_vs_momentum.ipynb"
+    assert any("unchanged stub" in note for note in notes)
+    (tmp_path / "adam_vs_momentum.py").write_bytes(stub + b"# my edit\n")
+    assert gs.find_submission(tmp_path)[0].name == "adam_vs_momentum.py", "an edited .py is graded"

@@ -141,3 +141,24 @@ def test_a_full_disk_ends_with_one_clear_error_and_a_rerun_resumes(tmp_path, mon
     assert main(args) == 0
     assert f"reused {len(kept)} unchanged report(s)" in capsys.readouterr().out
     assert set(_rows(tmp_path / "out")) == {"a", "b", "c", "d"}
+
+
+def test_a_worked_notebook_next_to_the_unchanged_stub_is_graded_and_non_ascii_names_keep_their_letters(tmp_path):
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("My solution"), nbformat.v4.new_code_cell(HONEST)]
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    (subs / "José.zip").write_bytes(make_zip({"hw/adam_vs_momentum.py": STUBS,
+                                              "hw/adam_vs_momentum.ipynb": nbformat.writes(notebook)}))
+    (subs / "李雷.py").write_text(HONEST, encoding="utf-8")
+    out = tmp_path / "out"
+    run = grade(subs, "--out", out)
+    assert run.returncode == 0, run.stderr[-2000:]
+    reports = {p.stem: json.loads(p.read_text(encoding="utf-8")) for p in (out / "reports").glob("*.json")}
+    from grader.intake.names import student_id
+    assert set(reports) == {"Jose", student_id("李雷.py")}
+    assert reports["Jose"]["total"] == 15 and reports["Jose"]["submission"].endswith("hw/adam_vs_momentum.ipynb")
+    assert "unchanged stub" in json.dumps(reports["Jose"], ensure_ascii=False)
+    assert reports[student_id("李雷.py")]["total"] == 15

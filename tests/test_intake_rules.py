@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import zipfile
 from pathlib import Path
 
@@ -199,7 +200,7 @@ def test_one_rule_chooses_the_file_in_a_zip_a_folder_and_on_gradescope():
         choose_source(["a.py", "b.py"])
     from grader.release import gradescope
     import inspect
-    assert "choose_source" in inspect.getsource(gradescope.find_submission)
+    assert "choose(" in inspect.getsource(gradescope.find_submission)  # the one rule, with its reader
 
 
 # ---------------------------------------------------------------------------
@@ -367,3 +368,172 @@ def test_a_students_zip_in_a_class_archive_passes_the_same_safety_rules_as_any_m
                         f"{intake.MAX_ZIP_TOTAL:,}; skipped",
                         "'bomb.zip' expands 10000-fold (a zip bomb?); skipped",
                         "'../up.zip' points outside the archive (path traversal); skipped"]
+
+
+# ---------------------------------------------------------------------------
+# 6. An untouched stub next to a worked notebook: the notebook is graded
+# ---------------------------------------------------------------------------
+
+ROOT = Path(__file__).resolve().parent.parent
+STUB = (ROOT / "assignment" / "adam_vs_momentum.py").read_bytes()
+
+
+def _worked_notebook(code: str = CODE) -> str:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("My work"), nbformat.v4.new_code_cell(code)]
+    return nbformat.writes(notebook)
+
+
+def _stub_note(sub) -> bool:
+    return any("unchanged stub" in note and "notebook" in note for note in sub.notes)
+
+
+def test_a_zip_with_the_unchanged_stub_and_a_worked_notebook_grades_the_notebook(tmp_path):
+    (tmp_path / "nina.zip").write_bytes(make_zip({"hw3/adam_vs_momentum.py": STUB,
+                                                  "hw3/adam_vs_momentum.ipynb": _worked_notebook()}))
+    (sub,) = discover([tmp_path])
+    assert sub.student == "nina" and sub.origin == "nina.zip:hw3/adam_vs_momentum.ipynb"
+    assert sub.error is None and "momentum_scale_factor" in sub.source
+    assert _stub_note(sub) and any("Also submitted" in n and "adam_vs_momentum.py" in n for n in sub.notes)
+
+
+def test_a_folder_with_the_unchanged_stub_and_a_worked_notebook_grades_the_notebook(tmp_path):
+    student = tmp_path / "subs" / "omar"
+    student.mkdir(parents=True)
+    (student / "adam_vs_momentum.py").write_bytes(STUB)
+    (student / "adam_vs_momentum.ipynb").write_text(_worked_notebook())
+    (sub,) = discover([tmp_path / "subs"])
+    assert sub.student == "omar" and sub.origin == "omar/adam_vs_momentum.ipynb"
+    assert sub.error is None and "momentum_scale_factor" in sub.source and _stub_note(sub)
+
+
+def test_the_stub_is_recognised_whatever_its_line_endings_bom_and_trailing_white_space(tmp_path):
+    text = STUB.decode("utf-8")
+    mangled = "\ufeff" + "".join(line.rstrip("\n") + "  \r\n" for line in text.splitlines(True)) + "\r\n\r\n"
+    (tmp_path / "pia.zip").write_bytes(make_zip({"adam_vs_momentum.py": mangled.encode("utf-8"),
+                                                 "adam_vs_momentum.ipynb": _worked_notebook()}))
+    (sub,) = discover([tmp_path])
+    assert sub.origin == "pia.zip:adam_vs_momentum.ipynb" and _stub_note(sub)
+
+
+def test_an_edited_py_is_still_preferred_over_the_notebook(tmp_path):
+    edited = STUB.replace(b'raise NotImplementedError("momentum_scale_factor")', b"return 1 / (1 - mu)")
+    assert edited != STUB
+    (tmp_path / "quinn.zip").write_bytes(make_zip({"adam_vs_momentum.py": edited,
+                                                   "adam_vs_momentum.ipynb": _worked_notebook()}))
+    student = tmp_path / "rosa"
+    student.mkdir()
+    (student / "adam_vs_momentum.py").write_bytes(STUB + b"\n# one more comment\n")
+    (student / "adam_vs_momentum.ipynb").write_text(_worked_notebook())
+    found = ids([tmp_path])
+    assert found["quinn"].origin == "quinn.zip:adam_vs_momentum.py" and not _stub_note(found["quinn"])
+    assert found["rosa"].origin == "rosa/adam_vs_momentum.py" and not _stub_note(found["rosa"])
+
+
+def test_the_stub_is_graded_when_the_notebook_is_deeper_or_absent(tmp_path):
+    (tmp_path / "sam.zip").write_bytes(make_zip({"adam_vs_momentum.py": STUB,
+                                                 "old/adam_vs_momentum.ipynb": _worked_notebook()}))
+    (tmp_path / "tia.zip").write_bytes(make_zip({"adam_vs_momentum.py": STUB, "notes.py": CODE}))
+    found = ids([tmp_path])
+    assert found["sam"].origin == "sam.zip:adam_vs_momentum.py" and not _stub_note(found["sam"])
+    assert found["tia"].origin == "tia.zip:adam_vs_momentum.py" and not _stub_note(found["tia"])
+
+
+def test_without_the_released_stub_the_py_is_graded_as_before(tmp_path, monkeypatch):
+    import grader.intake.names as names
+
+    monkeypatch.setattr(names, "released_stub", lambda: None)
+    (tmp_path / "uma.zip").write_bytes(make_zip({"adam_vs_momentum.py": STUB,
+                                                 "adam_vs_momentum.ipynb": _worked_notebook()}))
+    (sub,) = discover([tmp_path])
+    assert sub.origin == "uma.zip:adam_vs_momentum.py" and not _stub_note(sub)
+
+
+def test_the_grader_finds_the_released_stub_next_to_its_package():
+    from grader.intake.names import is_unchanged_stub, normalised_source, released_stub
+
+    assert released_stub() == normalised_source(STUB) and "NotImplementedError" in released_stub()
+    assert is_unchanged_stub(STUB) and not is_unchanged_stub(CODE.encode()) and not is_unchanged_stub(None)
+
+
+@pytest.mark.parametrize("class_archive", [False, True])
+def test_a_canvas_download_with_the_stub_and_a_notebook_grades_the_notebook(tmp_path, class_archive):
+    download = tmp_path / "submissions.zip"
+    download.write_bytes(make_zip({"vega_1003_1_adam_vs_momentum.py": STUB,
+                                   "vega_1003_2_adam_vs_momentum.ipynb": _worked_notebook(),
+                                   "wu_1004_3_adam_vs_momentum.py": CODE}))
+    found = ids([download], class_archive=class_archive)
+    assert found["1003"].origin == "submissions.zip:vega_1003_2_adam_vs_momentum.ipynb"
+    assert found["1003"].error is None and _stub_note(found["1003"])
+    assert found["1004"].origin == "submissions.zip:wu_1004_3_adam_vs_momentum.py"
+    unzipped = tmp_path / "unzipped"
+    unzipped.mkdir()
+    (unzipped / "vega_1003_1_adam_vs_momentum.py").write_bytes(STUB)
+    (unzipped / "vega_1003_2_adam_vs_momentum.ipynb").write_text(_worked_notebook())
+    (sub,) = discover([unzipped])
+    assert sub.student == "1003" and sub.origin == "vega_1003_2_adam_vs_momentum.ipynb" and _stub_note(sub)
+
+
+def test_choose_takes_the_notebook_only_through_the_one_rule():
+    from grader.intake.names import choose
+
+    names = ["adam_vs_momentum.py", "adam_vs_momentum.ipynb"]
+    assert choose(names, read=lambda name: STUB) == (
+        "adam_vs_momentum.ipynb", ("adam_vs_momentum.py",),
+        ("'adam_vs_momentum.py' is the unchanged stub of the assignment, so the notebook "
+         "'adam_vs_momentum.ipynb' was graded instead",))
+    assert choose(names, read=lambda name: CODE.encode())[:2] == ("adam_vs_momentum.py", ("adam_vs_momentum.ipynb",))
+    assert choose(names, read=lambda name: None)[0] == "adam_vs_momentum.py"  # unreadable: today's rule
+    assert choose_source(names)[0] == "adam_vs_momentum.py"  # nothing read: today's rule
+
+
+# ---------------------------------------------------------------------------
+# 7. Student ids from names that are not ASCII
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name, expected", [
+    ("José.py", "Jose"), ("Zoë.py", "Zoe"), ("Ærø.ipynb", "AEro"), ("Straße.zip", "Strasse"),
+    ("Łukasz Żółć.py", "Lukasz_Zolc"), ("Dvořák_12.py", "Dvorak_12"), ("Ｊｏｓｅ.py", "Jose"),
+    ("Jose\u0301.py", "Jose"),  # a macOS (NFD) file name: the same id as the NFC one
+    ("résumé — final (1).py", "resume_final_1"),
+])
+def test_letters_with_an_ascii_base_are_transliterated(name, expected):
+    assert student_id(name) == expected
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("alice.py", "alice"), ("Ada Lovelace_123_assignsubmission_file_", "Ada_Lovelace_123_assignsubmission_file"),
+    ("-rm -rf.py", "rm_-rf"), ("...", "student"), ("a" * 150 + ".py", "a" * 100), ("Bob.Smith-2.ipynb", "Bob.Smith-2"),
+])
+def test_plain_ascii_names_keep_their_ids(name, expected):
+    assert student_id(name) == expected
+
+
+def test_names_without_ascii_letters_get_a_stable_id_of_their_own():
+    li, han = student_id("李雷.py"), student_id("韩梅梅.py")
+    assert li != han and li.startswith("student-") and len(li) == len("student-") + 8
+    assert li == student_id("李雷.ipynb") == student_id("李雷.zip") == student_id("李雷")
+    assert re.fullmatch(r"[A-Za-z0-9._-]+", li) and not li.startswith("-")
+    # letters without an ASCII base next to ASCII ones: never the id of the ASCII part alone
+    assert student_id("Иван_Smith.py") != student_id("Пётр_Smith.py") != "Smith"
+    assert student_id("Иван_Smith.py").startswith("Smith-")
+    assert student_id("caf\udce9.py") == "caf"  # a name that is not UTF-8: as before
+
+
+def test_students_with_non_ascii_names_get_ids_that_do_not_depend_on_the_batch(tmp_path):
+    names = ["李雷.py", "韩梅梅.py", "Иван.py", "Пётр.py", "José.py", "Zoë.py"]
+    first, second = tmp_path / "a", tmp_path / "b"
+    first.mkdir()
+    second.mkdir()
+    for name in names:
+        (first / name).write_text(CODE, encoding="utf-8")
+    for name in names[1::2]:  # half of them, in another batch
+        (second / name).write_text(CODE, encoding="utf-8")
+    everyone = {s.origin: s.student for s in discover([first])}
+    half = {s.origin: s.student for s in discover([second])}
+    assert len(set(everyone.values())) == len(names)
+    assert not any("also used by" in note for s in discover([first]) for note in s.notes)
+    assert {"Jose", "Zoe"} <= set(everyone.values())
+    assert all(everyone[origin] == student for origin, student in half.items())

@@ -1,14 +1,19 @@
 """Names at intake: student ids from file names, LMS download conventions, which file to grade.
 
 One rule chooses the file to grade among a student's files, wherever they come from (a zip,
-a folder of one student's files, a Gradescope upload): :func:`choose_source`.
+a folder of one student's files, a Canvas download, a Gradescope upload): :func:`choose`
+(:func:`choose_source` without its notes).
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import importlib.util
 import re
-from pathlib import PurePath, PurePosixPath, PureWindowsPath
-from typing import Sequence
+import unicodedata
+from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
+from typing import Callable, Sequence
 
 from grader.errors import SubmissionError
 
@@ -36,16 +41,62 @@ def suffix_of(name: str) -> str:
     return PurePosixPath(str(name).rstrip()).suffix.lower()
 
 
+#: Letters that have an ASCII base but no Unicode decomposition to it.
+_ASCII_LETTERS = {"Æ": "AE", "æ": "ae", "Ø": "O", "ø": "o", "Œ": "OE", "œ": "oe", "ß": "ss", "ẞ": "SS",
+                  "Đ": "D", "đ": "d", "Ð": "D", "ð": "d", "Þ": "Th", "þ": "th", "Ł": "L", "ł": "l",
+                  "Ħ": "H", "ħ": "h", "Ŧ": "T", "ŧ": "t", "Ŋ": "N", "ŋ": "n", "ı": "i", "ĸ": "k"}
+_HASH_CHARS = 8
+
+
+def _ascii_letters(text: str) -> tuple[str, bool]:
+    """``text`` with every letter or digit that has an ASCII base replaced by it (NFKD, combining
+    marks dropped: ``José`` -> ``Jose``, ``Ærø`` -> ``AEro``), and whether a letter or digit had
+    none (``李``, ``Ж``: replaced by a space, like any other character outside the id alphabet)."""
+    out, lost = [], False
+    for char in text:
+        if char.isascii():
+            out.append(char)
+            continue
+        if char in _ASCII_LETTERS:
+            out.append(_ASCII_LETTERS[char])
+            continue
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if not unicodedata.combining(c))
+        base = "".join(_ASCII_LETTERS.get(c, c) for c in base)
+        if base and base.isascii():
+            out.append(base)
+        else:
+            lost = lost or unicodedata.category(char)[0] in "LN"
+            out.append(" ")
+    return "".join(out), lost
+
+
+def _name_hash(stem: str) -> str:
+    """A short stable hash of a name (NFC, so a macOS NFD file name gives the same one)."""
+    data = unicodedata.normalize("NFC", stem).encode("utf-8", "surrogateescape")
+    return hashlib.sha256(data).hexdigest()[:_HASH_CHARS]
+
+
 def student_id(name: str) -> str:
     """A safe student id from a file or folder name: its stem, restricted to [A-Za-z0-9._-],
-    never starting with ``-`` (it would read as an option, or a formula in a spreadsheet)."""
+    never starting with ``-`` (it would read as an option, or a formula in a spreadsheet).
+
+    A plain ASCII stem keeps exactly its ASCII id (``Ada Lovelace`` -> ``Ada_Lovelace``).
+    Other letters become their ASCII base (``José`` -> ``Jose``, ``Zoë`` -> ``Zoe``, ``Ærø`` ->
+    ``AEro``). A stem with letters that have no ASCII base (``李雷``, ``Иван_hw``) gets a short
+    hash of the stem itself appended (``student-<hash>`` when nothing ASCII is left), so that
+    two such students never share an id and an id never depends on the order of the files.
+    """
     stem = PurePosixPath(str(name).rstrip()).name
     for suffix in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
         if stem.lower().endswith(suffix):
             stem = stem[: -len(suffix)]
             break
-    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", stem).strip("._-") or "student"
-    return cleaned[:100]
+    text, lost = (stem, False) if stem.isascii() else _ascii_letters(stem)
+    cleaned = re.sub(r"[^A-Za-z0-9._-]+", "_", text).strip("._-")
+    if stem and not stem.isascii() and (lost or not cleaned):
+        tail = _name_hash(stem)
+        return f"{cleaned[: 100 - _HASH_CHARS - 1]}-{tail}" if cleaned else f"student-{tail}"
+    return (cleaned or "student")[:100]
 
 
 # ---------------------------------------------------------------------------
@@ -96,21 +147,85 @@ def _depth(name: str) -> int:
     return len(PurePosixPath(name).parts)
 
 
-def choose_source(names: Sequence[str], *, archives: bool = True) -> tuple[str, tuple[str, ...]]:
-    """The file to grade among one student's files, and the others; raises SubmissionError.
+#: The released stub, as the student bundle holds it (``assignment/adam_vs_momentum.py``).
+STUB_NAME = PREFERRED_NAME + ".py"
+
+
+def normalised_source(data: bytes) -> str | None:
+    """A source file's text for comparing it with the stub: without a BOM, with "\\n" line
+    endings, no trailing white space on a line and no blank lines at the end; None if the
+    bytes are not UTF-8."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return None
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line.rstrip() for line in lines).rstrip()
+
+
+def _stub_paths() -> list[Path]:
+    """Where the released stub can be: next to the ``grader`` package (an editable or a regular
+    install, and the Gradescope bundle, all hold ``assignment/`` beside ``grader/``), else in
+    the importable ``assignment`` package."""
+    paths = [Path(__file__).resolve().parents[2] / "assignment" / STUB_NAME]
+    try:
+        spec = importlib.util.find_spec("assignment")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.submodule_search_locations:
+        paths += [Path(p) / STUB_NAME for p in spec.submodule_search_locations]
+    return paths
+
+
+@functools.lru_cache(maxsize=1)
+def released_stub() -> str | None:
+    """The released stub file's normalised text (:func:`normalised_source`), or None when the
+    grader cannot find it (then no file is ever taken for the unchanged stub)."""
+    for path in _stub_paths():
+        try:
+            text = normalised_source(path.read_bytes())
+        except OSError:
+            continue
+        if text:
+            return text
+    return None
+
+
+def is_unchanged_stub(data: bytes | None) -> bool:
+    """Whether ``data`` is the released stub, unchanged but for line endings, a BOM and trailing
+    white space."""
+    stub = released_stub()
+    return stub is not None and data is not None and normalised_source(data) == stub
+
+
+def choose(names: Sequence[str], *, archives: bool = True, read: Callable[[str], bytes | None] | None = None
+           ) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+    """The file to grade among one student's files, the others, and notes about the choice;
+    raises SubmissionError.
 
     ``names`` are relative POSIX paths of the student's ``.py``, ``.ipynb`` (and, when
     ``archives``, ``.zip``) files. The choice: ``adam_vs_momentum.py`` (else ``.ipynb``), the
     shallowest one if there are several; otherwise the only ``.py``/``.ipynb`` file; otherwise
     the only ``.zip``. Anything else is ambiguous and refused rather than guessed.
+
+    One exception, when ``read`` (a name -> its bytes, or None if unreadable) is given: if the
+    chosen ``adam_vs_momentum.py`` is the released stub unchanged (:func:`is_unchanged_stub`)
+    and an ``adam_vs_momentum.ipynb`` is at the same depth or shallower, the student worked in
+    the notebook: the notebook is graded, and a note says so.
     """
     names = list(names)
     sources = [n for n in names if suffix_of(n) in SOURCE_SUFFIXES]
     zips = [n for n in names if archives and suffix_of(n) == ARCHIVE_SUFFIX]
     preferred = sorted((n for n in sources if _PREFERRED.fullmatch(PurePosixPath(n.rstrip()).stem)),
                        key=lambda n: (_depth(n), suffix_of(n) != ".py", n))
+    notes: tuple[str, ...] = ()
     if preferred:
         chosen = preferred[0]
+        notebooks = [n for n in preferred if suffix_of(n) == ".ipynb" and _depth(n) <= _depth(chosen)]
+        if suffix_of(chosen) == ".py" and notebooks and read is not None and is_unchanged_stub(read(chosen)):
+            stub, chosen = chosen, notebooks[0]
+            notes = (f"{display_name(stub)!r} is the unchanged stub of the assignment, so the notebook "
+                     f"{display_name(chosen)!r} was graded instead",)
     elif len(sources) == 1:
         chosen = sources[0]
     elif not sources and len(zips) == 1:
@@ -123,7 +238,14 @@ def choose_source(names: Sequence[str], *, archives: bool = True) -> tuple[str, 
         listed = ", ".join(repr(display_name(n)) for n in (sources or zips)[:MAX_LISTED])
         raise SubmissionError("several files could be the submission and none is named adam_vs_momentum.py "
                               f"or adam_vs_momentum.ipynb ({listed}); upload your adam_vs_momentum.py")
-    return chosen, tuple(n for n in names if n != chosen)
+    return chosen, tuple(n for n in names if n != chosen), notes
+
+
+def choose_source(names: Sequence[str], *, archives: bool = True,
+                  read: Callable[[str], bytes | None] | None = None) -> tuple[str, tuple[str, ...]]:
+    """The file to grade and the others, by :func:`choose` (without its notes)."""
+    chosen, others, _ = choose(names, archives=archives, read=read)
+    return chosen, others
 
 
 def also_submitted(others: Sequence[str]) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ ever stops the batch. What is a submission, and whose (SPEC section 6):
   in a Canvas download file name);
 - a ``.zip`` archive, or a folder inside a folder given to the grader, is one student's
   submission named after the archive or folder; the file graded inside it is chosen by
-  :func:`grader.intake.names.choose_source`, and ids never come from inside it;
+  :func:`grader.intake.names.choose` (given each file's bytes, so that an unchanged stub
+  next to a worked notebook is not what is graded), and ids never come from inside it;
 - an archive holds several students only when it is given on the command line and either
   the instructor says so (``class_archive``) or it is Canvas's own "Download Submissions"
   archive, recognised as a whole (every file at the top level, every one named by Canvas's
@@ -32,12 +33,12 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Sequence
 
 from grader.engine.source import MAX_SOURCE_BYTES, byte_limit, read_source, too_large
 from grader.errors import InputError, SubmissionError
 from grader.intake.names import (ARCHIVE_SUFFIX, PREFERRED_NAME, SOURCE_SUFFIXES, also_submitted,
-                                 canvas_file_name, canvas_student_of, choose_source, display_name, file_student_id,
+                                 canvas_file_name, canvas_student_of, choose, display_name, file_student_id,
                                  student_id, suffix_of)
 
 __all__ = ["DEFAULT_LIMITS", "Intake", "IntakeLimits", "MAX_BYTES", "PREFERRED_NAME", "SOURCE_SUFFIXES",
@@ -179,6 +180,28 @@ def _from_file(path: Path, student: str, origin: str, limits: IntakeLimits) -> S
     return read_submission(student, origin, content, notebook=notebook)
 
 
+def path_reader(paths: Callable[[str], Path]) -> Callable[[str], bytes | None]:
+    """For :func:`choose`: a chosen name's bytes (``paths``: a name -> its file), or None when
+    it cannot be read (the file is then read again, and its own message given, if graded)."""
+    def read(name: str) -> bytes | None:
+        try:
+            return _read_regular_file(Path(paths(name)), MAX_BYTES + 1)
+        except OSError:
+            return None
+    return read
+
+
+def _member_reader(archive: zipfile.ZipFile, by_name: dict[str, zipfile.ZipInfo]) -> Callable[[str], bytes | None]:
+    """For :func:`choose`: a member's bytes by its name in ``by_name``, or None when unreadable."""
+    def read(name: str) -> bytes | None:
+        try:
+            with archive.open(by_name[name]) as handle:
+                return handle.read(MAX_BYTES + 1)
+        except _MEMBER_ERRORS:
+            return None
+    return read
+
+
 # ---------------------------------------------------------------------------
 # Zip archives (read in memory, never extracted)
 # ---------------------------------------------------------------------------
@@ -307,13 +330,13 @@ def _student_zip(student: str, name: str, content: bytes, limits: IntakeLimits) 
     candidates, problems = _candidates(members)
     by_name = {_member_name(m): m for m in candidates}
     try:
-        chosen, others = choose_source(list(by_name), archives=False)
+        chosen, others, chose = choose(list(by_name), archives=False, read=_member_reader(archive, by_name))
     except SubmissionError as exc:
         message = "the zip archive holds no .py or .ipynb file" if not candidates else str(exc)
         if problems:
             message += ": " + "; ".join(problems)
         return _unreadable(student, name, message, content)
-    notes = tuple(problems) + also_submitted(others)
+    notes = tuple(problems) + chose + also_submitted(others)
     return _read_member(archive, by_name[chosen], student, f"{name}:{chosen}", notes)
 
 
@@ -386,12 +409,12 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
         found.append(dataclasses.replace(sub, location=display_name(origin)))
     for student, by_name in sorted(groups.items()):
         try:
-            chosen, others = choose_source(list(by_name), archives=False)
+            chosen, others, chose = choose(list(by_name), archives=False, read=_member_reader(archive, by_name))
         except SubmissionError as exc:
             found.append(_unreadable(student, f"{name}:{student}", str(exc)))
             continue
         member = by_name[chosen].filename
-        sub = _read_member(archive, by_name[chosen], student, f"{name}:{member}", also_submitted(others))
+        sub = _read_member(archive, by_name[chosen], student, f"{name}:{member}", chose + also_submitted(others))
         found.append(dataclasses.replace(sub, location=display_name(f"{name}:{member}")))
     return found, skipped
 
@@ -424,11 +447,11 @@ def _from_folder(folder: Path, student: str, origin: str, limits: IntakeLimits) 
     """A folder holding one student's files: one submission, by the same rule as a zip."""
     try:
         names = walk_folder(folder, limits.folder_files)
-        chosen, others = choose_source(names)
+        chosen, others, chose = choose(names, read=path_reader(lambda name: folder / name))
     except SubmissionError as exc:
         return _unreadable(student, origin, str(exc))
     sub = _from_file(folder / chosen, student, f"{origin}/{chosen}", limits)
-    return dataclasses.replace(sub, notes=also_submitted(others) + sub.notes)
+    return dataclasses.replace(sub, notes=chose + also_submitted(others) + sub.notes)
 
 
 # ---------------------------------------------------------------------------
@@ -488,16 +511,16 @@ def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], 
 def _canvas_files(folder: Path, student: str, files: dict[str, Path], limits: IntakeLimits) -> Submission:
     """The one submission of a Canvas user among the files of an unzipped Canvas download
     (``files``: their own file names, ``adam_vs_momentum.py`` or ``plots.py``, to the files),
-    chosen by the rule of a zip (:func:`choose_source`); the others are listed with it."""
+    chosen by the rule of a zip (:func:`choose`); the others are listed with it."""
     def read() -> Submission:
         try:
-            chosen, others = choose_source(list(files))
+            chosen, others, chose = choose(list(files), read=path_reader(files.__getitem__))
         except SubmissionError as exc:
             names = ", ".join(sorted(path.name for path in files.values()))
             return _unreadable(student, display_name(f"{folder.name}: {names}"), str(exc))
         path = files[chosen]
         sub = _from_file(path, student, path.name, limits)
-        return dataclasses.replace(sub, notes=also_submitted(others) + sub.notes,
+        return dataclasses.replace(sub, notes=chose + also_submitted(others) + sub.notes,
                                    location=display_name(f"{folder.name}/{path.name}"))
 
     first = sorted(files.values())[0]

@@ -232,19 +232,20 @@ def student_of(metadata: Path) -> str:
 def find_submission(folder: Path) -> tuple[Path, tuple[str, ...]]:
     """The file to grade in ``folder`` and notes about the choice; raises SubmissionError.
 
-    The same rule as for every student's files (:func:`grader.intake.names.choose_source`):
-    ``adam_vs_momentum.py`` (else ``.ipynb``), the shallowest one if there are several;
-    otherwise the only ``.py``/``.ipynb`` file; otherwise the only ``.zip``. Hidden files,
-    ``__MACOSX`` and links are ignored.
+    The same rule as for every student's files (:func:`grader.intake.names.choose`):
+    ``adam_vs_momentum.py`` (else ``.ipynb``; the notebook when the ``.py`` is the unchanged
+    stub), the shallowest one if there are several; otherwise the only ``.py``/``.ipynb``
+    file; otherwise the only ``.zip``. Hidden files, ``__MACOSX`` and links are ignored.
     """
-    from grader.intake.names import also_submitted, choose_source
-    from grader.intake.submissions import walk_folder
+    from grader.intake.names import also_submitted, choose
+    from grader.intake.submissions import path_reader, walk_folder
 
     folder = Path(folder)
     if not folder.is_dir():
         raise SubmissionError(f"the submission folder {folder} does not exist")
-    chosen, others = choose_source(walk_folder(folder, MAX_SUBMISSION_ENTRIES))
-    return folder / chosen, also_submitted(others)
+    chosen, others, notes = choose(walk_folder(folder, MAX_SUBMISSION_ENTRIES),
+                                   read=path_reader(lambda name: folder / name))
+    return folder / chosen, notes + also_submitted(others)
 
 
 def _no_submission_results(message: str) -> dict:
