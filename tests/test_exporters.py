@@ -495,3 +495,18 @@ def test_moodle_export_keeps_a_participants_download_identifier_and_warns(tmp_pa
 def test_moodle_export_without_formula_like_identifiers_does_not_warn(tmp_path, reports):
     write_exports(tmp_path, reports, RUBRIC, {"moodle": {"identifier": "email", "roster": LMS / "moodle_roster.csv"}})
     assert "written exactly as given" not in (tmp_path / "moodle_unmatched.txt").read_text(encoding="utf-8")
+
+
+def test_a_rerun_without_a_gradebook_removes_the_canvas_files_of_the_earlier_run(tmp_path, reports):
+    """canvas_import.csv holds the grades of the run that wrote it: a later run into the same
+    folder without --canvas-gradebook (after a resubmission, a deleted input) removes it and
+    says so, rather than leave last week's grades ready to import."""
+    options = {"canvas": {"gradebook": LMS / "canvas_gradebook.csv", "column": None}}
+    write_exports(tmp_path, reports, RUBRIC, options)
+    assert (tmp_path / "canvas_import.csv").is_file() and (tmp_path / "canvas_unmatched.txt").is_file()
+    notices = write_exports(tmp_path, reports[:1], RUBRIC, {})
+    assert not (tmp_path / "canvas_import.csv").exists() and not (tmp_path / "canvas_unmatched.txt").exists()
+    said = " ".join(line for notice in notices for line in notice.lines)
+    assert "Removed canvas_import.csv and canvas_unmatched.txt of an earlier run" in said
+    assert "Removed canvas\\_import.csv" in (tmp_path / "summary.md").read_text(encoding="utf-8")  # Markdown-escaped
+    assert not [n for n in write_exports(tmp_path, reports[:1], RUBRIC, {}) if n.source == "canvas"]

@@ -207,6 +207,9 @@ def test_nothing_submitted_is_an_explained_0(tmp_path):
     assert gs.run(root) == 0
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and "Nothing was graded" in results["output"]
+    assert results["visibility"] == "visible"
+    assert gs.run(root, visibility="hidden") == 0  # as the graded ones are, when they are hidden
+    assert json.loads((root / "results" / "results.json").read_text())["visibility"] == "hidden"
 
 
 def test_grader_failure_writes_no_results_and_fails_the_run(tmp_path, monkeypatch, capsys):

@@ -439,9 +439,20 @@ def validate(options) -> None:
 
 
 def export(job: ExportJob) -> tuple[Notice, ...]:
-    """``canvas_import.csv`` and ``canvas_unmatched.txt`` (only when a gradebook is given)."""
+    """``canvas_import.csv`` and ``canvas_unmatched.txt`` (only when a gradebook is given).
+
+    Without a gradebook, those files left by an earlier run into the same folder are removed,
+    with a notice: they hold that run's grades, which this run may have changed (a resubmission,
+    a deleted input), and an instructor would import them as current."""
     if not job.options.get("gradebook"):
-        return ()
+        stale = [name for name in (IMPORT_FILE, UNMATCHED_FILE) if (job.out / name).is_file()]
+        for name in stale:
+            (job.out / name).unlink()
+        if not stale:
+            return ()
+        line = (f"Removed {' and '.join(stale)} of an earlier run: they held that run's grades. "
+                f"Pass --canvas-gradebook to write the Canvas import for these grades.")
+        return (Notice("canvas", "Canvas gradebook import", (line,), f"Canvas: {line}"),)
     gradebook = read_gradebook(job.options["gradebook"])
     column = choose_column(gradebook, job.options.get("column"))
     result = canvas_import(gradebook, job.reports, column, [r.student for r in job.ungradable])

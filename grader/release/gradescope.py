@@ -248,10 +248,11 @@ def find_submission(folder: Path) -> tuple[Path, tuple[str, ...]]:
     return folder / chosen, notes + also_submitted(others)
 
 
-def _no_submission_results(message: str) -> dict:
-    """results.json when the student submitted nothing gradable (their problem: a real 0)."""
+def _no_submission_results(message: str, visibility: str = "visible") -> dict:
+    """results.json when the student submitted nothing gradable (their problem: a real 0),
+    shown when the graded submissions' results are (``visibility``)."""
     return {"score": 0.0, "output": f"**Nothing was graded**: {message}.", "output_format": "md",
-            "visibility": "visible", "stdout_visibility": "hidden", "tests": []}
+            "visibility": visibility, "stdout_visibility": "hidden", "tests": []}
 
 
 def run(root: Path, *, stream: TextIO | None = None, visibility: str = "visible") -> int:
@@ -274,7 +275,7 @@ def run(root: Path, *, stream: TextIO | None = None, visibility: str = "visible"
     try:
         chosen, notes = find_submission(root / "submission")
     except SubmissionError as exc:
-        write_atomic(results, json.dumps(_no_submission_results(str(exc)), indent=2) + "\n")
+        write_atomic(results, json.dumps(_no_submission_results(str(exc), visibility), indent=2) + "\n")
         print(f"{student}: nothing to grade: {terminal_text(exc)}", file=stream)
         return 0
     graded_name = chosen.relative_to(root / "submission").as_posix()
