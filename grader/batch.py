@@ -3,10 +3,12 @@
 Reports are written one by one as they are finished (atomically), so an interrupted batch
 resumes where it stopped: a report whose submission digest, grader version and rubric
 digest still match is kept as it is. Class-level files are rebuilt at the end from the
-reports of the inputs of this run: a report left in the folder by an input that is gone is
-named loudly and exported nowhere. Every input that is not graded is listed, with its
-reason, on stderr and in ``skipped.txt``. A full disk ends the run with one error; rerunning
-the same command resumes.
+reports of the inputs of this run: a report left in the folder by an input that is gone, or
+one this run did not grade (``--only``) whose submission, rubric or grader version no longer
+matches, is named loudly and exported nowhere. Every input that is not graded is listed,
+with its reason, on stderr and in ``skipped.txt``; ``manifest.json`` records, for
+``merge``, which reports the run exported. A full disk ends the run with one error;
+rerunning the same command resumes.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ from grader.intake.submissions import DEFAULT_LIMITS, IntakeLimits, Skipped, Sub
 
 #: The list of inputs that were not graded (and of reports whose input is gone), in ``out``.
 SKIPPED_FILE = "skipped.txt"
+#: What a run exported (student -> submission sha256), what it left out and why, with the
+#: rubric digest and grader version: written last by every grade and merge run; ``merge``
+#: takes from a folder only the reports it lists.
+MANIFEST_FILE = "manifest.json"
+MANIFEST_FORMAT = 1
+#: Why a report whose input is gone is left out (skipped.txt's "Reports whose input ...").
+GONE = "its input is not in this run"
 
 
 @dataclass(frozen=True)
@@ -93,6 +102,9 @@ class BatchResult:
     #: Students whose report is in the output folder but whose input is not in this run
     #: (left out of grades.csv and every export).
     stale: tuple[str, ...] = ()
+    #: (student, why) of reports this run did not grade (``--only``, another shard) whose
+    #: submission, rubric or grader version no longer matches (left out of every export).
+    outdated: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -101,6 +113,10 @@ class MergeResult:
 
     reports: tuple[Report, ...]
     notices: tuple = ()
+    #: (student, why) of reports in the shards that were not merged (exported nowhere).
+    left_out: tuple[tuple[str, str], ...] = ()
+    #: What the merge warned about (also printed), e.g. a shard folder without a manifest.
+    warnings: tuple[str, ...] = ()
 
 
 def rubric_digest(path: Path) -> str:
@@ -116,6 +132,20 @@ def select_shard(submissions: Sequence[Submission], shard: tuple[int, int] | Non
     return [s for k, s in enumerate(ordered) if k % count == index - 1]
 
 
+def outdated_reason(report: Report, submission: Submission, digest: str) -> str | None:
+    """Why ``report`` is not the current grade of ``submission`` under the rubric of sha256
+    ``digest`` and this grader version; None when it is."""
+    if report.student != submission.student or report.submission != submission.origin:
+        return f"graded from another file ({display_name(report.submission)})"
+    if report.sha256 != submission.sha256:
+        return "its submission changed since it was graded"
+    if report.rubric_sha256 != digest:
+        return f"graded with another rubric (sha256 {report.rubric_sha256[:12] or 'unknown'}, now {digest[:12]})"
+    if report.grader_version != __version__:
+        return f"graded by grader version {report.grader_version} (this is {__version__})"
+    return None
+
+
 def _reusable(path: Path, submission: Submission, digest: str) -> Report | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -127,9 +157,7 @@ def _reusable(path: Path, submission: Submission, digest: str) -> Report | None:
         report = report_from_dict(data)
     except (ValueError, KeyError, TypeError):
         return None
-    if (report.sha256 != submission.sha256 or report.grader_version != __version__
-            or report.rubric_sha256 != digest or report.submission != submission.origin
-            or report.student != submission.student):
+    if outdated_reason(report, submission, digest):
         return None
     return None if report.ungradable else report
 
@@ -241,15 +269,15 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
         finally:
             sandbox.close()
     # Reports of this batch are in memory already; read only the others (--only, earlier runs),
-    # and export only those whose input is still in the batch.
-    others = load_reports(reports_dir, skip=(r.student for r in done))
-    stale = tuple(sorted(r.student for r in others if r.student not in in_batch))
-    others = [r for r in others if r.student in in_batch]
-    report_skipped(intake.skipped, stale, stream)
+    # and export only those whose input is still in the batch and that are still its grade.
+    others, stale, outdated = current_others(load_reports(reports_dir, skip=(r.student for r in done)),
+                                             intake.submissions, digest)
+    report_skipped(intake.skipped, stale, stream, outdated, regrade_hint(options))
     with _writing(out):
-        write_atomic(out / SKIPPED_FILE, skipped_text(intake.skipped, stale))
+        write_atomic(out / SKIPPED_FILE, skipped_text(intake.skipped, stale, outdated))
         final = finish_reports(reports_dir, others + done, overrides)
         notices = write_class_files(out, final, rubric, options, overrides)
+        write_manifest(out, final, digest, intake.skipped, stale, outdated)
     if options.timings:
         write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
             "trusted_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF) + trusted_children, 3),
@@ -258,7 +286,46 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     mine = {r.student for r in done}
     return BatchResult(tuple(sorted((r for r in final if r.student in mine), key=lambda r: r.student)),
                        len(done) - reused, reused, time.monotonic() - started, isolation, notices,
-                       intake.skipped, stale)
+                       intake.skipped, stale, outdated)
+
+
+def current_others(others: Sequence[Report], submissions: Sequence[Submission],
+                   digest: str) -> tuple[list[Report], tuple[str, ...], tuple[tuple[str, str], ...]]:
+    """Split the reports a run did not grade itself into (the ones still current, the students
+    whose input is gone, (student, why) of the ones whose submission, rubric or grader version
+    no longer matches their input): only the first are exported."""
+    by_student = {s.student: s for s in submissions}
+    current, stale, outdated = [], [], []
+    for report in others:
+        submission = by_student.get(report.student)
+        if submission is None:
+            stale.append(report.student)
+            continue
+        why = outdated_reason(report, submission, digest)
+        (outdated.append((report.student, why)) if why else current.append(report))
+    return current, tuple(sorted(stale)), tuple(sorted(outdated))
+
+
+def regrade_hint(options: BatchOptions) -> str:
+    """How to grade the out-of-date reports a run left out."""
+    if options.only:
+        return ("this run grades only the --only students; grade them again: rerun without --only "
+                "(or add --only STUDENT for each)")
+    if options.shard:
+        return (f"they are not in shard {options.shard[0]}/{options.shard[1]}: the run of their own "
+                "shard grades them")
+    return "grade them again"
+
+
+def write_manifest(out: Path, reports: Sequence[Report], digest: str, skipped: Sequence[Skipped],
+                   stale: Sequence[str], outdated: Sequence[tuple[str, str]]) -> None:
+    """``manifest.json``: which reports the class files of ``out`` were built from (the last
+    file a run writes), and which reports in ``reports/`` were left out and why."""
+    write_atomic(Path(out) / MANIFEST_FILE, json.dumps({
+        "format": MANIFEST_FORMAT, "grader_version": __version__, "rubric_sha256": digest,
+        "exported": {r.student: r.sha256 for r in sorted(reports, key=lambda r: r.student)},
+        "stale": sorted(stale), "outdated": dict(sorted(outdated)),
+        "skipped": [[s.path, s.reason] for s in skipped]}, indent=1, ensure_ascii=False) + "\n")
 
 
 def override_files(out: Path, options: BatchOptions, extra: Sequence[Path] = ()) -> list[Path]:
@@ -303,18 +370,25 @@ def warn_empty(paths: Sequence[Path], stream) -> None:
                      f"{SKIPPED_FILE} in the output folder).", "!" * 78, ""]), file=stream)
 
 
-def skipped_text(skipped: Sequence[Skipped], stale: Sequence[str]) -> str:
-    """The content of skipped.txt: every input not graded, with its reason, and stale reports."""
+def skipped_text(skipped: Sequence[Skipped], stale: Sequence[str],
+                 outdated: Sequence[tuple[str, str]] = ()) -> str:
+    """The content of skipped.txt: every input not graded, with its reason, stale reports and
+    out-of-date reports (the last section only when there are some)."""
     lines = [f"Inputs that were not graded: {len(skipped)}"]
     lines += [f"  {display_name(s.path)}: {display_name(s.reason, 500)}" for s in skipped]
     lines += ["", f"Reports whose input is not in this run (left out of grades.csv and every export; "
                   f"delete them from reports/ or grade their input again): {len(stale)}"]
     lines += [f"  reports/{student}.json" for student in stale]
+    if outdated:
+        lines += ["", "Reports out of date, not graded by this run (left out of grades.csv and every export; "
+                      f"grade them again: rerun without --only, or run their own shard): {len(outdated)}"]
+        lines += [f"  reports/{student}.json: {display_name(why, 500)}" for student, why in outdated]
     return "\n".join(lines) + "\n"
 
 
-def report_skipped(skipped: Sequence[Skipped], stale: Sequence[str], stream) -> None:
-    """Name every input that was not graded, and every stale report, on ``stream``."""
+def report_skipped(skipped: Sequence[Skipped], stale: Sequence[str], stream,
+                   outdated: Sequence[tuple[str, str]] = (), hint: str = "grade them again") -> None:
+    """Name every input that was not graded, every stale and every out-of-date report, on ``stream``."""
     if skipped:
         print(f"Not graded ({len(skipped)} input(s); listed in {SKIPPED_FILE}):", file=stream)
         for entry in skipped:
@@ -322,6 +396,12 @@ def report_skipped(skipped: Sequence[Skipped], stale: Sequence[str], stream) -> 
     if stale:
         print(f"WARNING: {len(stale)} report(s) in the output folder belong to inputs that are not in this "
               f"run; they are left out of grades.csv and every export: {', '.join(stale)}", file=stream)
+    if outdated:
+        print(f"WARNING: {len(outdated)} report(s) in the output folder are out of date (their submission, "
+              f"rubric or grader version changed) and were not graded by this run; they are left out of "
+              f"grades.csv and every export ({hint}; listed in {SKIPPED_FILE}):", file=stream)
+        for student, why in outdated:
+            print(f"  {student}: {display_name(why, 500)}", file=stream)
 
 
 def _cpu_seconds(who: int) -> float:
@@ -640,56 +720,196 @@ def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options:
     if idle:
         notices.append(Notice("overrides", f"{len(idle)} instructor override(s) not applied: no gradable "
                               "report of that student", tuple(f"{o.student} {o.item}: {o.reason}" for o in idle)))
+    from grader.overrides import changed_since
+
+    stale = changed_since(overrides, reports)
+    if stale:
+        notices.append(Notice("overrides", f"{len(stale)} instructor override(s) not applied: made for an "
+                              "earlier submission", stale))
     return write_exports(out, reports, rubric, options.exports, notices, names)
 
 
-def merge_outputs(shards: Sequence[Path], options: BatchOptions) -> MergeResult:
+def merge_outputs(shards: Sequence[Path], options: BatchOptions, stream=None) -> MergeResult:
     """Combine the output folders of ``grade --shard`` runs into ``options.out``.
 
-    Copies every shard's reports (byte for byte) and rebuilds the class files from all of
-    them, so the result is the same as one run over the whole batch would have written.
+    Takes from each shard only the reports its own run exported (its ``manifest.json``: not a
+    report whose input was gone or that was out of date, nor one rewritten since), copies them
+    byte for byte and rebuilds the class files from all of them, so the result is the same as
+    one run over the whole batch would have written; what is left out is named on ``stream``
+    (stderr) and in ``skipped.txt``. A shard folder of an older grader (no manifest) is merged
+    with a warning, from the students of its ``grades.csv``. Raises :class:`InputError`, before
+    writing anything, for shards graded with different rubrics or grader versions, a rubric
+    other than ``options.rubric_path``, or one student with two different submissions.
     """
+    stream = stream or sys.stderr
     rubric = load_rubric(options.rubric_path)
+    digest = rubric_digest(options.rubric_path)
     out = Path(options.out)
     overrides = load_overrides(override_files(out, options, [Path(s) / OVERRIDES_FILE for s in shards]), rubric)
-    merged: dict[str, tuple[Report, Path]] = {}
-    for shard in shards:
-        folder = Path(shard) / "reports"
+    warnings: list[str] = []
+    stale: dict[str, str] = {}
+    outdated: dict[str, str] = {}
+    skipped_lists = []
+    taken: list[tuple[Path, list[Report]]] = []
+    for shard in map(Path, shards):
+        folder = shard / "reports"
         if not folder.is_dir():
             raise InputError(f"{shard} has no reports/ folder: is it a grading output folder?")
-        for report in load_reports(folder):
+        reports = load_reports(folder)
+        manifest = _read_manifest(shard)
+        if manifest is None:
+            listed = _grades_csv_students(shard)
+            warnings.append(f"{display_name(str(shard))} has no {MANIFEST_FILE} (written by an older grader "
+                            "version, or its run did not finish): merged "
+                            + ("the reports of the students in its grades.csv" if listed is not None
+                               else "every report in its reports/ folder")
+                            + " without checking that they are current; grade that shard again to check them")
+            exported = {r.student: r.sha256 for r in reports if listed is None or r.student in listed}
+            skipped_lists.append(None)
+        else:
+            exported = manifest["exported"]
+            skipped_lists.append(manifest["skipped"])
+        mine = []
+        for report in reports:
+            if report.student not in exported:
+                if manifest is not None and report.student in manifest["stale"]:
+                    stale.setdefault(report.student, GONE)
+                elif manifest is not None and report.student in manifest["outdated"]:
+                    outdated.setdefault(report.student, manifest["outdated"][report.student])
+                else:
+                    outdated.setdefault(report.student, f"not exported by the run that wrote "
+                                                        f"{display_name(str(shard))}")
+            elif exported[report.student] != report.sha256:
+                outdated.setdefault(report.student, f"rewritten in {display_name(str(shard))} after its last "
+                                                    "finished run (an interrupted run?): grade that shard again")
+            else:
+                mine.append(report)
+        taken.append((shard, mine))
+    _check_same_grading(taken, digest, options.rubric_path)
+    merged: dict[str, tuple[Report, Path]] = {}
+    for shard, reports in taken:
+        for report in reports:
             if report.student in merged and merged[report.student][0].sha256 != report.sha256:
                 raise InputError(f"student {report.student!r} appears in {merged[report.student][1]} and "
-                                  f"{shard} with different submissions")
-            merged[report.student] = (report, Path(shard))
-    for student, (_, shard) in sorted(merged.items()):
-        for suffix in (".json", ".md"):
-            source = Path(shard) / "reports" / f"{student}{suffix}"
-            write_atomic(out / "reports" / source.name, source.read_bytes())
-    reports = [report for report, _ in merged.values()]
+                                 f"{shard} with different submissions")
+            merged[report.student] = (report, shard)
+    # a report of the merged folder itself that no shard exports is stale there, as in one run
+    if (out / "reports").is_dir():
+        for path in (out / "reports").glob("*.json"):
+            if path.stem not in merged and path.stem not in outdated:
+                stale.setdefault(path.stem, GONE)
+    stale_ids = tuple(sorted(s for s in stale if s not in merged))
+    outdated_pairs = tuple(sorted((s, why) for s, why in outdated.items() if s not in merged and s not in stale))
+    left_out = tuple(sorted([(s, GONE) for s in stale_ids] + list(outdated_pairs)))
+    if left_out:
+        warnings.append(f"{len(left_out)} report(s) in the shard folders were left out of the merge (and of "
+                        f"grades.csv and every export; listed in {SKIPPED_FILE}): "
+                        + "; ".join(f"{student} ({why})" for student, why in left_out))
+    for line in warnings:
+        print(f"WARNING: {line}", file=stream)
+    skipped = _merged_skipped(skipped_lists)
     with _writing(out):
-        _merge_skipped(shards, out)
-        reports = finish_reports(out / "reports", reports, overrides)
+        for student, (_, shard) in sorted(merged.items()):
+            for suffix in (".json", ".md"):
+                source = shard / "reports" / f"{student}{suffix}"
+                write_atomic(out / "reports" / source.name, source.read_bytes())
+        if skipped is not None:
+            write_atomic(out / SKIPPED_FILE, skipped_text(skipped, stale_ids, outdated_pairs))
+        else:
+            _merge_skipped(shards, out, stale_ids, outdated_pairs)
+        reports = finish_reports(out / "reports", [report for report, _ in merged.values()], overrides)
         notices = write_class_files(out, reports, rubric, options, overrides)
-    return MergeResult(tuple(sorted(reports, key=lambda r: r.student)), notices)
+        write_manifest(out, reports, digest, skipped if skipped is not None else
+                       list(dict.fromkeys(s for entry in skipped_lists if entry for s in entry)),
+                       stale_ids, outdated_pairs)
+    return MergeResult(tuple(sorted(reports, key=lambda r: r.student)), notices, left_out, tuple(warnings))
 
 
-def _merge_skipped(shards: Sequence[Path], out: Path) -> None:
-    """skipped.txt of the merged folder: the shards' one (every shard discovers the whole batch,
-    so they agree), or each shard's in turn when they do not."""
+def _read_manifest(folder: Path) -> dict | None:
+    """The manifest of an output folder; None when it has none (an older grader version)."""
+    path = Path(folder) / MANIFEST_FILE
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        raise InputError(f"cannot read {display_name(str(path))}: {exc.strerror or exc}") from None
+    try:
+        data = json.loads(text)
+        if data.get("format") != MANIFEST_FORMAT:
+            raise ValueError(f"format {data.get('format')!r}")
+        manifest = {"exported": {str(k): str(v) for k, v in dict(data["exported"]).items()},
+                    "stale": {str(s) for s in data["stale"]},
+                    "outdated": {str(k): str(v) for k, v in dict(data["outdated"]).items()},
+                    "skipped": [Skipped(str(p), str(r)) for p, r in data["skipped"]],
+                    "rubric_sha256": str(data["rubric_sha256"]), "grader_version": str(data["grader_version"])}
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise InputError(f"{display_name(str(path))} is not a manifest this grader can read ({exc}); "
+                         "grade that folder again") from None
+    return manifest
+
+
+def _grades_csv_students(folder: Path) -> set[str] | None:
+    """The students of a folder's grades.csv (what its run exported), None without one."""
+    import csv
+
+    try:
+        with (Path(folder) / "grades.csv").open(encoding="utf-8-sig", newline="") as handle:
+            return {row["student"] for row in csv.DictReader(handle) if row.get("student")}
+    except (OSError, KeyError, csv.Error, UnicodeDecodeError):
+        return None
+
+
+def _check_same_grading(taken: Sequence[tuple[Path, Sequence[Report]]], digest: str, rubric_path: Path) -> None:
+    """Refuse shards graded with different rubrics or grader versions, or with a rubric other
+    than the merge's own (its class files would mix two rubrics)."""
+    for what, key in (("rubric", lambda r: r.rubric_sha256), ("grader version", lambda r: r.grader_version)):
+        seen: dict[str, dict[Path, int]] = {}
+        for shard, reports in taken:
+            for report in reports:
+                counts = seen.setdefault(key(report), {})
+                counts[shard] = counts.get(shard, 0) + 1
+        if len(seen) > 1:
+            shown = "; ".join(
+                f"{what} {(value[:12] if what == 'rubric' else value) or 'unknown'}: "
+                + ", ".join(f"{display_name(str(shard))} ({count} report(s))" for shard, count in counts.items())
+                for value, counts in sorted(seen.items()))
+            raise InputError(f"cannot merge reports graded with different {what}s ({shown}); grade every "
+                             f"shard again with the same {'--rubric' if what == 'rubric' else 'grader version'}, "
+                             "then merge")
+        if what == "rubric" and seen and next(iter(seen)) != digest:
+            value, counts = next(iter(seen.items()))
+            raise InputError(f"the shards ({', '.join(display_name(str(s)) for s in counts)}) were graded with "
+                             f"rubric {value[:12] or 'unknown'}, not with --rubric {display_name(str(rubric_path))} "
+                             f"({digest[:12]}); merge with the --rubric they were graded with")
+
+
+def _merged_skipped(lists: Sequence) -> list[Skipped] | None:
+    """The inputs not graded, as every shard lists them (each discovers the whole batch); None
+    when a shard has no manifest or they disagree."""
+    if not lists or any(entry is None for entry in lists) or any(entry != lists[0] for entry in lists):
+        return None
+    return list(lists[0])
+
+
+def _merge_skipped(shards: Sequence[Path], out: Path, stale: Sequence[str] = (),
+                   outdated: Sequence[tuple[str, str]] = ()) -> None:
+    """skipped.txt of the merged folder when the shards' manifests do not agree on it: each
+    shard's own in turn, then the reports the merge left out."""
     texts = []
     for shard in shards:
         try:
             texts.append((Path(shard), (Path(shard) / SKIPPED_FILE).read_text(encoding="utf-8")))
         except OSError:
             continue
-    if not texts:
-        return
     if len({text for _, text in texts}) == 1:
-        write_atomic(out / SKIPPED_FILE, texts[0][1])
+        text = texts[0][1]
     else:
-        write_atomic(out / SKIPPED_FILE, "".join(f"From {display_name(str(shard))}:\n{text}\n"
-                                                 for shard, text in texts))
+        text = "".join(f"From {display_name(str(shard))}:\n{text}\n" for shard, text in texts)
+    if stale or outdated:
+        text += "Left out of this merge:\n" + skipped_text((), stale, outdated)
+    if text:
+        write_atomic(out / SKIPPED_FILE, text)
 
 
 def default_workers() -> int:

@@ -130,7 +130,10 @@ def _cmd_override(args) -> int:
     else:
         if args.points is None or not args.why:
             raise ov.OverrideError('an override needs POINTS and a reason: --why "..."')
-        override = ov.check(ov.Override(args.student, args.item, ov.parse_points(args.points), args.why), rubric)
+        # the submission it is made for: a resubmission later leaves it unapplied (and listed)
+        sha = reports[args.student].sha256.lower() if args.student in reports else ""
+        override = ov.check(ov.Override(args.student, args.item, ov.parse_points(args.points), args.why, sha),
+                            rubric)
         if reports and args.student not in reports:
             known = ", ".join(sorted(reports)[:20]) + (", ..." if len(reports) > 20 else "")
             raise ov.OverrideError(f"{args.target} has no report of student {args.student!r} (students: {known})")
@@ -140,6 +143,12 @@ def _cmd_override(args) -> int:
         was = (f"; the grader gave {automatic.points:g} / {automatic.max_points:g} ({automatic.status})"
                if automatic else "")
         done = f"{args.student} {args.item}: {override.points:g} / {rubric.item(args.item).points:g}{was}"
+        if sha:
+            done += (f". Made for the submission {reports[args.student].submission} (sha256 {sha[:12]}): "
+                     "it is not applied if the student resubmits")
+        else:
+            done += (". No report to take the submission from: it applies to whatever "
+                     f"{args.student} submits")
     write_atomic(path, ov.overrides_text(new, rubric))
     print(f"{done}. Recorded in {path}.")
     print("Rerun your grade (or merge) command to apply it to the reports and every export; "
@@ -163,7 +172,12 @@ def _cmd_overrides(args) -> int:
     for o in current:
         items = {i.id: ov.automatic_item(i) for i in reports[o.student].items} if o.student in reports else {}
         auto = f"{items[o.item].points:g} ({items[o.item].status})" if o.item in items else "no report"
-        rows.append((o.student, o.item, auto, f"{o.points:g} / {rubric.item(o.item).points:g}", o.reason))
+        reason = o.reason
+        if o.student in reports and not ov.made_for(o, reports[o.student]):
+            reason += (f" [not applied: the submission changed since the override was made (made for sha256 "
+                       f"{o.sha256[:12]}, now {reports[o.student].sha256[:12]}); re-check it and run "
+                       "`grader override` again]")
+        rows.append((o.student, o.item, auto, f"{o.points:g} / {rubric.item(o.item).points:g}", reason))
     widths = [max(len(row[n]) for row in rows) for n in range(4)]
     print(f"{len(current)} override(s) in {path}:")
     for row in rows:

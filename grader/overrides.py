@@ -7,6 +7,15 @@ passed with ``grade --overrides FILE``)::
     student,item,points,reason
     alice,1f,1,derivation accepted by hand
 
+An optional fifth column, ``sha256``, records the submission an override was made for (the
+``sha256`` of the student's report). ``grader override DIR ...`` fills it in from
+``DIR/reports/<student>.json``; an override whose recorded sha256 differs from the current
+report's is not applied (the student resubmitted: the instructor's decision was about another
+file) and is listed by :func:`changed_since` instead. An override without it (written by hand,
+an older file, or ``grader override`` on a ``.csv`` kept outside an output folder) applies to
+whatever the student submitted, as before. The column is written only when some override has
+a sha256, so files without one keep their four-column layout.
+
 Rows are kept sorted (by student, then in rubric order) and written with a fixed layout, so
 the file reviews and diffs well in version control; it is the instructor's record, never
 rewritten by grading. nbgrader and Otter keep manual grades in a database; here they are
@@ -19,7 +28,8 @@ points and status in :class:`~grader.results.Adjustment`; its ``points`` are the
 instructor's, so totals, parts and every export follow.
 
 An override of an item the rubric does not have, points outside 0..max, a missing reason or
-the same item of the same student twice is an :class:`~grader.errors.OverrideError`.
+the same item of the same student twice is an :class:`~grader.errors.OverrideError`, and so is
+a sha256 that is not 64 hexadecimal digits.
 """
 
 from __future__ import annotations
@@ -28,14 +38,15 @@ import csv
 import dataclasses
 import io
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Sequence
 
 from grader.errors import OverrideError
 
-__all__ = ["FILE_NAME", "Override", "OverrideError", "apply_overrides", "automatic_item", "check",
-           "load_overrides", "overrides_path", "overrides_text", "parse_overrides", "parse_points",
+__all__ = ["FILE_NAME", "Override", "OverrideError", "apply_overrides", "automatic_item", "changed_since",
+           "check", "load_overrides", "made_for", "overrides_path", "overrides_text", "parse_overrides", "parse_points",
            "read_overrides", "unused", "with_override", "without_override"]
 from grader.results import Adjustment, ItemResult, Report, item_status
 from grader.rubric import Rubric
@@ -43,6 +54,10 @@ from grader.rubric import Rubric
 #: The overrides file inside an output folder.
 FILE_NAME = "overrides.csv"
 HEADER = ("student", "item", "points", "reason")
+#: The optional fifth column: the sha256 of the submission the override was made for.
+SHA_COLUMN = "sha256"
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+_HEXISH = re.compile(r"[0-9a-f]{8,}")
 
 
 @dataclass(frozen=True)
@@ -53,6 +68,8 @@ class Override:
     item: str
     points: float
     reason: str
+    #: sha256 of the submission the override was made for; "" applies to any submission.
+    sha256: str = ""
 
 
 def overrides_path(target: Path) -> Path:
@@ -87,6 +104,9 @@ def check(override: Override, rubric: Rubric) -> Override:
                             f"{override.points:g} is outside that range")
     if not override.reason.strip():
         raise OverrideError(f"the override of {override.student}'s item {item.id} needs a reason (--why)")
+    if override.sha256 and not _SHA256.fullmatch(override.sha256):
+        raise OverrideError(f"the sha256 of the override of {override.student}'s item {item.id} must be "
+                            f"64 hexadecimal digits (got {override.sha256!r}), or empty")
     return override
 
 
@@ -104,15 +124,16 @@ def parse_overrides(text: str, rubric: Rubric, source: str = "the overrides file
     header = tuple(cell.strip().casefold() for cell in rows[0])
     if header[:4] != HEADER:
         raise OverrideError(f"{source} must start with the header {','.join(HEADER)} (got {','.join(rows[0])})")
+    with_sha = header[4:5] == (SHA_COLUMN,)
     found: dict[tuple[str, str], int] = {}
     overrides = []
     for line, row in enumerate(rows[1:], start=2):
         if len(row) < 4:
             raise OverrideError(f"{source}, line {line}: expected student,item,points,reason")
         student, item, points = (cell.strip() for cell in row[:3])
-        reason = ",".join(row[3:]).strip()
+        reason, sha = _reason_and_sha(row, with_sha)
         try:
-            override = check(Override(student, item, parse_points(points), reason), rubric)
+            override = check(Override(student, item, parse_points(points), reason, sha), rubric)
         except OverrideError as exc:
             raise OverrideError(f"{source}, line {line}: {exc}") from None
         key = (student, item)
@@ -122,6 +143,17 @@ def parse_overrides(text: str, rubric: Rubric, source: str = "the overrides file
         found[key] = line
         overrides.append(override)
     return tuple(sorted(overrides, key=_order(rubric)))
+
+
+def _reason_and_sha(row: Sequence[str], with_sha: bool) -> tuple[str, str]:
+    """The reason and the sha256 of a row. Without the sha256 column every cell after the
+    points is the reason (an unquoted comma typed by hand). With it, the last cell is the
+    sha256 when it is empty or looks like a digest; otherwise it is still part of the reason
+    (a row added by hand without the column)."""
+    last = row[-1].strip().lower() if with_sha and len(row) >= 5 else None
+    if last is not None and (not last or _HEXISH.fullmatch(last)):
+        return ",".join(row[3:-1]).strip(), last
+    return ",".join(row[3:]).strip(), ""
 
 
 def read_overrides(path: Path, rubric: Rubric) -> tuple[Override, ...]:
@@ -156,9 +188,11 @@ def overrides_text(overrides: Sequence[Override], rubric: Rubric) -> str:
     """The file's text: the header, then one row per override in a fixed order."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(HEADER)
+    with_sha = any(o.sha256 for o in overrides)
+    writer.writerow(HEADER + ((SHA_COLUMN,) if with_sha else ()))
     for o in sorted(overrides, key=_order(rubric)):
-        writer.writerow([o.student, o.item, _points(o.points), " ".join(o.reason.split())])
+        writer.writerow([o.student, o.item, _points(o.points), " ".join(o.reason.split())]
+                        + ([o.sha256] if with_sha else []))
     return buffer.getvalue()
 
 
@@ -195,11 +229,12 @@ def apply_overrides(report: Report, overrides: Sequence[Override]) -> Report:
     """``report`` with this student's overrides applied to its automatic verdicts (pure).
 
     An ungradable report is left as it is: there is no automatic verdict to adjust, and a
-    grade must not look final before the grader has run on the submission.
+    grade must not look final before the grader has run on the submission. An override made
+    for another submission (see :func:`made_for`) is not applied either.
     """
     from grader.results import PartResult
 
-    mine = {o.item: o for o in overrides if o.student == report.student}
+    mine = {o.item: o for o in overrides if o.student == report.student and made_for(o, report)}
     items = tuple(automatic_item(item) for item in report.items)
     if mine and not report.ungradable:
         items = tuple(_adjusted(item, mine[item.id]) if item.id in mine else item for item in items)
@@ -214,6 +249,22 @@ def unused(overrides: Sequence[Override], reports: Sequence[Report]) -> tuple[Ov
     """Overrides that changed nothing: no report of that student, or the report is ungradable."""
     gradable = {r.student for r in reports if not r.ungradable}
     return tuple(o for o in overrides if o.student not in gradable)
+
+
+def made_for(override: Override, report: Report) -> bool:
+    """Whether ``override`` applies to ``report``'s submission: it records none (written by
+    hand), or the one it records is the report's."""
+    return not override.sha256 or override.sha256 == report.sha256.lower()
+
+
+def changed_since(overrides: Sequence[Override], reports: Sequence[Report]) -> tuple[str, ...]:
+    """One line per override not applied because the student's gradable report is of another
+    submission than the one the override was made for (a resubmission)."""
+    gradable = {r.student: r for r in reports if not r.ungradable}
+    return tuple(f"{o.student} {o.item} ({_points(o.points)} points: {o.reason}): not applied: the submission "
+                 f"changed since the override was made (made for sha256 {o.sha256[:12]}, now "
+                 f"{gradable[o.student].sha256[:12]}); re-check it and run `grader override` again"
+                 for o in overrides if o.student in gradable and not made_for(o, gradable[o.student]))
 
 
 def _points(value: float) -> str:

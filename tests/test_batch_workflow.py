@@ -127,3 +127,50 @@ def test_export_options_are_checked_before_grading(batch):
     run = grade(root, str(subs), "--out", str(out), "--canvas-gradebook", str(root / "ambiguous.csv"))
     assert run.returncode == 2 and "2 assignment columns" in run.stderr
     assert not out.exists()
+
+
+def changed_rubric(root: Path) -> Path:
+    """The default rubric with item 1c's follow-through credit changed (another digest)."""
+    text = (ROOT / "grader" / "rubric.toml").read_text(encoding="utf-8")
+    start = text.index('id = "1c"')
+    at = text.index("follow_through = 0.5", start)
+    path = root / "rubric-1c.toml"
+    path.write_text(text[:at] + "follow_through = 0.25" + text[at + len("follow_through = 0.5"):], encoding="utf-8")
+    return path
+
+
+def test_only_leaves_out_reports_whose_submission_rubric_or_grader_version_no_longer_match(batch):
+    """--only grades only the students named; a report of anyone else that is no longer the
+    grade of their input (the file changed, another rubric, another grader version) is not
+    exported as if it were current: it is left out of every class file and named."""
+    root, subs, out = batch["root"], batch["subs"], batch["out"]
+    run = grade(root, str(subs), "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    (subs / "bob.py").write_bytes(REFERENCE)  # bob resubmits; his old report says 0
+    carol = out / "reports" / "carol.json"
+    carol.write_text(carol.read_text(encoding="utf-8").replace('"grader_version": "', '"grader_version": "0.0.1-'),
+                     encoding="utf-8")  # as an older grader wrote it
+
+    run = grade(root, str(subs), "--out", str(out), "--only", "alice")
+    assert run.returncode == 0, run.stderr
+    assert [row["student"] for row in rows(out / "grades.csv")] == ["alice"]
+    assert [row["Student ID"] for row in rows(out / "moodle_import.csv")] == ["alice"]
+    assert sorted(p.name for p in (out / "gradescope").iterdir()) == ["alice"]
+    assert "| bob |" not in (out / "summary.md").read_text(encoding="utf-8")
+    assert "2 report(s) in the output folder are out of date" in run.stderr and "without --only" in run.stderr
+    assert "bob: its submission changed since it was graded" in run.stderr
+    assert "carol: graded by grader version 0.0.1-" in run.stderr
+    skipped = (out / "skipped.txt").read_text(encoding="utf-8")
+    assert "reports/bob.json: its submission changed" in skipped and "reports/carol.json: graded by grader" in skipped
+    assert (out / "reports" / "bob.json").is_file()  # kept, for the instructor to regrade
+
+    run = grade(root, str(subs), "--out", str(out), "--only", "alice", "--rubric", str(changed_rubric(root)))
+    assert run.returncode == 0, run.stderr
+    assert [row["student"] for row in rows(out / "grades.csv")] == ["alice"]
+    assert "carol: graded with another rubric" in run.stderr
+
+    run = grade(root, str(subs), "--out", str(out))  # what the warning says to do
+    assert run.returncode == 0, run.stderr
+    assert "out of date" not in run.stderr
+    assert {row["student"]: row["total"] for row in rows(out / "grades.csv")} == \
+        {"alice": "15", "bob": "15", "carol": "0"}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import shutil
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 from grader.cli import main
 from grader.errors import OverrideError
 from grader.judging.grading import parts_of
-from grader.overrides import (Override, apply_overrides, automatic_item, load_overrides, overrides_text,
+from grader.overrides import (Override, apply_overrides, automatic_item, changed_since, load_overrides, overrides_text,
                               parse_overrides, with_override, without_override)
 from grader.outputs.reports import report_from_dict, report_markdown, report_to_dict
 from grader.results import ItemResult, Report
@@ -155,8 +156,9 @@ def test_override_command_validates_records_and_lists(graded, capsys, tmp_path):
     assert not (target / "overrides.csv").exists()
     assert main(["override", str(target), "bob_partly_wrong", "1f", "1", "--why", "derivation accepted"]) == 0
     assert "the grader gave 0.5 / 1 (partial)" in capsys.readouterr().out
+    sha = json.loads((target / "reports" / "bob_partly_wrong.json").read_text())["sha256"]
     assert (target / "overrides.csv").read_text() == \
-        "student,item,points,reason\nbob_partly_wrong,1f,1,derivation accepted\n"
+        f"student,item,points,reason,sha256\nbob_partly_wrong,1f,1,derivation accepted,{sha}\n"
     assert main(["overrides", str(target)]) == 0
     listing = capsys.readouterr().out
     assert "bob_partly_wrong" in listing and "0.5 (partial)" in listing and "derivation accepted" in listing
@@ -213,3 +215,121 @@ def test_an_overrides_file_kept_elsewhere_is_applied_and_checked_before_grading(
     capsys.readouterr()
     assert main(["grade", str(subs), "--out", str(target), "--quiet", "--overrides", str(kept)]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------------------
+# An override belongs to the submission it was made for (its sha256)
+# ---------------------------------------------------------------------------
+
+def test_an_override_made_for_another_submission_is_not_applied_and_is_listed():
+    report = make_report()
+    stale = Override("alice", "1f", 1.0, "derivation accepted", "1" * 64)
+    assert apply_overrides(report, [stale]) == report
+    adjusted = apply_overrides(report, [Override("alice", "1f", 1.0, "derivation accepted", "0" * 64)])
+    assert next(i for i in adjusted.items if i.id == "1f").points == 1.0
+    # a report adjusted for the earlier submission gets its automatic verdict back
+    assert apply_overrides(dataclasses.replace(adjusted, sha256="2" * 64), [stale]) == \
+        dataclasses.replace(report, sha256="2" * 64)
+    assert changed_since([stale], [report]) == (
+        "alice 1f (1 points: derivation accepted): not applied: the submission changed since the override "
+        "was made (made for sha256 111111111111, now 000000000000); re-check it and run `grader override` again",)
+    assert changed_since([stale], [make_report(status="ungradable")]) == ()  # listed as unused instead
+    assert changed_since([Override("alice", "1f", 1.0, "by hand")], [report]) == ()
+
+
+def test_the_sha256_column_is_optional_and_round_trips():
+    sha = "ab" * 32
+    overrides = (Override("alice", "1f", 1, "a, b", sha), Override("bob", "1a", 0.5, "by hand"))
+    text = overrides_text(overrides, RUBRIC)
+    assert text == f'student,item,points,reason,sha256\nalice,1f,1,"a, b",{sha}\nbob,1a,0.5,by hand,\n'
+    assert parse_overrides(text, RUBRIC) == overrides
+    assert overrides_text(parse_overrides(text, RUBRIC), RUBRIC) == text
+    # rows added by hand to such a file, without the column (an unquoted comma in the reason too)
+    assert parse_overrides(f"student,item,points,reason,sha256\nbob,1a,0.5,x, y\nalice,1f,1,z,{sha.upper()}\n",
+                           RUBRIC) == (Override("alice", "1f", 1, "z", sha), Override("bob", "1a", 0.5, "x, y"))
+    with pytest.raises(OverrideError, match="line 2.*64 hexadecimal digits"):
+        parse_overrides("student,item,points,reason,sha256\nalice,1f,1,z,abcdef0123\n", RUBRIC)
+    # the four-column format is unchanged, commas in the reason included
+    assert parse_overrides("student,item,points,reason\nalice,1f,1,a, b\n", RUBRIC) == \
+        (Override("alice", "1f", 1, "a, b"),)
+
+
+@pytest.fixture
+def resubmitting(tmp_path):
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for name in ("alice_correct.py", "bob_partly_wrong.py"):
+        shutil.copy(EXAMPLES / name, subs / name)
+    out = tmp_path / "out"
+    assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    return subs, out
+
+
+def _item(out: Path, student: str, item: str) -> dict:
+    report = json.loads((out / "reports" / f"{student}.json").read_text())
+    return report, next(i for i in report["items"] if i["id"] == item)
+
+
+def test_an_override_does_not_outlive_a_resubmission(resubmitting, capsys):
+    subs, out = resubmitting
+    automatic, item = _item(out, "bob_partly_wrong", "1b")
+    assert item["points"] == 0
+    assert main(["override", str(out), "bob_partly_wrong", "1b", "0.75", "--why", "accepted by hand"]) == 0
+    assert automatic["sha256"] in (out / "overrides.csv").read_text()
+    assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    report, item = _item(out, "bob_partly_wrong", "1b")
+    assert item["points"] == 0.75 and report["total"] == automatic["total"] + 0.75
+    capsys.readouterr()
+    # bob resubmits: now a fully correct file
+    shutil.copy(EXAMPLES / "alice_correct.py", subs / "bob_partly_wrong.py")
+    assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    printed = capsys.readouterr().out
+    report, item = _item(out, "bob_partly_wrong", "1b")
+    assert report["sha256"] != automatic["sha256"]
+    assert (item["points"], item["status"]) == (1, "passed") and "adjustment" not in item
+    assert report["total"] == report["max_total"] == 15
+    assert "instructor adjustment" not in (out / "reports" / "bob_partly_wrong.md").read_text()
+    assert _rows(out / "grades.csv")["bob_partly_wrong"]["overridden"] == ""
+    message = (f"bob_partly_wrong 1b (0.75 points: accepted by hand): not applied: the submission changed "
+               f"since the override was made (made for sha256 {automatic['sha256'][:12]}, now "
+               f"{report['sha256'][:12]}); re-check it and run `grader override` again")
+    assert "WARNING: 1 instructor override(s) not applied" in printed and message in printed
+    assert "not applied: the submission changed since the override was made" in (out / "summary.md").read_text()
+    assert main(["overrides", str(out)]) == 0
+    assert "not applied: the submission changed" in capsys.readouterr().out
+    # the instructor re-checks and records it again: made for the new submission, it applies
+    assert main(["override", str(out), "bob_partly_wrong", "1b", "0.75", "--why", "still by hand"]) == 0
+    assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    assert "WARNING" not in capsys.readouterr().out
+    assert _item(out, "bob_partly_wrong", "1b")[1]["points"] == 0.75
+
+
+def test_an_unchanged_resubmission_keeps_the_override(resubmitting, capsys):
+    subs, out = resubmitting
+    automatic, _ = _item(out, "bob_partly_wrong", "1b")
+    assert main(["override", str(out), "bob_partly_wrong", "1b", "0.75", "--why", "accepted by hand"]) == 0
+    # the same file again (a new copy, a new modification time), regraded from scratch
+    (subs / "bob_partly_wrong.py").write_bytes((EXAMPLES / "bob_partly_wrong.py").read_bytes())
+    for extra in ([], ["--only", "bob_partly_wrong"]):
+        assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1", *extra]) == 0
+        report, item = _item(out, "bob_partly_wrong", "1b")
+        assert report["sha256"] == automatic["sha256"]
+        assert item["points"] == 0.75 and item["adjustment"]["reason"] == "accepted by hand"
+        assert report["total"] == automatic["total"] + 0.75
+        assert "WARNING" not in capsys.readouterr().out
+
+
+def test_an_override_without_a_sha256_applies_to_whatever_is_submitted(resubmitting, capsys):
+    subs, out = resubmitting
+    (out / "overrides.csv").write_text("student,item,points,reason\nbob_partly_wrong,1b,0.75,accepted by hand\n")
+    kept = out.parent / "course.csv"
+    assert main(["override", str(kept), "bob_partly_wrong", "1f", "1", "--why", "regrade"]) == 0
+    assert kept.read_text() == "student,item,points,reason\nbob_partly_wrong,1f,1,regrade\n"
+    assert "applies to whatever bob_partly_wrong submits" in capsys.readouterr().out
+    shutil.copy(EXAMPLES / "alice_correct.py", subs / "bob_partly_wrong.py")
+    assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1", "--overrides", str(kept)]) == 0
+    assert "WARNING" not in capsys.readouterr().out
+    report, item = _item(out, "bob_partly_wrong", "1b")
+    assert item["points"] == 0.75 and item["adjustment"]["automatic_points"] == 1
+    assert _item(out, "bob_partly_wrong", "1f")[1]["adjustment"]["reason"] == "regrade"
+    assert report["total"] == 14.75
