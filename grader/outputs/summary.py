@@ -395,14 +395,15 @@ def chart_pngs(summary: ClassSummary, *, parallel: bool = True) -> dict[str, byt
     """The charts as PNG bytes, by name (see :data:`CHARTS`); with ``parallel``, on a machine
     of several CPUs, the costliest is drawn in a forked helper process meanwhile (the same
     bytes: the helper is this process's copy; any failure of it and this process draws it)."""
-    if parallel and _forkable():
+    parallel = parallel and _forkable()
+    if parallel:
         # Every module the drawing needs, fully imported here first: a fork while another
         # thread (the batch's head-start import) is inside one of them would leave the
         # helper waiting on that module's lock.
         import matplotlib.backends.backend_agg  # noqa: F401
         import matplotlib.figure  # noqa: F401
         import matplotlib.ticker  # noqa: F401
-    helper = _draw_in_helper(summary, _IN_HELPER) if parallel and _forkable() else None
+    helper = _draw_in_helper(summary, _IN_HELPER) if parallel else None
     charts = {name: draw(summary) for name, draw in _DRAWERS.items() if helper is None or name not in _IN_HELPER}
     done = helper() if helper is not None else {}
     for name in _DRAWERS:
