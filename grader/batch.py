@@ -634,8 +634,13 @@ def warm_up(judging, *, templates: bool = False) -> None:
     templates and the sample points and values of every single-mistake template, which
     each trusted process would otherwise compute on its first wrong answers (1.2 s of CPU
     each on the project's machine). The judge's caches charge a hit what computing it cost,
-    so a report does not depend on whether this ran."""
+    so a report does not depend on whether this ran.
+
+    Last, the reference's answers to one throwaway draw are judged (:func:`grader.judging.
+    items.rehearse`): the first submission then pays none of the judges' first-use costs.
+    A cold start waits for the zygote meanwhile, so this is off its critical path."""
     from grader.engine.contract import SYMBOLIC_FUNCTIONS
+    from grader.judging.items import rehearse
     from grader.judging.misconceptions import symbolic_templates
 
     judge = judging.judge
@@ -654,6 +659,10 @@ def warm_up(judging, *, templates: bool = False) -> None:
                 judge.prepare_template(template, allowed)
             except Exception:  # noqa: BLE001 - as above
                 pass
+    try:
+        rehearse(judging)
+    except Exception:  # noqa: BLE001 - as above
+        pass
 
 
 def _grade_on_cluster(todo: list[Submission], rubric: Rubric, options: BatchOptions, reports_dir: Path,

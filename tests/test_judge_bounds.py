@@ -26,6 +26,7 @@ from grader.engine.symbols import make_symbols
 from grader.engine.wire import ExprValue, canonical_key, decode_value, encode_value
 from grader.errors import RubricError
 from grader.judging.inputs import draw_inputs, submission_seed
+from grader.judging.items import reference_outcomes as product_reference_outcomes
 from grader.judging.items import UNNAMED, Judging, judge_items, plan_calls, symbolic_call
 from grader.judging.misconceptions import symbolic_templates
 from grader.judging.symbolic import SymbolicJudge
@@ -233,6 +234,26 @@ def test_the_template_warm_up_before_the_fork_changes_no_report():
     for student in ("m01_no_bias_correction", "m07_eps_inside_sqrt", "m25_slip_in_m_hat2_follow_through"):
         inputs, outcomes = corpus_outcomes(student)
         assert judge_items(warmed, inputs, outcomes) == judge_items(cold, inputs, outcomes), student
+
+
+def test_the_rehearsal_of_a_cold_start_changes_no_report():
+    """The batch judges the reference's answers to a throwaway draw before its first
+    submission (``rehearse``), so that the first one pays no first-use costs; a judge that
+    rehearsed gives the very same results, the work charged included, as one that did not,
+    for a correct file and three with mistakes; the rehearsal itself earns full marks (it went
+    through every judge)."""
+    from grader.judging.items import rehearse
+
+    fresh, rehearsed = Judging.create(RUBRIC), Judging.create(RUBRIC)
+    rehearse(rehearsed)
+    assert rehearsed.judge.cache_sizes()["values"] > fresh.judge.cache_sizes()["values"]
+    inputs = draw_inputs("rehearsal")
+    assert total(judge_items(fresh, inputs, product_reference_outcomes(inputs))) == 15
+    fresh = Judging.create(RUBRIC)
+    for student in ("c01_expanded_vectorised", "r05_no_sqrt_and_wrong_correction", "m07_eps_inside_sqrt",
+                    "m25_slip_in_m_hat2_follow_through"):
+        inputs, outcomes = corpus_outcomes(student)
+        assert judge_items(rehearsed, inputs, outcomes) == judge_items(fresh, inputs, outcomes), student
 
 
 # ---------------------------------------------------------------------------

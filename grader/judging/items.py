@@ -224,6 +224,36 @@ class Context:
 Judge = Callable[[Context, ItemSpec, Item, _Finding], None]
 
 
+def reference_outcomes(inputs: HiddenInputs, index: Mapping[int, Call] | None = None) -> dict[str, CallOutcome]:
+    """The reference's own answer to every planned call, as a worker would send it (through
+    the wire format): what :func:`judge_items` sees of a correct submission. Trusted code
+    only, run in the trusted process."""
+    from grader.engine.arguments import decode_argument
+    from grader.engine.wire import decode_value, encode_value
+
+    outcomes = {}
+    for call in plan_calls(inputs, index):
+        function = getattr(reference, call.function)
+        if call.args and "sym" in call.args[0]:
+            answer = function(*make_symbols(SYMBOLIC_FUNCTIONS[call.function]).values())
+        else:
+            answer = function(*(decode_argument(arg) for arg in call.args))
+        outcomes[call.key] = CallOutcome("value", decode_value(encode_value(answer)))
+    return outcomes
+
+
+def rehearse(judging: Judging, seed: str = "rehearsal") -> None:
+    """Draw the hidden inputs of ``seed`` and judge the reference's answers to them once, so
+    that a batch's first submission does not pay what the first use of each judge costs
+    (imports, compiled evaluators, numpy's first calls: about 0.2 s of a cold start against
+    a few milliseconds later). Its results are thrown away; the judge's caches charge a hit
+    what computing it cost, so no report depends on whether this ran."""
+    from grader.judging.inputs import draw_inputs
+
+    inputs = draw_inputs(seed)
+    index = case_calls(inputs)
+    judge_items(judging, inputs, reference_outcomes(inputs, index), index)
+
 
 def judge_items(judging: Judging, inputs: HiddenInputs, outcomes: Mapping[str, CallOutcome],
                 index: Mapping[int, Call] | None = None) -> tuple[ItemResult, ...]:
