@@ -70,7 +70,7 @@ LEAK_ATTACKS = ("a13_import_reference", "a14_scan_filesystem", "a15_proc_snoopin
                 "a63_spinning_sessions", "a64_slow_honest_import", "a65_collude_writer",
                 "a66_collude_reader", "a67_sysv_memory", "a68_fill_the_disk",
                 "a69_proc_cmdline_in_exception", "a70_host_files_in_exception", "a71_budget_stretch",
-                "a72_hidden_plotting_import")
+                "a72_hidden_plotting_import", "a73_self_contention")
 #: Without namespaces or Landlock signal scoping, a same-uid worker may kill the grader.
 NEEDS_SIGNAL_SCOPING = ("a39_kill_everything",)
 #: Without a user namespace, the process limit counts every process of the grader's user, so a

@@ -15,6 +15,7 @@ import random
 import shutil
 import socket
 import struct
+import subprocess
 import sys
 import tempfile
 import threading
@@ -673,18 +674,22 @@ def _uid(pid: str) -> int:
 # ---------------------------------------------------------------------------
 
 class _FakeWorker:
-    """A worker that never answers and has been starved for ``share`` of the wall time."""
+    """A worker that never answers, whose threads have waited for a CPU ``share`` of the wall
+    time in all, and that used ``cpu`` of it on a CPU (by default the rest)."""
 
-    def __init__(self, share: float):
-        self.share = share
+    usage_last = None
+
+    def __init__(self, share: float, cpu: float | None = None):
+        self.share, self.cpu = share, 1.0 - share if cpu is None else cpu
         self.started = time.monotonic()
 
     def wait_readable(self, seconds: float) -> bool:
         time.sleep(min(seconds, 0.02))
         return False
 
-    def starved_seconds(self) -> float:
-        return (time.monotonic() - self.started) * self.share
+    def usage(self) -> tuple[float, float]:
+        wall = time.monotonic() - self.started
+        return wall * self.share, wall * self.cpu
 
 
 def test_a_limit_counts_own_time_and_stops_at_the_wall_clock_backstop():
@@ -699,6 +704,12 @@ def test_a_limit_counts_own_time_and_stops_at_the_wall_clock_backstop():
     waited = time.monotonic() - started
     assert answer is None and contended and own < 0.3
     assert 0.3 * client.WALL_FACTOR <= waited < 0.3 * client.WALL_FACTOR + 1.0
+    # Its threads waited 90 % of the time, all of it for each other: it kept its one CPU busy
+    # the whole time, so the wait is its own and the limit comes at 0.3 s, unextended.
+    started = time.monotonic()
+    answer, own, contended = client._await_answer(_FakeWorker(11.0, cpu=1.0), 0.3)
+    assert answer is None and not contended and own >= 0.3
+    assert time.monotonic() - started < 0.3 * client.WALL_FACTOR, "a self-starved worker gets no extension"
 
 
 def test_a_timeout_at_the_backstop_is_retried_once_in_a_fresh_worker(monkeypatch):
@@ -740,9 +751,60 @@ def test_worker_cgroups_hold_the_worker_and_vanish_with_the_batch():
         finally:
             worker.close()
     batch = {f.rsplit("/", 1)[0] for f in folders}
-    for controller in ("cpu", "memory", "pids"):
+    for controller in ("cpu", "memory", "pids", "cpuacct"):
         for folder in batch:
             assert not os.path.exists(f"/sys/fs/cgroup/{controller}{folder}"), "a cgroup outlived its batch"
+
+
+def test_a_batch_removes_the_empty_cgroups_a_killed_grader_left_and_nothing_else():
+    """A grader killed outright cannot remove its batch's cgroups; the next batch removes the
+    empty ones whose grader no longer runs, and leaves those of a running grader alone."""
+    from grader.sandbox import cgroups
+
+    parent = "/sys/fs/cgroup/pids"
+    if not LINUX or os.geteuid() != 0 or not os.path.exists(os.path.join(parent, "cgroup.procs")):
+        pytest.skip("needs root and the cgroup v1 pids controller")
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = os.path.join(parent, f"{cgroups.PREFIX}{gone.pid}-0badcafe")
+    alive = os.path.join(parent, f"{cgroups.PREFIX}{os.getpid()}-0badcafe")
+    try:
+        for folder in (dead, alive):
+            os.makedirs(os.path.join(folder, "slot-0"))
+        if os.path.exists(f"/proc/{gone.pid}"):
+            pytest.skip("the dead grader's pid was taken again at once")
+        removed = cgroups.remove_stale(parent)
+        assert dead in removed and not os.path.exists(dead)
+        assert os.path.isdir(os.path.join(alive, "slot-0")), "a running grader's cgroups were removed"
+    finally:
+        for folder in (dead, alive):
+            for path in (os.path.join(folder, "slot-0"), folder):
+                if os.path.isdir(path):
+                    os.rmdir(path)
+
+
+def test_a_workers_cpu_time_counts_its_child_processes_too():
+    """The CPU a worker used (what its own time is never less than) counts the processes it
+    starts: from its slot's cgroup where the host counts CPU per cgroup, else from its own
+    clock and its children's once it has waited for them. An import that has a child burn
+    half a second shows that half second."""
+    if not LINUX or os.geteuid() != 0:
+        pytest.skip("cgroups need root")
+    with Sandbox(LIMITS) as sandbox:
+        if "cgroup_limits" not in sandbox.isolation.layers:
+            pytest.skip("no cgroup v1 controllers here")
+        worker = sandbox.spawn(2)
+        try:
+            starved, cpu = worker.usage()
+            worker.send({"op": "load", "filename": "burn.py",
+                         "source": "import os, time\npid = os.fork()\nif pid == 0:\n"
+                                   "    end = time.process_time() + 0.5\n"
+                                   "    while time.process_time() < end:\n        pass\n"
+                                   "    os._exit(0)\nos.waitpid(pid, 0)\n"})
+            assert worker.receive(30.0)["ok"] is True
+            assert worker.usage()[1] - cpu >= 0.45
+        finally:
+            worker.close()
 
 
 def test_a_call_cut_short_by_the_submission_budget_names_the_budget_not_a_leftover_fraction(box):

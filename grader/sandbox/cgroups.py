@@ -24,6 +24,7 @@ returns None with the reason, and the grader says so in its warning.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import threading
 import time
@@ -33,6 +34,12 @@ from grader.sandbox.config import WorkerLimits
 
 CGROUP_ROOT = "/sys/fs/cgroup"
 CONTROLLERS = ("cpu", "memory", "pids")
+#: The controller that counts a cgroup's CPU time (``cpuacct.usage``); optional: without it the
+#: grader counts the worker process's own CPU time (:meth:`manager.Worker.usage`).
+ACCOUNTING = "cpuacct"
+#: How a batch's cgroup folders are named: the prefix, the grader's pid, a random token.
+PREFIX = "adam-grader-"
+_BATCH_FOLDER = re.compile(re.escape(PREFIX) + r"(\d+)-[0-9a-f]{8}")
 #: The CPU weight of one worker (the kernel's default weight of a group).
 CPU_SHARES = 1024
 CPU_PERIOD_US = 100_000
@@ -73,19 +80,29 @@ class WorkerCgroups:
         if os.geteuid() != 0:
             return None, "the grader is not root"
         base = {}
-        token = f"adam-grader-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        token = f"{PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
         try:
             for controller in CONTROLLERS:
                 own = _own_cgroup(controller)
                 mount = os.path.join(CGROUP_ROOT, controller)
                 if own is None or not os.path.exists(os.path.join(mount, "cgroup.procs")):
                     raise OSError(f"no cgroup v1 {controller} controller at {mount}")
+                remove_stale(mount + own)
                 folder = os.path.join(mount + own, token)
                 os.mkdir(folder, 0o700)
                 base[controller] = folder
         except OSError as exc:
             cls(base, limits).close()
             return None, f"no cgroups for workers ({exc})"
+        own, mount = _own_cgroup(ACCOUNTING), os.path.join(CGROUP_ROOT, ACCOUNTING)
+        if own is not None and os.path.exists(os.path.join(mount, "cpuacct.usage")) \
+                and os.path.realpath(mount) != os.path.realpath(os.path.join(CGROUP_ROOT, "cpu")):
+            remove_stale(mount + own)
+            try:  # a hierarchy of its own (where it shares cpu's, the cpu folders count)
+                os.mkdir(os.path.join(mount + own, token), 0o700)
+                base[ACCOUNTING] = os.path.join(mount + own, token)
+            except OSError:
+                pass
         return cls(base, limits), ""
 
     def _slot_folder(self, controller: str, slot: int) -> str:
@@ -93,7 +110,7 @@ class WorkerCgroups:
 
     def _make_slot(self, slot: int) -> None:
         limits = self._limits
-        for controller in CONTROLLERS:
+        for controller in self._base:
             os.makedirs(self._slot_folder(controller, slot), 0o700, exist_ok=True)
         cpu = self._slot_folder("cpu", slot)
         _write(os.path.join(cpu, "cpu.shares"), CPU_SHARES)
@@ -118,7 +135,7 @@ class WorkerCgroups:
                 self._make_slot(slot)
         fds = []
         try:
-            for controller in CONTROLLERS:
+            for controller in self._base:
                 fds.append(os.open(os.path.join(self._slot_folder(controller, slot), "cgroup.procs"),
                                    os.O_WRONLY | os.O_CLOEXEC))
         except OSError:
@@ -126,6 +143,16 @@ class WorkerCgroups:
                 os.close(fd)
             raise
         return fds
+
+    def usage_file(self, slot: int) -> str | None:
+        """The ``cpuacct.usage`` file (nanoseconds of CPU, every process of the slot) of
+        ``slot``, made by :meth:`join_fds`; None where the host does not count it."""
+        for controller in (ACCOUNTING, "cpu"):
+            if controller in self._base:
+                path = os.path.join(self._slot_folder(controller, slot), "cpuacct.usage")
+                if os.path.exists(path):
+                    return path
+        return None
 
     def close(self, seconds: float = 5.0) -> list[str]:
         """Kill whatever is left in the batch's cgroups and remove them; returns what could not
@@ -153,6 +180,32 @@ class WorkerCgroups:
                             break
                         time.sleep(0.02)
         return left
+
+
+def remove_stale(parent: str) -> list[str]:
+    """Remove the empty batch cgroups under ``parent`` that a grader which no longer runs left
+    behind (one killed, say, with no chance to clean up: its folder is named after its pid);
+    returns the folders removed. A folder that still holds a process, or whose grader's pid
+    is alive (perhaps reused), stays."""
+    removed = []
+    try:
+        entries = os.listdir(parent)
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _BATCH_FOLDER.fullmatch(entry)
+        if match is None or os.path.exists(f"/proc/{match.group(1)}"):
+            continue
+        folder = os.path.join(parent, entry)
+        try:
+            for slot in os.listdir(folder):
+                if slot.startswith("slot-") and os.path.isdir(os.path.join(folder, slot)):
+                    os.rmdir(os.path.join(folder, slot))
+            os.rmdir(folder)
+            removed.append(folder)
+        except OSError:  # busy, or not ours to remove: left alone
+            continue
+    return removed
 
 
 def _pids(folder: str) -> list[int]:

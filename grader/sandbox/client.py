@@ -89,17 +89,26 @@ def _failure(phase: str, failure: str, **details) -> CallOutcome:
 def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, bool]:
     """Wait for the worker's next answer for ``seconds`` of its own time.
 
+    Its own time is the wall time less what the machine kept it waiting for a CPU, and never
+    less than the CPU it used meanwhile (up to the wall time): the threads of a worker that
+    compete with each other (or with its own child processes) for its one CPU wait too, and
+    that wait is the submission's own.
+
     Returns ``(answer, own seconds used, contended)``; the answer is None when the limit
     was reached (``contended`` when at the wall-clock backstop, not by the worker's own time).
     Raises Closed or ProtocolError as :meth:`Worker.receive` does.
     """
     started = time.monotonic()
-    starved_before = worker.starved_seconds()
+    # The reading that ended the worker's last request still holds: the worker has waited
+    # for this one since, blocked, and a blocked thread gathers neither kind of time.
+    starved_before, cpu_before = worker.usage_last if worker.usage_last is not None else worker.usage()
     backstop = started + seconds * WALL_FACTOR
     now, own = started, 0.0
 
-    def own_time() -> float:  # wall time so far, less the time the machine kept the worker waiting
-        return max(0.0, (time.monotonic() - started) - (worker.starved_seconds() - starved_before))
+    def own_time() -> float:
+        wall = time.monotonic() - started
+        starved, cpu = worker.usage()
+        return max(0.0, wall - (starved - starved_before), min(wall, cpu - cpu_before))
 
     while True:
         if own >= seconds:

@@ -666,21 +666,39 @@ def join_new_session_keyring() -> None:
         raise OSError(errno, f"keyctl: {os.strerror(errno)}")
 
 
-def run_queue_seconds(pid: int) -> float | None:
+def run_queue_seconds(pid: int, *, tasks: int | None = None) -> float | None:
     """Seconds the threads of process ``pid`` have spent waiting for a CPU (runnable but not
-    running: starved by other processes), from ``/proc/PID/task/*/schedstat``; None if unknown."""
+    running: starved by other processes), from ``/proc/PID/task/*/schedstat``; None if unknown.
+
+    ``tasks``: an open descriptor of that ``/proc/PID/task`` folder (:func:`open_tasks`),
+    which names the process itself rather than whatever holds its pid later, and costs less
+    than the path (a grader reads this twice per call of every submission)."""
     total = 0
     try:
-        tasks = os.listdir(f"/proc/{pid}/task")
+        names = os.listdir(f"/proc/{pid}/task" if tasks is None else tasks)
     except OSError:
         return None
-    for task in tasks:
+    for task in names:
         try:
-            with open(f"/proc/{pid}/task/{task}/schedstat") as handle:
-                total += int(handle.read().split()[1])
+            if tasks is None:
+                fd = os.open(f"/proc/{pid}/task/{task}/schedstat", os.O_RDONLY)
+            else:
+                fd = os.open(f"{task}/schedstat", os.O_RDONLY, dir_fd=tasks)
+            try:
+                total += int(os.read(fd, 256).split()[1])
+            finally:
+                os.close(fd)
         except (OSError, ValueError, IndexError):
             continue
     return total / 1e9
+
+
+def open_tasks(pid: int) -> int | None:
+    """A descriptor of ``/proc/PID/task`` for :func:`run_queue_seconds` (None if there is none)."""
+    try:
+        return os.open(f"/proc/{pid}/task", os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return None
 
 
 def remove_ipc_objects(uid: int) -> int:

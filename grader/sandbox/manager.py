@@ -79,6 +79,8 @@ UID_BLOCK = 1024
 #: Seconds a worker may take to build its sandbox, and to take a request off its pipe.
 HELLO_SECONDS = 30.0
 SEND_SECONDS = 10.0
+#: The unit of the CPU times in ``/proc/PID/stat``.
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
 @dataclass(frozen=True)
@@ -378,15 +380,21 @@ class Worker:
     :meth:`exit_status` still answers (with the status recorded while closing).
     """
 
-    def __init__(self, request_fd: int, response_fd: int, control: socket.socket):
+    def __init__(self, request_fd: int, response_fd: int, control: socket.socket, cpu_file: str | None = None):
         #: The worker's pid as the grader sees it (None until the supervisor said it).
         self.pid: int | None = None
+        #: Its slot cgroup's ``cpuacct.usage`` (None: the host counts no CPU per cgroup).
+        self._cpu_file = cpu_file
         self._request_fd = request_fd
         self._response_fd = response_fd
         self._control: socket.socket | None = control
         self._status: str | None = None
         #: Set once the channel is out of step (a timeout, a crash, garbage): no goodbye then.
         self._broken = False
+        #: ``/proc/PID/task`` of the worker, opened on the first reading of its run-queue time.
+        self._tasks: int | None = None
+        #: The last reading of :meth:`usage` (None before the first).
+        self.usage_last: tuple[float, float] | None = None
         os.set_blocking(request_fd, False)  # a worker that stops reading cannot block the grader
 
     def send(self, message: dict, seconds: float = SEND_SECONDS) -> None:
@@ -442,11 +450,38 @@ class Worker:
         poller.register(self._response_fd, select.POLLIN)
         return bool(poller.poll(max(0, int(seconds * 1000))))
 
-    def starved_seconds(self) -> float:
-        """Seconds the worker's threads have waited for a CPU so far (0 where unknown)."""
+    def usage(self) -> tuple[float, float]:
+        """``(starved, cpu)`` so far: seconds the worker's threads have waited for a CPU
+        (runnable, but the machine ran something else), and seconds of CPU it has used: its
+        slot cgroup's count (every process of the worker) where the host keeps one, else the
+        worker process's own (its threads, and the children it has waited for). 0 where
+        unknown. Kept in :attr:`usage_last`."""
         if self.pid is None:
+            return 0.0, 0.0
+        if self._tasks is None:
+            self._tasks = iso.open_tasks(self.pid)
+            if self._tasks is None:
+                return 0.0, 0.0
+        starved = iso.run_queue_seconds(self.pid, tasks=self._tasks) or 0.0
+        self.usage_last = starved, self._cpu_seconds()
+        return self.usage_last
+
+    def _cpu_seconds(self) -> float:
+        try:
+            if self._cpu_file is not None:
+                fd = os.open(self._cpu_file, os.O_RDONLY)
+            else:
+                fd = os.open("../stat", os.O_RDONLY, dir_fd=self._tasks)  # /proc/PID/stat
+            try:
+                data = os.read(fd, 1024)
+            finally:
+                os.close(fd)
+            if self._cpu_file is not None:
+                return int(data) / 1e9
+            # utime, stime, cutime, cstime: fields 14 to 17, after the parenthesised name
+            return sum(int(f) for f in data.rsplit(b")", 1)[1].split()[11:15]) / _CLOCK_TICKS
+        except (OSError, ValueError, IndexError):
             return 0.0
-        return iso.run_queue_seconds(self.pid) or 0.0
 
     def end_of_call(self) -> None:
         """Tell the supervisor a call has ended: it kills whatever the call left running (child
@@ -528,6 +563,9 @@ class Worker:
                 except OSError:
                     pass
         self._request_fd = self._response_fd = -1
+        if self._tasks is not None:
+            os.close(self._tasks)
+            self._tasks = None
         if self._control is not None:
             self._control.close()
             self._control = None
@@ -724,7 +762,8 @@ class Sandbox:
                 os.close(fd)
         os.close(request_r)
         os.close(response_w)
-        worker = Worker(request_w, response_r, ours)
+        worker = Worker(request_w, response_r, ours,
+                        cpu_file=self._cgroups.usage_file(slot) if self._cgroups is not None else None)
         try:
             hello = worker.receive(HELLO_SECONDS)
         except ProtocolError as exc:
