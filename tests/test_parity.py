@@ -271,6 +271,49 @@ def test_the_memory_limit_of_one_process_applies_on_both_sides():
     assert (local.kind, local.detail) == (graded.kind, graded.detail)
 
 
+def test_the_file_size_and_open_file_limits_apply_on_both_sides():
+    """Writing a file past the worker's 16 MiB, and holding more files open than its 64, fail
+    the same way in the grader and in the student's run (which once had neither limit); only
+    which of the files is the first too many differs (each side holds a few descriptors of its
+    own)."""
+    from grader.engine.arguments import encode_argument
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    limits = load_rubric().limits
+    source = ("def momentum_updates(*args):\n"
+              "    with open('big.bin', 'wb') as handle:\n"
+              "        handle.write(b'x' * (17 * 1024 * 1024))\n"
+              "    return 1.0\n\n\n"
+              "def adam_updates(*args):\n"
+              "    held = [open('held-%d.txt' % n, 'w') for n in range(80)]\n"
+              "    return float(len(held))\n")
+    calls = [Call(function, (encode_argument(1.0),)) for function in ("momentum_updates", "adam_updates")]
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("files", "files.py", source.encode(), notebook=False),
+                           calls, limits).outcomes
+    run = LocalRun(source, "adam_vs_momentum.py", Limits.from_data({"limits": {
+        "import_seconds": limits.import_seconds, "call_seconds": limits.call_seconds,
+        "submission_seconds": limits.submission_seconds, "worker_cpu_seconds": limits.worker_cpu_seconds,
+        "worker_memory_mib": limits.worker_memory_mib}}), bundle=ASSIGNMENT)
+    try:
+        local = {call.key: run.call(call.function, list(call.args)) for call in calls}
+    finally:
+        run.close()
+    big, held = (graded[call.key] for call in calls)
+    assert big.kind == "raised" and "File too large" in big.detail, big
+    assert held.kind == "raised" and "Too many open files" in held.detail, held
+    def same(text: str) -> str:  # which file hits the limit depends on the descriptors already open
+        return re.sub(r"held-\d+", "held-N", text)
+
+    for call in calls:
+        assert (local[call.key].kind, same(local[call.key].detail)) == (graded[call.key].kind,
+                                                                         same(graded[call.key].detail))
+
+
 def _notebook(cells: list[str], outputs_bytes: int = 0) -> bytes:
     import base64
     import json as _json

@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 
 from . import calls
 from .calls import Outcome
-from .provided import MATPLOTLIB_BACKEND, ONE_THREAD
+from .provided import FILE_BYTES, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES
 
 #: The name the submission is imported under (as in the grader's worker).
 MODULE_NAME = "adam_vs_momentum"
@@ -345,7 +345,8 @@ def _guard_bundle_files(bundle: Path, workdir: Path, flags: list) -> None:
 def _apply_limits(cpu_seconds: float | None, memory_mib: float | None) -> None:
     """The grader worker's limits on this process, where the system has them: ``cpu_seconds``
     more of CPU time from now (the grader's worker starts at none: a fork of a warm process),
-    and an address space of ``memory_mib``, soft = hard as in the grader.
+    an address space of ``memory_mib``, and the worker's file size and open files
+    (:data:`provided.FILE_BYTES`, :data:`provided.OPEN_FILES`), soft = hard as in the grader.
 
     The CPU limit is a profiling timer (its default action ends the process), which counts
     fractions of a second, with ``RLIMIT_CPU`` (whole seconds) a second later as a backstop."""
@@ -367,6 +368,16 @@ def _apply_limits(cpu_seconds: float | None, memory_mib: float | None) -> None:
         size = int(memory_mib) * 1024 * 1024
         try:
             resource.setrlimit(resource.RLIMIT_AS, (size, size))
+        except (OSError, ValueError):
+            pass
+    for name, value in (("RLIMIT_FSIZE", FILE_BYTES), ("RLIMIT_NOFILE", OPEN_FILES)):
+        which = getattr(resource, name, None)
+        if which is None:
+            continue
+        try:  # never above what the system already allows (a lower hard limit stays)
+            _, hard = resource.getrlimit(which)
+            value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+            resource.setrlimit(which, (value, value))
         except (OSError, ValueError):
             pass
 

@@ -51,6 +51,14 @@ MATPLOTLIB_BACKEND = "Agg"
 #: The numerical libraries' thread pools are one thread in a worker (one CPU, and one process's
 #: address space, for each submission), in the grader and in the student's run alike.
 ONE_THREAD = MappingProxyType({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+#: A worker's limits per process besides the rubric's time and memory: the largest file it
+#: may write, how many files it may hold open, and its processes (threads included). The
+#: student's own run applies the first two as well; the process limit counts every process
+#: of the user there (a desktop's hundreds), so only the grader, whose workers each have a
+#: uid of their own, can apply it.
+FILE_BYTES = 16 * 1024 * 1024
+OPEN_FILES = 64
+PROCESSES = 16
 
 
 def provided_list() -> str:

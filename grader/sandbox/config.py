@@ -11,6 +11,8 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
+from grader.engine.provided import FILE_BYTES, PROCESSES
+
 #: The warm images a worker is forked from. Every zygote has imported numpy, sympy, the
 #: worker and common standard modules before its first fork; the plotting image has also
 #: imported matplotlib (Agg) and built its font list, about half a second more at start and
@@ -39,11 +41,11 @@ class WorkerLimits:
     cpu_seconds: int
     memory_bytes: int
     #: Processes (threads included) of one worker.
-    processes: int = 16
+    processes: int = PROCESSES
     #: Size of the worker's working directory (a tmpfs, or a loop of checks without one).
     workdir_bytes: int = 64 * 1024 * 1024
     #: Largest file a worker may write.
-    file_bytes: int = 16 * 1024 * 1024
+    file_bytes: int = FILE_BYTES
 
 
 @dataclass(frozen=True)

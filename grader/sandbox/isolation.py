@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
 
+from grader.engine.provided import FILE_BYTES, OPEN_FILES, PROCESSES
+
 try:
     import resource
 except ImportError:  # pragma: no cover - Windows
@@ -428,9 +430,9 @@ class ResourceLimits:
     cpu_seconds: int
     memory_bytes: int
     #: Processes (threads included) of the worker's real uid; None leaves the limit as it is.
-    processes: int | None = 16
-    file_bytes: int = 16 * 1024 * 1024
-    open_files: int = 64
+    processes: int | None = PROCESSES
+    file_bytes: int = FILE_BYTES
+    open_files: int = OPEN_FILES
 
     def apply(self) -> None:
         """Set every limit (soft = hard, so the worker cannot raise them again).
