@@ -193,6 +193,33 @@ def test_canvas_two_reports_for_one_student_fill_nothing():
     assert len(result.ambiguous) == 2
 
 
+_OVERLAPPING_IDS = ("Student,ID,SIS User ID,SIS Login ID,Section,Adam vs. SGD with momentum (4242)\r\n"
+                    "    Points Possible,,,,,15.00\r\n"
+                    '"Lovelace, Ada",12345,20190001,ada,Sec 1,\r\n'
+                    '"Turing, Alan",23456,20190002,alan,Sec 1,\r\n'
+                    '"Hopper, Grace",34567,23456,12345,Sec 1,\r\n')
+
+
+def test_canvas_a_canvas_user_id_from_a_download_file_name_is_matched_by_the_id_column_alone(tmp_path):
+    """Grace's student number (SIS User ID) is 23456, the digits of Alan's Canvas user id: the
+    report read from Alan's download file gets Alan's row, never Grace's."""
+    path = tmp_path / "gradebook.csv"
+    path.write_bytes(_OVERLAPPING_IDS.encode())
+    alan = dataclasses.replace(make_report("23456"), submission="submissions.zip:turingalan_23456_78901_adam.py")
+    result = canvas_import(read_gradebook(path), [alan], "Adam vs. SGD with momentum (4242)")
+    assert [(label.split(" (")[0], value) for label, _, value in result.filled] == [("Turing, Alan", "15.00")]
+
+
+def test_canvas_an_id_that_finds_different_students_in_different_columns_fills_nothing(tmp_path):
+    """A file named 12345.py (not a Canvas download name) is Ada by ID and Grace by SIS Login
+    ID: ambiguous, listed, and neither row is filled."""
+    path = tmp_path / "gradebook.csv"
+    path.write_bytes(_OVERLAPPING_IDS.encode())
+    result = canvas_import(read_gradebook(path), [make_report("12345")], "Adam vs. SGD with momentum (4242)")
+    assert result.filled == ()
+    assert result.ambiguous == ("12345 (matches different students by SIS Login ID and ID)",)
+
+
 def test_canvas_keeps_bom_line_endings_posting_row_and_untouched_rows_byte_for_byte(reports):
     raw = (LMS / "canvas_gradebook_manual_posting.csv").read_bytes()
     gradebook = read_gradebook(LMS / "canvas_gradebook_manual_posting.csv")

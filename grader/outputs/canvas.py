@@ -57,7 +57,9 @@ IMPORT_FILE = "canvas_import.csv"
 UNMATCHED_FILE = "canvas_unmatched.txt"
 #: Without ``--canvas-column``, the one assignment column whose title starts with this.
 DEFAULT_PREFIX = "Adam vs"
-#: Columns a report's student id is compared with, in this order (case-insensitively).
+#: Columns a report's student id is compared with (case-insensitively): a student it finds in
+#: one and another it finds in another is ambiguous. An id from a Canvas download's file name
+#: is compared with ``ID`` alone (:func:`is_canvas_user_id`).
 MATCH_COLUMNS = ("SIS Login ID", "SIS User ID", "ID")
 #: Canvas's own test student ("Student View"); never reported as missing a submission.
 TEST_STUDENT = "Student, Test"
@@ -333,21 +335,20 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
     unmatched, ambiguous = [], []
     for report in sorted(reports, key=lambda r: r.student):
         key = report.student.strip().casefold()
-        found = None
-        for table in lookup.values():
-            candidates = table.get(key, [])
-            if len(candidates) == 1:
-                found = candidates[0]
-                break
-            if len(candidates) > 1:
-                found = -1
-                break
-        if found is None:
+        # an id read from a Canvas download's file name is a Canvas user id: the ID column's
+        # alone (a student number in SIS User ID may be the same digits)
+        kinds = ("ID",) if is_canvas_user_id(report) else MATCH_COLUMNS
+        hits = {kind: lookup[kind].get(key, []) for kind in kinds if kind in lookup}
+        found = {n for candidates in hits.values() for n in candidates}
+        if not found:
             unmatched.append(report.student)
-        elif found == -1:
+        elif any(len(candidates) > 1 for candidates in hits.values()):
             ambiguous.append(f"{report.student} (matches several students)")
+        elif len(found) > 1:
+            ambiguous.append(f"{report.student} (matches different students by "
+                             f"{' and '.join(kind for kind, candidates in hits.items() if candidates)})")
         else:
-            claims.setdefault(found, []).append(report)
+            claims.setdefault(found.pop(), []).append(report)
 
     filled, matched = [], []
     for n in students:
@@ -371,6 +372,14 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
     points = next((_cell(row, target) for row in source if row and "Points Possible" in row[0]), "")
     return CanvasImport(column, gradebook.to_text(rows), tuple(filled), without, tuple(unmatched),
                         tuple(sorted(ungradable)), tuple(sorted(ambiguous)), points.strip(), tuple(matched))
+
+
+def is_canvas_user_id(report: Report) -> bool:
+    """Whether the report's student id was read from a Canvas "Download Submissions" file name
+    (``lastfirst_12345_67890_adam_vs_momentum.py``, in a folder or a zip), and so is a Canvas
+    user id."""
+    name = re.split(r"[/\\:]", report.submission)[-1]
+    return canvas_student_of(name) == report.student
 
 
 def student_names(options, reports: Sequence[Report]) -> dict[str, str]:
