@@ -1004,3 +1004,36 @@ def test_a_batch_launches_only_the_warm_images_its_submissions_name(tmp_path, mo
     reports = grade_batch([folder], options, stream=io.StringIO()).reports
     assert launched == [(PLAIN,), (PLAIN, PLOTTING)]
     assert {r.student: r.outcome.kind for r in reports} == {"plain": "graded", "plots": "graded"}
+
+
+def test_a_worker_the_kernel_kills_for_its_cgroups_memory_is_named_out_of_memory():
+    """Two processes of one worker, each under the per-process address-space limit, together
+    past the slot's memory cgroup: the kernel kills the larger, the worker, and the import
+    says it stopped at that memory limit instead of 'signal SIGKILL'."""
+    if not LINUX or os.geteuid() != 0:
+        pytest.skip("cgroups need root")
+    with Sandbox(LIMITS) as sandbox:
+        if "cgroup_limits" not in sandbox.isolation.layers:
+            pytest.skip("no cgroup v1 controllers here")
+        worker = sandbox.spawn(1)
+        if worker._memory is None:
+            worker.close()
+            pytest.skip("this kernel does not count the kills for a cgroup's memory limit")
+        source = ("import os, time\n"
+                  "pid = os.fork()\n"
+                  "if pid == 0:\n"
+                  "    block = b'x' * (550 * 2**20)\n"
+                  "    time.sleep(30)\n"
+                  "    os._exit(0)\n"
+                  "time.sleep(1.0)\n"
+                  "block = b'y' * (700 * 2**20)\n"
+                  "time.sleep(30)\n")
+        try:
+            worker.send({"op": "load", "filename": "hog.py", "source": source})
+            with pytest.raises(ProtocolError):
+                worker.receive(20.0)
+            status = worker.exit_status(5.0)
+        finally:
+            worker.close()
+    cap = (LIMITS.worker_memory_mib + 64 + 128)
+    assert status == f"stopped at its memory limit of {cap:,.0f} MiB for all its processes together", status

@@ -136,6 +136,13 @@ def cpu_limit_status(seconds: float) -> str:
     return f"stopped at its limit of {seconds:g} s of CPU time"
 
 
+def memory_limit_status(mib: float) -> str:
+    """How a worker ended when the kernel killed it because its processes together held more
+    memory than its cgroup allows (the address-space limit, the working directory and a
+    margin), as the status in :func:`import_ended_process` and :func:`call_ended_process`."""
+    return f"stopped at its memory limit of {mib:,.0f} MiB for all its processes together"
+
+
 def import_ended_process(status: str) -> str:
     return f"the submission ended the worker process while being imported ({status})"
 

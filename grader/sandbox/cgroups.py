@@ -119,7 +119,7 @@ class WorkerCgroups:
         # the batch as a whole weighs as much as its workers (one share each, like any process group)
         _write(os.path.join(self._base["cpu"], "cpu.shares"), CPU_SHARES * (len(self._slots) + 1))
         memory = self._slot_folder("memory", slot)
-        cap = limits.memory_bytes + limits.workdir_bytes + MEMORY_MARGIN
+        cap = self.memory_cap()
         _write(os.path.join(memory, "memory.limit_in_bytes"), cap)
         swap = os.path.join(memory, "memory.memsw.limit_in_bytes")
         if os.path.exists(swap):
@@ -154,6 +154,17 @@ class WorkerCgroups:
                     return path
         return None
 
+    def memory_cap(self) -> int:
+        """Bytes the processes of one slot may hold together."""
+        return self._limits.memory_bytes + self._limits.workdir_bytes + MEMORY_MARGIN
+
+    def oom_kills_file(self, slot: int) -> str | None:
+        """The slot's ``memory.oom_control`` (its ``oom_kill`` line counts the processes the
+        kernel killed for the cgroup's memory limit), made by :meth:`join_fds`; None where
+        the kernel does not count them."""
+        path = os.path.join(self._slot_folder("memory", slot), "memory.oom_control")
+        return path if oom_kills(path) is not None else None
+
     def close(self, seconds: float = 5.0) -> list[str]:
         """Kill whatever is left in the batch's cgroups and remove them; returns what could not
         be removed."""
@@ -180,6 +191,19 @@ class WorkerCgroups:
                             break
                         time.sleep(0.02)
         return left
+
+
+def oom_kills(path: str) -> int | None:
+    """The ``oom_kill`` count of a ``memory.oom_control`` file (None: unreadable, or none)."""
+    try:
+        with open(path) as handle:
+            for line in handle:
+                name, _, value = line.partition(" ")
+                if name == "oom_kill":
+                    return int(value)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def remove_stale(parent: str) -> list[str]:

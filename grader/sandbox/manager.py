@@ -30,9 +30,11 @@ from typing import Iterable
 
 from grader.sandbox import isolation as iso
 from grader.errors import ProtocolError, SandboxError, UnreachableInstall
+from grader.engine.calls import memory_limit_status
 from grader.engine.provided import ONE_THREAD
 from grader.sandbox.isolation import ALL_LAYERS
 from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
+from grader.sandbox import cgroups
 from grader.sandbox.cgroups import WorkerCgroups
 from grader.sandbox.config import IMAGES, PLOTTING, SandboxConfig, WorkerLimits
 from grader.sandbox.zygote import SPAWN
@@ -380,11 +382,16 @@ class Worker:
     :meth:`exit_status` still answers (with the status recorded while closing).
     """
 
-    def __init__(self, request_fd: int, response_fd: int, control: socket.socket, cpu_file: str | None = None):
+    def __init__(self, request_fd: int, response_fd: int, control: socket.socket, cpu_file: str | None = None,
+                 memory: tuple[str, int] | None = None):
         #: The worker's pid as the grader sees it (None until the supervisor said it).
         self.pid: int | None = None
         #: Its slot cgroup's ``cpuacct.usage`` (None: the host counts no CPU per cgroup).
         self._cpu_file = cpu_file
+        #: Its slot cgroup's ``memory.oom_control`` and memory cap in bytes, with the count of
+        #: kills for that cap before this worker (None: no such count here).
+        self._memory = memory
+        self._oom_before = cgroups.oom_kills(memory[0]) if memory else None
         self._request_fd = request_fd
         self._response_fd = response_fd
         self._control: socket.socket | None = control
@@ -519,6 +526,9 @@ class Worker:
         status = data.decode(errors="replace").strip()
         if status.startswith("P") and self.pid is None:  # the pid line, when it was never read
             status = status.partition("\n")[2].strip()
+        if status == "signal SIGKILL" and self._oom_before is not None \
+                and (cgroups.oom_kills(self._memory[0]) or 0) > self._oom_before:
+            status = memory_limit_status(self._memory[1] / 2**20)  # the kernel's, for the cgroup's cap
         if status:
             self._status = status
         return status or "unknown"
@@ -762,8 +772,10 @@ class Sandbox:
                 os.close(fd)
         os.close(request_r)
         os.close(response_w)
-        worker = Worker(request_w, response_r, ours,
-                        cpu_file=self._cgroups.usage_file(slot) if self._cgroups is not None else None)
+        groups = self._cgroups
+        oom_file = groups.oom_kills_file(slot) if groups is not None else None
+        worker = Worker(request_w, response_r, ours, cpu_file=groups.usage_file(slot) if groups is not None else None,
+                        memory=(oom_file, groups.memory_cap()) if oom_file else None)
         try:
             hello = worker.receive(HELLO_SECONDS)
         except ProtocolError as exc:
