@@ -12,6 +12,7 @@ import hashlib
 import importlib.util
 import re
 import unicodedata
+from dataclasses import dataclass
 from pathlib import Path, PurePath, PurePosixPath, PureWindowsPath
 from typing import Callable, Sequence
 
@@ -103,36 +104,80 @@ def student_id(name: str) -> str:
 # Canvas "Download Submissions" file names
 # ---------------------------------------------------------------------------
 
-_CANVAS_NAME = re.compile(r"^(?P<name>[^\W_]\w*?)_(?:LATE_)?(?P<user>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
+#: Whose submission a Canvas download file is: ``<sortable name>[_LATE]_<user id>``, or
+#: ``[LATE_]anon_<anonymous id>`` when the assignment is graded anonymously (the anonymous form
+#: first: a student whose sortable name is "anon" cannot be told apart, and Canvas hides who it is).
+_CANVAS_WHO = r"(?:(?:LATE_)?anon_(?P<anon>[A-Za-z0-9]+)|(?P<name>[^\W_]\w*?)_(?:LATE_)?(?P<user>\d+))"
+#: An uploaded file: ``<who>_<attachment id>_<the student's own file name>``.
+_CANVAS_UPLOAD = re.compile(_CANVAS_WHO + r"_(?P<attachment>\d+)_(?P<file>.+)")
+#: A text entry (``<who>_text.html``) or a URL (``<who>_link.html``) submission, as Canvas saves it.
+_CANVAS_ONLINE = re.compile(_CANVAS_WHO + r"_(?P<kind>text|link)\.html")
+
+
+@dataclass(frozen=True)
+class CanvasFile:
+    """What the name of a file in Canvas's "Download Submissions" zip says."""
+
+    #: The grader's student id: the Canvas user id (``12345``), or ``anon_<anonymous id>``.
+    student: str
+    #: The Canvas user id; None when the assignment is graded anonymously.
+    user: str | None
+    #: "upload", "text" (a text entry) or "link" (a URL submission).
+    kind: str
+    #: The student's own file name (``adam_vs_momentum-1.py``); None for a text entry or a URL.
+    file: str | None
+
+
+def canvas_file(filename: str) -> CanvasFile | None:
+    """What a Canvas "Download Submissions" file name says, or None when it is not one.
+
+    Canvas (``lib/content_zipper.rb``) names each uploaded file
+    ``<name>[_LATE]_<user id>_<attachment id>_<file name>``, where ``<name>`` is the student's
+    sortable name lower-cased with everything but letters, digits and underscores removed
+    (``lastfirst_12345_67890_adam_vs_momentum.py``, ``lastfirst_LATE_12345_67890_adam_vs_momentum-1.py``);
+    a text entry ``<name>[_LATE]_<user id>_text.html`` and a URL ``<name>[_LATE]_<user id>_link.html``.
+    Anonymously graded assignments put ``[LATE_]anon_<anonymous id>`` in place of
+    ``<name>[_LATE]_<user id>`` (``anon_k3Fq9_67890_adam_vs_momentum.py``): the student id is then
+    ``anon_<anonymous id>``, and there is no user id.
+    """
+    name = PureWindowsPath(PurePath(str(filename)).name).name
+    match = _CANVAS_UPLOAD.fullmatch(name)
+    kind = "upload" if match else None
+    if match is None:
+        match = _CANVAS_ONLINE.fullmatch(name)
+        kind = match["kind"] if match else None
+    if match is None or kind is None:
+        return None
+    student = f"anon_{match['anon']}" if match["anon"] else match["user"]
+    return CanvasFile(student, match["user"], kind, match["file"] if kind == "upload" else None)
 
 
 def canvas_student_of(filename: str) -> str | None:
-    """The Canvas user id in a "Download Submissions" file name, or None.
+    """The Canvas user id in a "Download Submissions" file name (:func:`canvas_file`), or None
+    (not such a name, or an anonymous one, which identifies no user)."""
+    found = canvas_file(filename)
+    return found.user if found else None
 
-    Canvas names each file ``<name>[_LATE]_<user id>_<attachment id>_<file name>``, where
-    ``<name>`` is the student's sortable name lower-cased with everything but letters, digits
-    and underscores removed (``lastfirst_12345_67890_adam_vs_momentum.py``,
-    ``lastfirst_LATE_12345_67890_adam_vs_momentum-1.py``). Anonymously graded assignments
-    name files ``anon_<anonymous id>_...``, which identify no user: None.
-    """
-    name = PureWindowsPath(PurePath(str(filename)).name).name
-    if re.match(r"^(?:LATE_)?anon_", name):
-        return None
-    match = _CANVAS_NAME.match(name)
-    return match["user"] if match else None
+
+def canvas_download_student(filename: str) -> str | None:
+    """The student id a "Download Submissions" file name gives (:func:`canvas_file`: the Canvas
+    user id, or ``anon_<anonymous id>``), or None."""
+    found = canvas_file(filename)
+    return found.student if found else None
 
 
 def canvas_file_name(filename: str) -> str | None:
-    """The student's own file name in a Canvas download file name (``adam_vs_momentum-1.py``), or None."""
-    if canvas_student_of(filename) is None:
-        return None
-    return _CANVAS_NAME.match(PureWindowsPath(PurePath(str(filename)).name).name)["file"]
+    """The student's own file name in a Canvas download file name (``adam_vs_momentum-1.py``), or
+    None (not an uploaded file's name)."""
+    found = canvas_file(filename)
+    return found.file if found else None
 
 
 def file_student_id(name: str) -> str:
-    """The id of a file given to the grader: the Canvas user id when its name follows Canvas's
-    download convention (so the Canvas export matches it), else its stem."""
-    return canvas_student_of(name) or student_id(name)
+    """The id of a file given to the grader: the id its name gives when it follows Canvas's
+    download convention (:func:`canvas_download_student`, so the Canvas export matches it),
+    else its stem."""
+    return canvas_download_student(name) or student_id(name)
 
 
 # ---------------------------------------------------------------------------

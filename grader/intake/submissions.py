@@ -13,11 +13,16 @@ ever stops the batch. What is a submission, and whose (SPEC section 6):
   next to a worked notebook is not what is graded), and ids never come from inside it;
 - an archive holds several students only when it is given on the command line and either
   the instructor says so (``class_archive``) or it is Canvas's own "Download Submissions"
-  archive, recognised as a whole (every file at the top level, every one named by Canvas's
-  convention) and given only next to other such archives or Canvas-named files (next to a
-  student's zip, folder or file, as in ``grade subs/*``, a student could have laid out their
-  zip that way: it is then that student's one submission, with a note). Then no member may
-  claim an id that another input already has.
+  archive, recognised as a whole (every file at the top level, every ``.py``, ``.ipynb`` and
+  ``.zip`` named by Canvas's convention, :func:`grader.intake.names.canvas_file`) and given only
+  next to other such archives or Canvas-named files (next to a student's zip, folder or file, as
+  in ``grade subs/*``, a student could have laid out their zip that way: it is then that
+  student's one submission, with a note). Then no member may claim an id that another input
+  already has;
+- a file next to the submissions (in a folder or a class archive) that is not graded (a PDF, a
+  Canvas text entry or URL) is listed as skipped with its reason, and in the report of the
+  Canvas student it belongs to; a file inside one student's zip or folder that is not graded is
+  listed in that student's report.
 """
 
 from __future__ import annotations
@@ -37,9 +42,9 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 from grader.engine.source import MAX_SOURCE_BYTES, byte_limit, read_source, too_large
 from grader.errors import InputError, SubmissionError
-from grader.intake.names import (ARCHIVE_SUFFIX, PREFERRED_NAME, SOURCE_SUFFIXES, also_submitted,
-                                 canvas_file_name, canvas_student_of, choose, display_name, file_student_id,
-                                 student_id, suffix_of)
+from grader.intake.names import (ARCHIVE_SUFFIX, MAX_LISTED, PREFERRED_NAME, SOURCE_SUFFIXES, also_submitted,
+                                 canvas_download_student, canvas_file, canvas_file_name, choose, display_name,
+                                 file_student_id, student_id, suffix_of)
 
 __all__ = ["DEFAULT_LIMITS", "Intake", "IntakeLimits", "MAX_BYTES", "PREFERRED_NAME", "SOURCE_SUFFIXES",
            "Skipped", "Submission", "discover", "find_submissions", "read_submission", "read_zip",
@@ -50,6 +55,8 @@ MAX_ZIP_TOTAL = 200_000_000
 MAX_ZIP_RATIO = 200
 _ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz", ".7z", ".rar")
 _IGNORED_FOLDERS = ("__MACOSX", "__pycache__")
+#: Why a file next to the submissions, that is not a Canvas text entry or URL, is not graded.
+_NOT_A_SUBMISSION = "not a .py, .ipynb or .zip file, nor a folder of one student's files"
 #: What reading a damaged archive member can raise (bad CRC, truncated or corrupt deflate,
 #: bzip2 or LZMA streams, unsupported compression methods).
 _MEMBER_ERRORS = (zipfile.BadZipFile, OSError, RuntimeError, ValueError, EOFError, zlib.error,
@@ -291,6 +298,27 @@ def _candidates(members: Sequence[zipfile.ZipInfo]) -> tuple[list[zipfile.ZipInf
     return candidates, problems
 
 
+def _is_other_file(member: zipfile.ZipInfo) -> bool:
+    """A plain file of an archive that :func:`_candidates` neither takes nor refuses (a PDF, a
+    picture, a text file): not graded, but listed, never dropped unseen. Hidden files and
+    ``__MACOSX`` are not."""
+    name = _member_name(member)
+    return (not member.is_dir() and not any(part.startswith(".") or part in _IGNORED_FOLDERS for part in _parts(name))
+            and _outside_or_link(member) is None and not _encrypted(member)
+            and not name.lower().rstrip().endswith(_ARCHIVE_SUFFIXES) and suffix_of(name) not in SOURCE_SUFFIXES)
+
+
+def _not_graded_reason(name: str) -> str:
+    """Why a file next to the submissions (in a folder, or at the top of a class archive) that is
+    not a submission is not graded: a Canvas text entry or URL submission says so."""
+    found = canvas_file(name)
+    if found is None or found.kind == "upload":
+        return _NOT_A_SUBMISSION
+    what = "a text entry" if found.kind == "text" else "a URL"
+    return (f"{what} submission on Canvas (student {found.student!r}), not graded: only uploaded .py, "
+            ".ipynb or .zip files are")
+
+
 def _keep(files: dict, name: str, full_name: str, value) -> None:
     """Add one of a student's files under its own name, or under its full name when another
     of theirs has that own name already (Canvas may keep two attachments of one name), so that
@@ -329,8 +357,10 @@ def _student_zip(student: str, name: str, content: bytes, limits: IntakeLimits) 
         return _unreadable(student, name, str(exc), content)
     candidates, problems = _candidates(members)
     by_name = {_member_name(m): m for m in candidates}
+    listed = set(by_name.values()) | {m for m in members if _is_other_file(m)}
+    names = [_member_name(m) for m in members if m in listed]  # the other files: in the report
     try:
-        chosen, others, chose = choose(list(by_name), archives=False, read=_member_reader(archive, by_name))
+        chosen, others, chose = choose(names, archives=False, read=_member_reader(archive, by_name))
     except SubmissionError as exc:
         message = "the zip archive holds no .py or .ipynb file" if not candidates else str(exc)
         if problems:
@@ -345,19 +375,53 @@ def read_zip(name: str, content: bytes, *, limits: IntakeLimits = DEFAULT_LIMITS
     yield _student_zip(file_student_id(name), name, content, limits)
 
 
+def _visible_files(members: Sequence[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    return [m for m in members if not m.is_dir() and not PurePosixPath(_member_name(m)).name.startswith(".")
+            and _parts(m.filename)[:1] != ("__MACOSX",)]
+
+
+def _is_canvas_named(member: zipfile.ZipInfo) -> bool:
+    return len(_parts(member.filename)) == 1 and canvas_file(member.filename) is not None
+
+
+def _not_canvas(files: Sequence[zipfile.ZipInfo]) -> list[zipfile.ZipInfo]:
+    """The files that keep an archive from being Canvas's download: any file below the top level,
+    and any ``.py``, ``.ipynb`` or ``.zip`` file not named by Canvas's convention (it could be
+    graded, and would be nobody's). Other top-level files (a PDF added by hand) are listed."""
+    return [m for m in files if len(_parts(m.filename)) > 1
+            or (not _is_canvas_named(m) and suffix_of(m.filename) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,))]
+
+
 def is_canvas_download(members: Sequence[zipfile.ZipInfo]) -> bool:
     """Whether an archive is Canvas's own "Download Submissions" zip, judged as a whole: every
-    file at the top level, every one named ``<name>_<user id>_<attachment id>_<file>``."""
-    files = [m for m in members if not m.is_dir() and not PurePosixPath(_member_name(m)).name.startswith(".")
-             and _parts(m.filename)[:1] != ("__MACOSX",)]
-    return bool(files) and all("/" not in m.filename.replace("\\", "/") and canvas_student_of(m.filename)
-                               for m in files)
+    file at the top level, at least one and every ``.py``, ``.ipynb`` and ``.zip`` among them
+    named by Canvas's convention (:func:`grader.intake.names.canvas_file`: an upload, a text
+    entry or a URL, of a user id or anonymous)."""
+    files = _visible_files(members)
+    return any(_is_canvas_named(m) for m in files) and not _not_canvas(files)
+
+
+def _canvas_like_note(name: str, members: Sequence[zipfile.ZipInfo]) -> str | None:
+    """The note for a zip whose files are mostly named like Canvas's download but that is not one
+    (:func:`is_canvas_download`), so is graded as one student's zip; None for any other zip."""
+    files = _visible_files(members)
+    named, others = sum(_is_canvas_named(m) for m in files), _not_canvas(files)
+    if not others or 2 * named <= len(files):
+        return None
+    listed = ", ".join(repr(display_name(m.filename)) for m in others[:MAX_LISTED])
+    more = f" and {len(others) - MAX_LISTED} more" if len(others) > MAX_LISTED else ""
+    return (f"{display_name(name)} is laid out like Canvas's \"Download Submissions\" zip ({named} of its "
+            f"{len(files)} files are named the Canvas way) but also holds {listed}{more}, which Canvas does not "
+            "write, so it is graded as one student's zip, not as the class; if it holds the whole class, "
+            "grade it with --class-archive")
 
 
 def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
-               ) -> tuple[list[Submission], list[Skipped]] | None:
-    """The submissions of a class archive, or None when ``path`` is one student's archive."""
-    if canvas_student_of(name) and not explicit:  # one student's file of a Canvas download
+               ) -> tuple[list[Submission], list[Skipped]] | str | None:
+    """The submissions of a class archive and what it holds that is not graded, or None when
+    ``path`` is one student's archive, or the note for its report when it is one student's
+    archive that looks like Canvas's download but for some files (:func:`_canvas_like_note`)."""
+    if canvas_download_student(name) and not explicit:  # one student's file of a Canvas download
         return None
     try:
         content = _file_bytes(path, MAX_ZIP_TOTAL, "zip archive")
@@ -368,7 +432,7 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
         raise
     canvas = is_canvas_download(members)
     if not (canvas or explicit):
-        return None
+        return _canvas_like_note(name, members)
     # A student's own zip among the class's files (Canvas keeps an uploaded zip as one file,
     # kai_1002_1_hw.zip): that student's submission, opened one level down by the student-zip
     # rule (whose caps apply; an archive inside it is not opened).
@@ -383,6 +447,19 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
         else:  # a file per student, Canvas-named or named after the student
             key, shown = file_student_id(parts[0]), canvas_file_name(parts[0]) or parts[0]
         _keep(groups.setdefault(key, {}), shown, parts[-1], member)
+    #: Canvas student -> their top-level files that are not graded (also listed as skipped).
+    extras: dict[str, list[str]] = {}
+    for member in members:
+        if member.filename in student_zips or not _is_other_file(member):
+            continue
+        parts = _parts(member.filename)
+        if len(parts) > 1:  # in a student's folder: listed with that student's submission
+            _keep(groups.setdefault(student_id(parts[0]), {}), "/".join(parts[1:]), parts[-1], member)
+            continue
+        skipped.append(Skipped(display_name(f"{name}:{member.filename}"), _not_graded_reason(parts[0])))
+        owner = canvas_file(parts[0])
+        if owner is not None:
+            extras.setdefault(owner.student, []).append(owner.file or parts[0])
     found = []
     zipped: dict[str, list[zipfile.ZipInfo]] = {}
     for member in student_zips.values():
@@ -406,7 +483,8 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
                                      f"zip (the archive is damaged): {type(exc).__name__}: {exc}"))
             continue
         sub = _student_zip(student, origin, data, limits)
-        found.append(dataclasses.replace(sub, location=display_name(origin)))
+        found.append(dataclasses.replace(sub, location=display_name(origin),
+                                         notes=sub.notes + also_submitted(extras.get(student, ()))))
     for student, by_name in sorted(groups.items()):
         try:
             chosen, others, chose = choose(list(by_name), archives=False, read=_member_reader(archive, by_name))
@@ -414,7 +492,8 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
             found.append(_unreadable(student, f"{name}:{student}", str(exc)))
             continue
         member = by_name[chosen].filename
-        sub = _read_member(archive, by_name[chosen], student, f"{name}:{member}", chose + also_submitted(others))
+        notes = chose + also_submitted(others + tuple(extras.get(student, ())))
+        sub = _read_member(archive, by_name[chosen], student, f"{name}:{member}", notes)
         found.append(dataclasses.replace(sub, location=display_name(f"{name}:{member}")))
     return found, skipped
 
@@ -423,10 +502,10 @@ def _class_zip(path: Path, name: str, limits: IntakeLimits, explicit: bool
 # Folders
 # ---------------------------------------------------------------------------
 
-def walk_folder(folder: Path, limit: int) -> list[str]:
+def walk_folder(folder: Path, limit: int, *, every_file: bool = False) -> list[str]:
     """Relative POSIX paths of the files in one student's folder that could be the submission
-    (``.py``, ``.ipynb``, ``.zip``), without hidden files, ``__MACOSX`` or links;
-    SubmissionError past ``limit`` entries."""
+    (``.py``, ``.ipynb``, ``.zip``; with ``every_file``, every other file too, to be listed),
+    without hidden files, ``__MACOSX`` or links; SubmissionError past ``limit`` entries."""
     found, seen = [], 0
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _IGNORED_FOLDERS
@@ -438,7 +517,7 @@ def walk_folder(folder: Path, limit: int) -> list[str]:
             path = Path(dirpath) / filename
             if filename.startswith(".") or path.is_symlink() or not path.is_file():
                 continue
-            if suffix_of(filename) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
+            if every_file or suffix_of(filename) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
                 found.append(path.relative_to(folder).as_posix())
     return found
 
@@ -446,7 +525,7 @@ def walk_folder(folder: Path, limit: int) -> list[str]:
 def _from_folder(folder: Path, student: str, origin: str, limits: IntakeLimits) -> Submission:
     """A folder holding one student's files: one submission, by the same rule as a zip."""
     try:
-        names = walk_folder(folder, limits.folder_files)
+        names = walk_folder(folder, limits.folder_files, every_file=True)  # the others: in the report
         chosen, others, chose = choose(names, read=path_reader(lambda name: folder / name))
     except SubmissionError as exc:
         return _unreadable(student, origin, str(exc))
@@ -474,6 +553,8 @@ def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], 
     #: Canvas user id -> {the student's own file name: the file}: a download unzipped by hand
     #: holds each student's files side by side, and they are one submission, as in the zip.
     canvas: dict[str, dict[str, Path]] = {}
+    #: Canvas student -> their files that are not graded (listed as skipped, and in their report).
+    extras: dict[str, list[str]] = {}
     try:
         children = sorted(folder.iterdir())
     except OSError as exc:
@@ -495,23 +576,28 @@ def _scan_folder(folder: Path, limits: IntakeLimits) -> tuple[list[Submission], 
             student = student_id(name)
             found.append(dataclasses.replace(
                 _safe(lambda: _from_folder(child, student, name, limits), student, name), location=shown))
-        elif suffix_of(name) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,) and canvas_student_of(name):
-            _keep(canvas.setdefault(canvas_student_of(name), {}), canvas_file_name(name), name, child)
+        elif suffix_of(name) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,) and canvas_download_student(name):
+            _keep(canvas.setdefault(canvas_download_student(name), {}), canvas_file_name(name), name, child)
         elif suffix_of(name) in SOURCE_SUFFIXES + (ARCHIVE_SUFFIX,):
             student = file_student_id(name)
             found.append(dataclasses.replace(
                 _safe(lambda: _from_file(child, student, name, limits), student, name), location=shown))
         else:
-            skipped.append(Skipped(shown, "not a .py, .ipynb or .zip file, nor a folder of one student's files"))
+            skipped.append(Skipped(shown, _not_graded_reason(name)))
+            owner = canvas_file(name)
+            if owner is not None:
+                extras.setdefault(owner.student, []).append(owner.file or name)
     for student, files in sorted(canvas.items()):
-        found.append(_canvas_files(folder, student, files, limits))
+        found.append(_canvas_files(folder, student, files, limits, tuple(extras.get(student, ()))))
     return found, skipped
 
 
-def _canvas_files(folder: Path, student: str, files: dict[str, Path], limits: IntakeLimits) -> Submission:
+def _canvas_files(folder: Path, student: str, files: dict[str, Path], limits: IntakeLimits,
+                  extras: tuple[str, ...] = ()) -> Submission:
     """The one submission of a Canvas user among the files of an unzipped Canvas download
     (``files``: their own file names, ``adam_vs_momentum.py`` or ``plots.py``, to the files),
-    chosen by the rule of a zip (:func:`choose`); the others are listed with it."""
+    chosen by the rule of a zip (:func:`choose`); the others, and ``extras`` (their files that
+    cannot be graded, a PDF), are listed with it."""
     def read() -> Submission:
         try:
             chosen, others, chose = choose(list(files), read=path_reader(files.__getitem__))
@@ -520,7 +606,7 @@ def _canvas_files(folder: Path, student: str, files: dict[str, Path], limits: In
             return _unreadable(student, display_name(f"{folder.name}: {names}"), str(exc))
         path = files[chosen]
         sub = _from_file(path, student, path.name, limits)
-        return dataclasses.replace(sub, notes=chose + also_submitted(others) + sub.notes,
+        return dataclasses.replace(sub, notes=chose + also_submitted(others + extras) + sub.notes,
                                    location=display_name(f"{folder.name}/{path.name}"))
 
     first = sorted(files.values())[0]
@@ -569,6 +655,11 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
             except Exception as exc:  # noqa: BLE001 - one input never stops the batch
                 members = None if not class_archive else ([], [Skipped(display_name(str(path)),
                                                                       f"class archive not graded: {exc}")])
+            if isinstance(members, str):  # one student's zip, laid out like Canvas's but for some files:
+                sub = _single_file(path, limits)  # said in its report and at the end of the run
+                singles.append(dataclasses.replace(sub, notes=sub.notes + (members,)))
+                skipped.append(Skipped(display_name(str(path)), members))
+                continue
             if members is not None and not class_archive:
                 recognised.append((path, members[0], members[1]))
                 continue
@@ -582,7 +673,7 @@ def find_submissions(paths: Iterable[Path], *, class_archive: bool = False,
     # and Canvas-named files (late submissions from the same download). Next to a student's
     # zip, folder or file (``grade subs/*``), a zip laid out that way may be a student's own,
     # crafted to create or take other students' grades: it is that student's one submission.
-    if all(p in downloads or (p.is_file() and canvas_student_of(p.name)) for p in paths):
+    if all(p in downloads or (p.is_file() and canvas_download_student(p.name)) for p in paths):
         for _, found, skips in recognised:
             classes += found
             skipped += skips
