@@ -305,13 +305,62 @@ def test_the_file_size_and_open_file_limits_apply_on_both_sides():
         run.close()
     big, held = (graded[call.key] for call in calls)
     assert big.kind == "raised" and "File too large" in big.detail, big
+    assert "the grader lets a submission write files of at most 16 MiB, 64 MiB in all" in big.detail
     assert held.kind == "raised" and "Too many open files" in held.detail, held
+    assert "the grader lets a submission hold at most 64 files open at once" in held.detail
     def same(text: str) -> str:  # which file hits the limit depends on the descriptors already open
         return re.sub(r"held-\d+", "held-N", text)
 
     for call in calls:
         assert (local[call.key].kind, same(local[call.key].detail)) == (graded[call.key].kind,
                                                                          same(graded[call.key].detail))
+
+
+def test_an_error_from_one_of_the_graders_limits_says_which_on_both_sides():
+    """Errors that come from the grader's sandbox rather than the student's code (a full
+    working folder, a read-only folder, a user without an account) say which limit it was;
+    both sides word errors with the same function, and other errors get nothing added."""
+    from grader.engine.calls import describe_error
+
+    def said(kind, message):
+        return describe_error({"type": kind, "message": message, "where": "line 3, in f"})
+
+    assert said("OSError", "1800000 requested and 1187312 written").endswith(
+        "(line 3, in f); the grader lets a submission write files of at most 16 MiB, 64 MiB in all, "
+        "in its working folder")
+    assert "write only in its working folder" in said("OSError", "[Errno 30] Read-only file system")
+    assert "without an account" in said("KeyError", "'getpwuid(): uid not found: 2069108736'")
+    assert said("ValueError", "math domain error") == "ValueError: math domain error (line 3, in f)"
+
+
+def test_importing_matplotlib_costs_the_import_limit_nothing_on_both_sides():
+    """A file that names matplotlib gets it imported before its import is timed: in the
+    grader (the plotting image) and in the student's run alike (which once imported it cold,
+    inside the limit). A 2 s import under a 2.5 s limit passes on both sides; and neither side
+    gives the file a user name in its environment."""
+    import dataclasses
+
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    limits = dataclasses.replace(load_rubric().limits, import_seconds=2.5)
+    source = ("import os, time\nimport matplotlib.pyplot as plt\ntime.sleep(2.0)\n\n\n"
+              "def concept_answers():\n    return {'user': 'USER' in os.environ or 'LOGNAME' in os.environ}\n")
+    call = Call("concept_answers", ())
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("plots", "plots.py", source.encode(), notebook=False),
+                           [call], limits).outcomes[call.key]
+    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
+                                                         limits.submission_seconds), bundle=ASSIGNMENT)
+    try:
+        local = run.call("concept_answers", [])
+    finally:
+        run.close()
+    assert (graded.kind, graded.value) == ("value", {"user": False}), graded
+    assert (local.kind, local.value) == (graded.kind, graded.value), local
 
 
 def _notebook(cells: list[str], outputs_bytes: int = 0) -> bytes:

@@ -10,10 +10,13 @@ Standard library only (this module ships to students; Python 3.9 and later).
 
 from __future__ import annotations
 
+import re
 import signal
 import traceback
 from dataclasses import dataclass
 from typing import Callable, Mapping
+
+from .provided import FILE_BYTES, OPEN_FILES, WORKDIR_BYTES
 
 #: Kinds of outcome, as in the grader's ``grader.results.CallOutcome``.
 KINDS = ("value", "raised", "not_implemented", "missing", "timeout", "crashed", "invalid",
@@ -82,11 +85,32 @@ def relocate(error: Mapping, locate: Callable[[int], "str | None"] | None) -> Ma
 
 
 def describe_error(error: Mapping) -> str:
-    """One line for an exception described by :func:`describe_exception`."""
+    """One line for an exception described by :func:`describe_exception`, with what it means
+    where the grader runs the file when it is one of the grader's limits (:func:`limit_hint`)."""
     kind = plain_text(error.get("type", "Exception"), 80)
     message = plain_text(error.get("message", ""), 300)
     where = plain_text(error.get("where", ""), 80)
-    return f"{kind}: {message}" + (f" ({where})" if where else "")
+    hint = limit_hint(message)
+    return f"{kind}: {message}" + (f" ({where})" if where else "") + (f"; {hint}" if hint else "")
+
+
+def limit_hint(message: str) -> str | None:
+    """What an error's message means in the grader's sandbox, where the student's own machine
+    may allow more: a file past the size limit, a full working folder, a folder it may not
+    write, too many open files, a user without an account. None for any other message."""
+    mib = 1024 * 1024
+    if "File too large" in message or "No space left on device" in message \
+            or re.search(r"\d+ requested and \d+ written", message):
+        return (f"the grader lets a submission write files of at most {FILE_BYTES // mib} MiB, "
+                f"{WORKDIR_BYTES // mib} MiB in all, in its working folder")
+    if "Read-only file system" in message:
+        return "the grader lets a submission write only in its working folder (the folder it starts in)"
+    if "Too many open files" in message:
+        return f"the grader lets a submission hold at most {OPEN_FILES} files open at once"
+    if "getpwuid(): uid not found" in message or "getpwnam(): name not found" in message:
+        return ("the grader runs a submission as a user without an account or a name: "
+                "getpass.getuser(), os.getlogin() and $USER do not work there")
+    return None
 
 
 # ---------------------------------------------------------------------------

@@ -36,12 +36,15 @@ from typing import Iterable, Sequence
 
 from . import calls
 from .calls import Outcome
-from .provided import FILE_BYTES, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES
+from .provided import FILE_BYTES, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES, names_plotting
 
 #: The name the submission is imported under (as in the grader's worker).
 MODULE_NAME = "adam_vs_momentum"
 #: Seconds the child may take to start Python and import numpy and sympy (not the student's time).
 STARTUP_SECONDS = 120.0
+#: Environment variables naming the user, which the grader's workers do not have (the child
+#: keeps the rest of the student's environment: what finds this Python and its packages).
+ACCOUNT_VARIABLES = frozenset({"USER", "LOGNAME", "USERNAME", "LNAME"})
 
 
 @dataclass(frozen=True)
@@ -78,14 +81,16 @@ class _Closed(Exception):
 class _Child:
     """One child process and the thread that reads its answers."""
 
-    def __init__(self, python: str, root: Path, workdir: Path):
+    def __init__(self, python: str, root: Path, workdir: Path, *, plotting: bool = False):
         boot = ("import sys; sys.path.insert(0, sys.argv[1]); "
-                "from grader.engine.localrun import child_main; child_main()")
+                "from grader.engine.localrun import child_main; child_main(plotting=sys.argv[2] == 'plotting')")
         options = {"start_new_session": True} if os.name == "posix" else {
             "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
-        env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": MATPLOTLIB_BACKEND, **ONE_THREAD}
+        # the grader's workers run as a user without an account or a name in their environment
+        env = {**{key: value for key, value in os.environ.items() if key not in ACCOUNT_VARIABLES},
+               "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": MATPLOTLIB_BACKEND, **ONE_THREAD}
         self.process = subprocess.Popen(
-            [python, "-c", boot, str(root)], cwd=workdir, stdin=subprocess.PIPE,
+            [python, "-c", boot, str(root), "plotting" if plotting else "plain"], cwd=workdir, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, **options)
         self.answers: queue.Queue = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -195,7 +200,7 @@ class LocalRun:
 
     def _start(self, seconds: float) -> Outcome | None:
         """A child with the submission imported (None), or the outcome every call shares."""
-        child = _Child(self.python, self.root, self.workdir)
+        child = _Child(self.python, self.root, self.workdir, plotting=names_plotting(self.source))
         try:
             ready = child.receive(STARTUP_SECONDS)
         except (_Timeout, _Closed):
@@ -382,8 +387,12 @@ def _apply_limits(cpu_seconds: float | None, memory_mib: float | None) -> None:
             pass
 
 
-def child_main() -> None:  # pragma: no cover - runs in the child process
-    """Serve the parent: ``load`` once, then ``call`` requests, one JSON line each way."""
+def child_main(*, plotting: bool = False) -> None:  # pragma: no cover - runs in the child process
+    """Serve the parent: ``load`` once, then ``call`` requests, one JSON line each way.
+
+    ``plotting``: the submission names the plotting library (:func:`provided.names_plotting`),
+    so matplotlib is imported before the child says it is ready, as the grader's plotting
+    image has it imported before the import is timed."""
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     nothing = os.open(os.devnull, os.O_RDWR)
@@ -412,6 +421,14 @@ def child_main() -> None:  # pragma: no cover - runs in the child process
         answers.write(data.encode("utf-8") + b"\n")
         answers.flush()
 
+    if plotting:
+        try:
+            import matplotlib
+
+            matplotlib.use(MATPLOTLIB_BACKEND)
+            import matplotlib.pyplot  # noqa: F401
+        except Exception:  # noqa: BLE001 - not installed here: the submission's import says so
+            pass
     answer({"op": "ready"})
     module = None
     filename = ""

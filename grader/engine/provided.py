@@ -51,6 +51,19 @@ MATPLOTLIB_BACKEND = "Agg"
 #: The numerical libraries' thread pools are one thread in a worker (one CPU, and one process's
 #: address space, for each submission), in the grader and in the student's run alike.
 ONE_THREAD = MappingProxyType({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+#: Import names of the plotting library (matplotlib's top-level modules): a submission whose
+#: source text holds any of them (:func:`names_plotting`) runs with matplotlib imported before
+#: its own import is timed, in the grader (a warm image) and in the student's run alike.
+PLOTTING_NAMES = ("matplotlib", "pylab", "mpl_toolkits")
+
+
+def names_plotting(source: str | None) -> bool:
+    """Whether ``source`` names the plotting library anywhere (an import, a string, even a
+    comment); a file that builds the name at run time does not, and pays its import."""
+    text = source or ""
+    return any(name in text for name in PLOTTING_NAMES)
+
+
 #: A worker's limits per process besides the rubric's time and memory: the largest file it
 #: may write, how many files it may hold open, and its processes (threads included). The
 #: student's own run applies the first two as well; the process limit counts every process
@@ -59,6 +72,8 @@ ONE_THREAD = MappingProxyType({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "
 FILE_BYTES = 16 * 1024 * 1024
 OPEN_FILES = 64
 PROCESSES = 16
+#: What a worker's working folder (the only place it may write) holds in all.
+WORKDIR_BYTES = 64 * 1024 * 1024
 
 
 def provided_list() -> str:

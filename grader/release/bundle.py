@@ -57,7 +57,7 @@ SECRET_MODULES = ("judging/inputs.py", "judging/items.py", "judging/misconceptio
 #: logic that the engine shares by design; their whole function bodies are still checked).
 FORMULA_SOURCES = ("reference/", "grader/judging/misconceptions.py")
 #: Modules a bundle file may import besides its own files and the standard library.
-THIRD_PARTY = frozenset({"numpy", "sympy", "mpmath", "nbformat", "pytest"})
+THIRD_PARTY = frozenset({"numpy", "sympy", "mpmath", "nbformat", "pytest", "matplotlib"})
 #: A line of secret code must have at least this many characters to count as a leak alone.
 MIN_LINE_CHARS = 20
 #: Entries a previous bundle may have gained by being used (pytest and Python caches).
@@ -89,6 +89,7 @@ sympy>=1.12
 mpmath>=1.3  # comes with sympy; the checking engine uses it directly
 nbformat>=5.9
 pytest>=8
+matplotlib>=3.5  # the grader provides it: a file that plots runs here as it is graded
 """
 
 

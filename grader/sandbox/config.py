@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 
-from grader.engine.provided import FILE_BYTES, PROCESSES
+from grader.engine.provided import FILE_BYTES, PROCESSES, WORKDIR_BYTES, names_plotting
 
 #: The warm images a worker is forked from. Every zygote has imported numpy, sympy, the
 #: worker and common standard modules before its first fork; the plotting image has also
@@ -21,17 +21,13 @@ from grader.engine.provided import FILE_BYTES, PROCESSES
 #: and every mode (nothing, for a submission that names matplotlib anywhere in its code).
 PLAIN, PLOTTING = "plain", "plotting"
 IMAGES = (PLAIN, PLOTTING)
-#: Import names that put a submission in the plotting image (matplotlib's top-level modules).
-PLOTTING_NAMES = ("matplotlib", "pylab", "mpl_toolkits")
-
-
 def image_for(source: str | None) -> str:
     """The image a submission's worker is forked from: :data:`PLOTTING` when its source text
-    holds any of :data:`PLOTTING_NAMES` (in an import, a string, even a comment), else
-    :data:`PLAIN`. A file that builds the name at run time (``"mat" + "plotlib"``) gets the
-    plain image and imports matplotlib itself, in every batch alike."""
-    text = source or ""
-    return PLOTTING if any(name in text for name in PLOTTING_NAMES) else PLAIN
+    names the plotting library (:func:`grader.engine.provided.names_plotting`: in an import, a
+    string, even a comment), else :data:`PLAIN`. A file that builds the name at run time
+    (``"mat" + "plotlib"``) gets the plain image and imports matplotlib itself, in every batch
+    alike."""
+    return PLOTTING if names_plotting(source) else PLAIN
 
 
 @dataclass(frozen=True)
@@ -43,7 +39,7 @@ class WorkerLimits:
     #: Processes (threads included) of one worker.
     processes: int = PROCESSES
     #: Size of the worker's working directory (a tmpfs, or a loop of checks without one).
-    workdir_bytes: int = 64 * 1024 * 1024
+    workdir_bytes: int = WORKDIR_BYTES
     #: Largest file a worker may write.
     file_bytes: int = FILE_BYTES
 
