@@ -125,8 +125,12 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 
     data = json.loads((HERE / "public_checks.json").read_text(encoding="utf-8"))
     run = config.stash.get(RUN, None)
+    from grader.engine.localrun import budget_note
+
+    note = budget_note(getattr(run, "used", 0.0), float(data["limits"]["submission_seconds"]))
     summary = preview(results, data["items"], dropped=config.stash.get(NOTES, ()),
-                      flags=tuple(getattr(run, "flags", ())), deselected=config.stash.get(DESELECTED, set()))
+                      flags=tuple(getattr(run, "flags", ())) + ((note,) if note else ()),
+                      deselected=config.stash.get(DESELECTED, set()))
     terminalreporter.section("score preview (public checks) - not a grade")
     for line in preview_lines(summary):
         terminalreporter.write_line(line)

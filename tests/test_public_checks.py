@@ -168,6 +168,18 @@ def test_slow_import_fails_every_check_with_the_graders_words(tmp_path):
     assert all(r["messages"] == [import_timeout(2)] for r in data["items"])  # the number is the data's
 
 
+def test_a_run_that_takes_most_of_its_budget_is_warned_that_the_grader_calls_more(tmp_path):
+    """The grader calls the functions about a quarter more often than the public checks: a
+    file that used most of its budget here is told so in the preview, one that kept well
+    within it is not (the reference)."""
+    folder = _assignment_copy(tmp_path, submission_seconds=5)
+    slow = _with_extra(tmp_path, "slow.py", "import time\ntime.sleep(3.5)")
+    data, output, _ = _run_in(folder, f"--submission={slow}", timeout=240)
+    assert any("budget here; the grader calls your functions about a quarter more often" in flag
+               for flag in data["flags"]), data["flags"]
+    assert "WARNING: your file took" in output
+
+
 def test_an_endless_loop_costs_its_own_check_only(tmp_path):
     from grader.engine.calls import call_timeout
 

@@ -70,6 +70,22 @@ class Limits:
                    float(limits["submission_seconds"]), **optional)
 
 
+#: Share of the submission's budget past which the preview warns: the grader calls the
+#: functions about a quarter more often than the public checks (more hidden inputs, more
+#: property probes), so a file that uses this much here may run out of its budget there.
+BUDGET_WARNING_SHARE = 0.6
+
+
+def budget_note(used: float, budget: float) -> str | None:
+    """The preview's warning for a run that took ``used`` seconds of its ``budget``
+    (``submission_seconds``), or None when it kept well within it."""
+    if budget <= 0 or used <= BUDGET_WARNING_SHARE * budget:
+        return None
+    return (f"your file took {used:.0f} s of its {budget:g} s budget here; the grader calls your "
+            "functions about a quarter more often (more hidden inputs and property checks), so it "
+            "may run out of time there and lose the items checked last: make the slow functions faster")
+
+
 class _Timeout(Exception):
     pass
 
@@ -189,12 +205,17 @@ class LocalRun:
         self.flags: list[str] = []
         self._child: _Child | None = None
         self._load_failure: Outcome | None = None
-        #: Seconds the submission's import and calls have taken so far: what its budget
+        #: Seconds the submission's import and calls have taken so far (:attr:`used`): what its budget
         #: (``submission_seconds``) counts, request by request as in the grader, so the time
         #: the checks spend between calls never costs the student.
         self._used = 0.0
         self._call_id = 0
         self._answers: dict = {}
+
+    @property
+    def used(self) -> float:
+        """Seconds of the submission's budget its import and calls have taken so far."""
+        return self._used
 
     # -- the parent's side -------------------------------------------------------------
 
