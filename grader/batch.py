@@ -117,6 +117,8 @@ class MergeResult:
     left_out: tuple[tuple[str, str], ...] = ()
     #: What the merge warned about (also printed), e.g. a shard folder without a manifest.
     warnings: tuple[str, ...] = ()
+    #: How many overrides of the shards the merge added to ``out/overrides.csv``.
+    carried: int = 0
 
 
 def rubric_digest(path: Path) -> str:
@@ -579,8 +581,15 @@ def _grade_in_processes(judging, sandbox: Sandbox, todo: list[Submission], slots
 def _trusted_process(conn, judging, sandbox: Sandbox, todo: list[Submission], slots: Sequence[int],
                      reports_dir: Path, digest: str) -> None:
     """One trusted process: grade, render and write each submission it is handed (one at a
-    time in each of its slots), answer ``(index, report JSON form, seconds)``."""
+    time in each of its slots), answer ``(index, report JSON form, seconds)``.
+
+    It ignores SIGINT: Ctrl-C reaches the terminal's whole process group, and the parent,
+    which handles it, stops this process (``None`` on ``conn``); a KeyboardInterrupt here
+    would only print a traceback per process before the grader's own "interrupted" line."""
+    import signal
     import threading
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     from grader.chunk import grade_submissions
     from grader.outputs.reports import report_to_dict
@@ -614,7 +623,9 @@ def _trusted_process(conn, judging, sandbox: Sandbox, todo: list[Submission], sl
     with ThreadPoolExecutor(max_workers=len(slots)) as pool:
         while True:
             index = conn.recv()
-            if index is None:
+            if index is None:  # the end, or the parent stopping (Ctrl-C): start nothing more
+                stop.set()
+                pool.shutdown(wait=True, cancel_futures=True)
                 return
             pool.submit(one, index)
 
@@ -749,12 +760,24 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions, stream=None) ->
     with a warning, from the students of its ``grades.csv``. Raises :class:`InputError`, before
     writing anything, for shards graded with different rubrics or grader versions, a rubric
     other than ``options.rubric_path``, or one student with two different submissions.
+
+    The shards' overrides (``<shard>/overrides.csv``) are applied, with ``out/overrides.csv``
+    and ``options.overrides``, and carried into ``out/overrides.csv`` (the union of the shards'
+    and its own, as :func:`grader.overrides.overrides_text` writes them): a later run into
+    ``out`` keeps them, as after one run over the whole batch. The same item of a student
+    overridden differently in two of these files is an :class:`OverrideError`, raised before
+    anything is written; ``--overrides FILE`` is applied, not copied.
     """
+    from grader.overrides import overrides_text, read_overrides
+
     stream = stream or sys.stderr
     rubric = load_rubric(options.rubric_path)
     digest = rubric_digest(options.rubric_path)
     out = Path(options.out)
-    overrides = load_overrides(override_files(out, options, [Path(s) / OVERRIDES_FILE for s in shards]), rubric)
+    shard_overrides = [Path(s) / OVERRIDES_FILE for s in shards]
+    overrides = load_overrides(override_files(out, options, shard_overrides), rubric)
+    own = read_overrides(out / OVERRIDES_FILE, rubric)
+    carried = load_overrides([out / OVERRIDES_FILE, *shard_overrides], rubric)
     warnings: list[str] = []
     stale: dict[str, str] = {}
     outdated: dict[str, str] = {}
@@ -818,6 +841,8 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions, stream=None) ->
         print(f"WARNING: {line}", file=stream)
     skipped = _merged_skipped(skipped_lists)
     with _writing(out):
+        if carried != own:  # the instructor's own file is left as it is when it holds them all
+            write_atomic(out / OVERRIDES_FILE, overrides_text(carried, rubric))
         for student, (_, shard) in sorted(merged.items()):
             for suffix in (".json", ".md"):
                 source = shard / "reports" / f"{student}{suffix}"
@@ -831,7 +856,8 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions, stream=None) ->
         write_manifest(out, reports, digest, skipped if skipped is not None else
                        list(dict.fromkeys(s for entry in skipped_lists if entry for s in entry)),
                        stale_ids, outdated_pairs)
-    return MergeResult(tuple(sorted(reports, key=lambda r: r.student)), notices, left_out, tuple(warnings))
+    return MergeResult(tuple(sorted(reports, key=lambda r: r.student)), notices, left_out, tuple(warnings),
+                       len(set(carried) - set(own)))
 
 
 def _read_manifest(folder: Path) -> dict | None:

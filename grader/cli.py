@@ -109,6 +109,9 @@ def _cmd_merge(args) -> int:
     result = merge_outputs(args.shards, BatchOptions(out=args.out, rubric_path=args.rubric,
                                                      exports=_exports(args), overrides=args.overrides))
     print(f"Merged {len(result.reports)} report(s) from {len(args.shards)} folder(s) into {args.out}.")
+    if result.carried:
+        print(f"Overrides: {result.carried} of the shards' recorded in {args.out / 'overrides.csv'} "
+              "(later runs into it keep them)")
     _print_outputs(args.out, result.notices)
     return 0
 

@@ -226,3 +226,37 @@ def test_worker_options_with_dask_are_a_usage_error_not_ignored(tmp_path, capsys
     assert exc.value.code == 2
     assert "do not apply with --dask" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_ctrl_c_in_a_terminal_prints_one_line_and_no_traceback(tmp_path):
+    """Ctrl-C reaches the terminal's whole process group: the grader, its trusted processes and
+    the sandbox. Only the grader answers it, with one line; the batch resumes on a rerun."""
+    import os
+    import signal
+    import time
+
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    for n in range(40):
+        shutil.copy(EXAMPLES / ("alice_correct.py" if n % 2 else "bob_partly_wrong.py"), subs / f"s{n:02d}.py")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out),
+                             "--workers", "2", "--processes", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline and proc.poll() is None:
+            if len(list((out / "reports").glob("*.json"))) >= 2 if (out / "reports").is_dir() else False:
+                break
+            time.sleep(0.05)
+        assert proc.poll() is None, "the batch finished before it could be interrupted"
+        os.killpg(proc.pid, signal.SIGINT)  # what the terminal does on Ctrl-C
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.rstrip().endswith("interrupted; rerun the same command to resume")
+    assert len(list((out / "reports").glob("*.json"))) < 40

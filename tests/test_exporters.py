@@ -537,3 +537,48 @@ def test_a_rerun_without_a_gradebook_removes_the_canvas_files_of_the_earlier_run
     assert "Removed canvas_import.csv and canvas_unmatched.txt of an earlier run" in said
     assert "Removed canvas\\_import.csv" in (tmp_path / "summary.md").read_text(encoding="utf-8")  # Markdown-escaped
     assert not [n for n in write_exports(tmp_path, reports[:1], RUBRIC, {}) if n.source == "canvas"]
+
+
+# ---------------------------------------------------------------------------
+# Moodle: two submissions of one user
+# ---------------------------------------------------------------------------
+
+def test_moodle_two_submissions_mapped_to_one_user_are_both_left_out_and_listed(tmp_path):
+    """Moodle reads the rows in order: two rows for Ada (``ada.py`` and ``20190001.py``, her ID
+    number) would give her whichever sorts last. As the Canvas export: neither is exported."""
+    participants = tmp_path / "participants.csv"
+    participants.write_text("First name,Last name,ID number,Email address\n"
+                            "Ada,Lovelace,20190001,ada@uni.edu\nAlan,Turing,20190002,alan@uni.edu\n"
+                            "Grace,Hopper,20190003,grace@uni.edu\n", encoding="utf-8")
+    out = tmp_path / "out"
+    notices = write_exports(out, [make_report("ada"), make_report("20190001", default="failed"),
+                                  make_report("alan")], RUBRIC,
+                            {"moodle": {"identifier": "email", "roster": participants}})
+    rows = _table((out / "moodle_import.csv").read_text(encoding="utf-8"))
+    assert [row[0] for row in rows[1:]] == ["alan@uni.edu"]
+    unmatched = (out / "moodle_unmatched.txt").read_text(encoding="utf-8")
+    assert "  20190001 (same student as ada; ada@uni.edu)\n  ada (same student as 20190001; ada@uni.edu)\n" in unmatched
+    without = unmatched.split("without a submission")[1].split("\n\n")[0]
+    assert "Grace Hopper" in without and "Ada" not in without  # she has two submissions, not none
+    status = next(n.status for n in notices if n.source == "moodle")
+    assert "1 row(s) matched in the roster" in status
+    assert "2 submission(s) left out as the same student as another (20190001 and ada: ada@uni.edu)" in status
+    assert status.endswith("(see moodle_unmatched.txt)")
+    # e-mails differing in case only are one Moodle user too
+    result = moodle_import([make_report("ann"), make_report("ann2"), make_report("bob")], identifier="email",
+                           title="T", roster={"ann": "ann@uni.edu", "ann2": "ANN@uni.edu", "bob": "bob@uni.edu"})
+    assert result.rows == (("bob", "bob@uni.edu"),)
+    assert result.ambiguous == ("ann (same student as ann2; ann@uni.edu)", "ann2 (same student as ann; ann@uni.edu)")
+
+
+def test_a_hand_made_moodle_roster_giving_one_identifier_to_two_students_is_refused(tmp_path):
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,email\nada,ada@uni.edu\n20190001,Ada@uni.edu\n", encoding="utf-8")
+    with pytest.raises(MoodleError, match=r"gives the email 'Ada@uni.edu' to two students \(ada and 20190001; "
+                                          r"lines 2 and 3\)"):
+        read_roster(roster, "email")
+    with pytest.raises(MoodleError, match="to two students"):  # before grading starts
+        validate_exports({"moodle": {"identifier": "email", "roster": roster}})
+    # one student listed twice with the same identifier is one mapping, as before
+    roster.write_text("student_id,email\nada,ada@uni.edu\nAda,ada@uni.edu\nalan,alan@uni.edu\n", encoding="utf-8")
+    assert read_roster(roster, "email") == {"ada": "ada@uni.edu", "alan": "alan@uni.edu"}

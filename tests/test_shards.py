@@ -176,3 +176,67 @@ def test_merge_refuses_shards_graded_with_different_rubrics_or_grader_versions(r
     assert proc.returncode == 2 and "different grader versions" in proc.stderr
     assert "0.0.1" in proc.stderr and str(older) in proc.stderr
     assert not (tmp_path / "merged2").exists()
+
+
+# --- overrides recorded in a shard are carried into the merged folder
+
+from grader.cli import main  # noqa: E402
+from grader.errors import OverrideError  # noqa: E402
+
+WHY = "academic integrity: copied 1a"
+
+
+@pytest.fixture(scope="module")
+def overridden_shards(tmp_path_factory):
+    """alice, bob and carol graded as one run (``whole``) and as two shards; alice's 1a is
+    overridden to 0 in ``whole`` and in the shard that holds her (``s1``), then applied."""
+    root = tmp_path_factory.mktemp("overridden")
+    subs = root / "subs"
+    subs.mkdir()
+    (subs / "alice.py").write_text(REFERENCE)
+    (subs / "bob.py").write_text(STUBS)
+    (subs / "carol.py").write_text(REFERENCE + "\n# carol\n")
+    for out, shard in (("whole", None), ("s1", (1, 2)), ("s2", (2, 2))):
+        run_shard(subs, root / out, shard)
+    assert (root / "s1" / "reports" / "alice.json").is_file()
+    for out in ("whole", "s1"):
+        assert main(["override", str(root / out), "alice", "1a", "0", "--why", WHY]) == 0
+        run_shard(subs, root / out, None if out == "whole" else (1, 2))
+    return root
+
+
+def test_merge_records_the_shards_overrides_so_later_runs_keep_them(overridden_shards, tmp_path, capsys):
+    root, merged = overridden_shards, tmp_path / "merged"
+    capsys.readouterr()
+    assert main(["merge", str(root / "s1"), str(root / "s2"), "--out", str(merged)]) == 0
+    assert f"Overrides: 1 of the shards' recorded in {merged / 'overrides.csv'}" in capsys.readouterr().out
+    text = (merged / "overrides.csv").read_text(encoding="utf-8")
+    assert text == (root / "s1" / "overrides.csv").read_text(encoding="utf-8")
+    assert text.startswith("student,item,points,reason,sha256\nalice,1a,0,academic integrity: copied 1a,")
+    assert tree(merged) == tree(root / "whole")  # the same folder as one run with the same override
+    assert main(["overrides", str(merged)]) == 0
+    listed = capsys.readouterr().out
+    assert "1 override(s) in" in listed and "alice" in listed and WHY in listed
+    # the ordinary grade command, rerun into the merged folder, keeps the override
+    run_shard(root / "subs", merged, None)
+    rows = {row["student"]: row for row in csv.DictReader(io.StringIO((merged / "grades.csv").read_text()))}
+    assert rows["alice"]["1a"] == "0" and rows["alice"]["total"] == "14"
+    assert "Instructor adjustment" in (merged / "reports" / "alice.md").read_text(encoding="utf-8")
+    assert tree(merged) == tree(root / "whole")
+
+
+def test_merge_keeps_the_merged_folders_own_overrides_and_refuses_conflicting_shards(overridden_shards, tmp_path):
+    root = overridden_shards
+    merged = tmp_path / "merged"
+    merged.mkdir()
+    (merged / "overrides.csv").write_text("student,item,points,reason\nbob,1a,1,accepted by hand\n")
+    merge([root / "s1", root / "s2"], merged)
+    assert [(row["student"], row["reason"]) for row in csv.DictReader(io.StringIO(
+        (merged / "overrides.csv").read_text()))] == [("alice", WHY), ("bob", "accepted by hand")]
+    # the same item of the same student overridden differently in two shards: refused, nothing written
+    s2 = tmp_path / "s2"
+    shutil.copytree(root / "s2", s2)
+    (s2 / "overrides.csv").write_text("student,item,points,reason\nalice,1a,0.5,regrade request\n")
+    with pytest.raises(OverrideError, match=r"alice's item 1a is overridden differently in .*s1.* and .*s2.*"):
+        merge([root / "s1", s2], tmp_path / "other")
+    assert not (tmp_path / "other").exists()

@@ -9,6 +9,9 @@ have as many fields as the header. Two consequences shape this file:
 
 - a row whose identifier matches no Moodle user **aborts the whole import**, so rows are
   written only for students the roster maps (others are listed in ``moodle_unmatched.txt``);
+- rows are processed in order, so two rows for one user would leave whichever comes last:
+  two submissions the roster maps to one identifier (``ada.py`` and ``20190001.py``, her ID
+  number) are both left out and listed, "(same student as ...)", as the Canvas export does;
 - Moodle's documentation asks to import feedback together with its grade, so both columns
   are always filled.
 
@@ -71,7 +74,11 @@ def load_roster(path: Path, identifier: str) -> Roster:
     """A roster CSV: either ``student_id,<identifier>`` (made by hand) or Moodle's own
     participants download (``First name``, ``Last name``, ``Email address``, ...), where each
     grader student id is matched with a participant's identifier, e-mail (or its part before
-    the ``@``), username or ID number; a key two participants share matches nobody."""
+    the ``@``), username or ID number; a key two participants share matches nobody.
+
+    A hand-made roster that gives one student two identifiers, or one identifier (compared
+    case-insensitively, as Moodle compares e-mails and usernames) to two students, is a
+    :class:`MoodleError`: Moodle would get two rows for one user."""
     from grader.intake.submissions import student_id
 
     path = Path(path)
@@ -95,6 +102,7 @@ def load_roster(path: Path, identifier: str) -> Roster:
     if "student_id" in header:
         sid = header.index("student_id")
         keys: dict[str, str] = {}
+        owners: dict[str, tuple[str, int]] = {}  # case-folded identifier -> (student, line)
         people = []
         for line, row in enumerate(rows[1:], start=2):
             if len(row) <= max(sid, col) or not row[sid].strip():
@@ -104,6 +112,11 @@ def load_roster(path: Path, identifier: str) -> Roster:
             if key in keys and keys[key] != value:
                 raise MoodleError(f"the Moodle roster {path} gives student {student} two identifiers "
                                   f"({keys[key]!r} and {value!r}; line {line})")
+            owner, first = owners.setdefault(value.casefold(), (student, line)) if value else (student, line)
+            if owner.casefold() != key:
+                raise MoodleError(f"the Moodle roster {path} gives the {identifier} {value!r} to two students "
+                                  f"({owner} and {student}; lines {first} and {line}): Moodle would get two "
+                                  "rows for one user; keep one")
             if value and key not in keys:
                 keys[key] = value
                 people.append((student, value))
@@ -179,6 +192,15 @@ class MoodleImport:
     not_in_roster: tuple[str, ...]
     #: Student ids the grader failed on (left out: a grade of 0 would be false).
     ungradable: tuple[str, ...]
+    #: ``(identifier, student ids)`` of every identifier two or more submissions are mapped to
+    #: (all of them left out: Moodle would keep whichever row comes last), in file order.
+    shared: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+    @property
+    def ambiguous(self) -> tuple[str, ...]:
+        """"<student id> (same student as <others>; <identifier>)" per submission of :attr:`shared`."""
+        return tuple(sorted(f"{student} (same student as {', '.join(s for s in students if s != student)}; {key})"
+                            for key, students in self.shared for student in students))
 
 
 def moodle_import(reports: Sequence[Report], *, identifier: str | None, title: str,
@@ -195,15 +217,26 @@ def moodle_import(reports: Sequence[Report], *, identifier: str | None, title: s
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(csv_row(header))
     rows, missing = [], []
+    keyed: list[tuple[Report, str]] = []
+    claims: dict[str, list[str]] = {}  # case-folded identifier -> the student ids mapped to it
     for report in sorted(reports, key=lambda r: r.student):
         key = report.student if roster is None else roster.get(report.student.casefold())
         if not key:
             missing.append(report.student)
             continue
+        keyed.append((report, key))
+        claims.setdefault(key.casefold(), []).append(report.student)
+    shared: dict[str, tuple[str, ...]] = {}
+    for report, key in keyed:
+        students = claims[key.casefold()]
+        if len(students) > 1:  # two rows for one user: Moodle would keep the last one, by sort order
+            shared.setdefault(key.casefold(), (key, tuple(students)))
+            continue
         # The identifier verbatim: Moodle matches it exactly (module docstring); the rest escaped.
         writer.writerow([key, *csv_row([points_text(report.total), feedback_text(report, title)])])
         rows.append((report.student, key))
-    return MoodleImport(header, buffer.getvalue(), tuple(rows), tuple(missing), tuple(sorted(ungradable)))
+    return MoodleImport(header, buffer.getvalue(), tuple(rows), tuple(missing), tuple(sorted(ungradable)),
+                        tuple(shared.values()))
 
 
 def formula_identifiers(result: MoodleImport) -> tuple[str, ...]:
@@ -255,10 +288,12 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
                    "Upload the file as it is; a spreadsheet would read them as formulas.")
         lines.append(warning)
         unmatched += [warning, ""]
-    sections = [("Submissions the grader failed on (ungradable; left out, regrade them)", result.ungradable)]
+    sections = [("Submissions the grader failed on (ungradable; left out, regrade them)", result.ungradable),
+                ("Submissions mapped to the same Moodle user as another (left out: Moodle would keep "
+                 "whichever row comes last; keep one submission, or fix the roster)", result.ambiguous)]
     without = ()
     if loaded is not None:
-        used = {key for _, key in result.rows} | {roster.get(s.casefold()) for s in result.ungradable}
+        used = {roster.get(s.casefold()) for s in [*(r.student for r in job.reports), *result.ungradable]}
         without = tuple(label for label, value in loaded.people if value not in used)
         sections.insert(0, ("Submissions not in the roster (left out: an unknown user aborts Moodle's import)",
                             result.not_in_roster))
@@ -271,11 +306,15 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
         if entries:
             lines.append(f"{title_}: " + "; ".join(entries))
     write_file(job.out, UNMATCHED_FILE, "\n".join(unmatched).rstrip("\n") + "\n")
-    left_out = len(result.not_in_roster) + len(result.ungradable) + len(without)
+    ambiguous = len(result.ambiguous)
+    left_out = len(result.not_in_roster) + len(result.ungradable) + len(without) + ambiguous
     status = (f"Moodle: {job.out / IMPORT_FILE}: {len(result.rows)} row(s)"
               + (f" matched in the roster, {len(result.not_in_roster)} submission(s) not in it, "
                  f"{len(without)} roster student(s) without a submission"
                  if roster is not None else " keyed by the grader's student ids (no roster)")
               + (f", {len(result.ungradable)} ungradable left out" if result.ungradable else "")
+              + (f", {ambiguous} submission(s) left out as the same student as another ("
+                 + "; ".join(f"{' and '.join(students)}: {key}" for key, students in result.shared[:3])
+                 + ("; ..." if len(result.shared) > 3 else "") + ")" if ambiguous else "")
               + (f" (see {UNMATCHED_FILE})" if left_out else ""))
     return (Notice("moodle", "Moodle grade import", tuple(lines), status),)
