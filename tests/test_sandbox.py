@@ -1037,3 +1037,65 @@ def test_a_worker_the_kernel_kills_for_its_cgroups_memory_is_named_out_of_memory
             worker.close()
     cap = (LIMITS.worker_memory_mib + 64 + 128)
     assert status == f"stopped at its memory limit of {cap:,.0f} MiB for all its processes together", status
+
+
+# --- what a timeout costs the submission's budget: exactly its limit, whatever the load
+
+
+class _SilentWorker:
+    """A worker that never answers. ``starved`` says how the machine treats it: True, it is
+    kept waiting the whole time (its own time stays 0, so its request reaches the wall-clock
+    backstop); False, it spins on its CPU (its own time is the wall time)."""
+
+    def __init__(self, starved: bool):
+        self.starved, self.born = starved, time.monotonic()
+        self.usage_last = None
+        self.killed = False
+
+    def usage(self):
+        wall = time.monotonic() - self.born
+        return (wall, 0.0) if self.starved else (0.0, wall)
+
+    def send(self, message):
+        pass
+
+    def wait_readable(self, seconds):
+        time.sleep(min(seconds, 0.02))
+        return False
+
+    def kill(self):
+        self.killed = True
+
+    def close(self, wait=True):
+        pass
+
+
+class _SilentSandbox:
+    def __init__(self, starved_first: int):
+        self.spawned = 0
+        self.starved_first = starved_first
+        self.isolation = sandbox_module.Isolation(frozenset(), ())
+
+    def spawn(self, slot, image):
+        self.spawned += 1
+        return _SilentWorker(starved=self.spawned <= self.starved_first)
+
+
+@pytest.mark.parametrize("starved_first", [0, 1, 2], ids=["quiet", "starved-once", "starved-twice"])
+def test_a_timed_out_request_costs_its_limit_and_a_starved_one_only_its_retry(starved_first):
+    """The budget a looping call uses is its limit, never the polling's overshoot, and a
+    request that only reached the backstop because the machine starved it is tried again at
+    no cost: a batch graded beside a busy neighbour keeps the quiet run's grades."""
+    from grader.sandbox.client import WorkerSession
+    from grader.sandbox.client import _await_answer
+
+    answer, used, contended = _await_answer(_SilentWorker(starved=False), 0.15)
+    assert (answer, used, contended) == (None, 0.15, False)  # exactly the limit, not 0.15 and a poll
+
+    sandbox = _SilentSandbox(starved_first)
+    session = WorkerSession(sandbox, 0, read_submission("loops", "loops.py", b"x = 1\n", notebook=False))
+    failed = session.load(0.05)
+    assert failed is not None and failed.kind == "timeout"
+    # starved twice: the retry was starved too, and the import costs its limit all the same
+    assert session.used == 0.05
+    assert sandbox.spawned == (1 if starved_first == 0 else 2)

@@ -75,9 +75,11 @@ class _Failed(Exception):
     """A request that ended in an outcome instead of an answer; ``contended`` when it reached
     the wall-clock backstop while the machine starved the worker."""
 
-    def __init__(self, outcome: CallOutcome, contended: bool = False):
+    def __init__(self, outcome: CallOutcome, contended: bool = False, charge: float = 0.0):
         super().__init__(outcome.detail)
         self.outcome = outcome
+        #: What the request costs the submission's budget if it is not retried.
+        self.charge = charge
         self.contended = contended
 
 
@@ -111,8 +113,8 @@ def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, b
         return max(0.0, wall - (starved - starved_before), min(wall, cpu - cpu_before))
 
     while True:
-        if own >= seconds:
-            return None, own, False
+        if own >= seconds:  # a request cut at its limit costs exactly the limit, as in the local run
+            return None, seconds, False
         if now >= backstop:
             return None, own, True
         if worker.wait_readable(min(seconds - own, backstop - now) + 0.001):
@@ -155,10 +157,14 @@ class WorkerSession:
             raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds)) from None
         except ProtocolError as exc:
             raise _Failed(_failure(phase, "invalid", function=function, problem=str(exc))) from None
-        self.used += own
         if answer is None:  # out of step: no goodbye, no waiting for an answer that may never come
             worker.kill()
-            raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), contended)
+            # It costs exactly its limit, as in the local run, charged by the caller unless
+            # retried: a request the machine starved is tried again and costs only its retry,
+            # so the machine's load moves no budget.
+            raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), contended,
+                          charge=seconds)
+        self.used += own
         return answer
 
     def _drop(self) -> None:
@@ -180,6 +186,7 @@ class WorkerSession:
             self._drop()
             if failed.contended and not retried:
                 return self.load(seconds, retried=True)
+            self.used += failed.charge
             return failed.outcome
         invalid = _failure("load", "invalid")
         if reply.get("op") != "loaded" or type(reply.get("ok")) is not bool:
@@ -213,6 +220,7 @@ class WorkerSession:
             self._drop()
             if failed.contended and not retried:
                 return self.call(call, call_id, seconds, import_seconds=import_seconds, retried=True)
+            self.used += failed.charge
             return failed.outcome
         outcome, usable = _call_outcome(reply, call, call_id, self.locate)
         if usable:
