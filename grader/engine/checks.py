@@ -17,7 +17,7 @@ import numpy as np
 
 from .explain import unknown_symbols_message
 from .numeric import check_array
-from .wire import ArrayValue, ExprValue, OtherValue
+from .wire import ArrayValue, ExprValue, OtherValue, uncalled_function
 
 
 class Unanswered(Exception):
@@ -63,6 +63,9 @@ def describe(value) -> str:
     if isinstance(value, ExprValue):
         return "a sympy expression"
     if isinstance(value, OtherValue):
+        function = uncalled_function(value)
+        if function is not None:
+            return f"the function {function} itself (not applied to an argument)"
         infinite = [name for name in _NON_FINITE_NODES if f"'{name}'" in value.why]
         if infinite:
             name = _NON_FINITE_NODES[infinite[0]]
@@ -118,6 +121,10 @@ class SymbolicVerdict:
 
 
 def not_expression(what: str, answer) -> SymbolicVerdict:
+    function = uncalled_function(answer)
+    if function is not None:  # sympy.cos where sympy.cos(c) was meant
+        return SymbolicVerdict("not_expression", f"{what} is the function {function} itself, not an expression: "
+                                                 f"apply it to an argument, as in {function}(x)")
     return SymbolicVerdict("not_expression", f"{what} is {describe(answer)}, not a sympy expression")
 
 

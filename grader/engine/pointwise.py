@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from .expressions import FLOAT, Arithmetic, Work, evaluator, free_symbols
+from .numeric import distinct_digits
 
 #: Float points: relative tolerance and absolute floor.
 FLOAT_RTOL = 1e-9
@@ -36,8 +37,11 @@ class PointAgreement:
             return ""
         point = points[self.index]
         shown = ", ".join(f"{name}={_fmt(point[name])}" for name in (names or sorted(point)) if name in point)
-        got = "no finite real value" if self.got is None else _fmt(self.got)
-        return f"at {shown}: expected {_fmt(self.expected)}, got {got}"
+        if self.got is None:
+            expected, got = _fmt(self.expected), "no finite real value"
+        else:
+            expected, got = _shown_apart(self.expected, self.got)
+        return f"at {shown}: expected {expected}, got {got}"
 
 
 def values_at(tree, points: Sequence[Mapping[str, object]], arithmetic: Arithmetic = FLOAT,
@@ -102,6 +106,24 @@ def _close(got, expected, rtol: float, atol: float) -> bool:
     if got is None or expected is None:
         return got is None and expected is None
     return abs(got - expected) <= atol + rtol * abs(expected)
+
+
+def _shown_apart(expected, got) -> tuple[str, str]:
+    """Both values with 6 significant digits, or as many more as it takes to tell them apart:
+    a near miss shown as the same number twice tells a student nothing. Values at the exact
+    points (50-digit numbers) that differ where their doubles do not show their own digits."""
+    if type(expected) is bool or type(got) is bool:
+        return _fmt(expected), _fmt(got)
+    try:
+        shown = distinct_digits(float(expected), float(got))
+    except (TypeError, ValueError, OverflowError):
+        return _fmt(expected), _fmt(got)
+    if shown[0] == shown[1] and hasattr(expected, "_mpf_") and hasattr(got, "_mpf_"):
+        for digits in range(18, 51):
+            precise = expected.context.nstr(expected, digits), got.context.nstr(got, digits)
+            if precise[0] != precise[1]:
+                return precise
+    return shown
 
 
 def _fmt(value) -> str:

@@ -7,7 +7,8 @@ Every value is an object with a type tag ``"t"``:
 ``{"t": "bool"}``     with ``"v"``: true or false
 ``{"t": "int"}``      with ``"v"``: a JSON integer of at most 18 digits
 ``{"t": "float"}``    with ``"v"``: a finite JSON number
-``{"t": "str"}``      with ``"v"``: a string of at most 1,000 characters
+``{"t": "str"}``      with ``"v"``: a string of at most 1,000 characters (a NumPy
+                      string is sent as the str it holds, as are dict keys)
 ``{"t": "array"}``    with ``"shape"`` and ``"data"`` (row-major finite numbers, where
                       ``"nonfinite"`` lists ``[flat index, "nan" | "inf" | "-inf"]``)
 ``{"t": "expr"}``     with ``"v"``: an expression tree (see :mod:`.expressions`)
@@ -22,7 +23,9 @@ JSON, checking exact types, sizes and the expression whitelist.
 
 from __future__ import annotations
 
+import inspect
 import math
+import re
 from dataclasses import dataclass
 from typing import Union
 
@@ -100,8 +103,11 @@ def _encode(value, depth: int) -> dict:
         return {"t": "int", "v": value}
     if type(value) is float or isinstance(value, (np.floating, np.integer)):
         return _encode_array(np.asarray(value, dtype=np.float64), scalar=True)
-    if type(value) is str:
-        return {"t": "str", "v": value[:MAX_STRING]} if len(value) <= MAX_STRING else _other(value, "string too long")
+    if type(value) is str or isinstance(value, np.str_):
+        # a NumPy string (np.random.choice of options, an element of an array of them) is
+        # the text it holds: judged as that str, under the same limit
+        text = str.__str__(value)
+        return {"t": "str", "v": text} if len(text) <= MAX_STRING else _other(value, "string too long")
     if isinstance(value, dict):
         if depth > 0:
             return _other(value, "nested dict")
@@ -109,9 +115,10 @@ def _encode(value, depth: int) -> dict:
             return _other(value, f"more than {MAX_DICT_KEYS} keys")
         out = {}
         for key in list(value.keys()):
-            if type(key) is not str or len(key) > 100:
+            text = str.__str__(key) if type(key) is str or isinstance(key, np.str_) else None
+            if text is None or len(text) > 100:
                 return _other(value, "dict keys must be short strings")
-            out[key] = encode_value(value[key], depth=depth + 1)
+            out[text] = encode_value(value[key], depth=depth + 1)
         return {"t": "dict", "v": out}
     if isinstance(value, sympy.Basic):
         if isinstance(value, sympy.MatrixBase):
@@ -125,7 +132,40 @@ def _encode(value, depth: int) -> dict:
     if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value, dtype=np.float64)
         return _encode_array(array, scalar=False)
+    name = _function_name(value)
+    if name is not None:
+        return _other(value, _UNCALLED.format(name))
     return _other(value, "not a number, array, expression, string or dict")
+
+
+#: Why a function returned without being applied to anything (``sympy.cos`` where
+#: ``sympy.cos(c)`` was meant) has no wire form; :func:`uncalled_function` reads its name back.
+_UNCALLED = "the function {} itself, not applied to an argument"
+_UNCALLED_NAME = re.compile(r"the function ([A-Za-z_][A-Za-z0-9_]{0,59}) itself, not applied to an argument")
+
+
+def _function_name(value) -> str | None:
+    """The name of a function object (a sympy function class such as ``sympy.cos`` or an
+    undefined ``sympy.Function("f")``, a Python function such as ``sympy.sqrt``, a NumPy
+    ufunc), when it is a plain identifier; else None."""
+    from sympy.core.function import FunctionClass
+
+    if isinstance(value, FunctionClass):
+        name = type.__dict__["__name__"].__get__(value)  # the class's own name, not a metaclass's
+    elif inspect.isroutine(value) or isinstance(value, np.ufunc):
+        name = getattr(value, "__name__", None)
+    else:
+        return None
+    return name if type(name) is str and _UNCALLED_NAME.fullmatch(_UNCALLED.format(name)) else None
+
+
+def uncalled_function(value) -> str | None:
+    """The name of the function a decoded answer is, when the student returned a function
+    itself rather than applied it (``sympy.cos`` for ``sympy.cos(c)``); else None."""
+    if isinstance(value, OtherValue):
+        match = _UNCALLED_NAME.fullmatch(value.why)
+        return match.group(1) if match else None
+    return None
 
 
 def _encode_array(array: np.ndarray, *, scalar: bool) -> dict:
