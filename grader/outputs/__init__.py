@@ -27,15 +27,38 @@ from typing import Callable, Mapping, Sequence
 from grader.errors import GraderError, InstructorFault
 from grader.results import Report
 from grader.rubric import Rubric
-from grader.outputs import canvas, gradescope, moodle
 from grader.outputs.base import ExportJob, Notice, split_ungradable, write_file
-from grader.outputs.canvas import canvas_student_of
-from grader.outputs.gradescope import UngradableSubmission, gradescope_results
 
 __all__ = ["EXPORTERS", "ExportJob", "Exporter", "Notice", "UngradableSubmission", "canvas_student_of",
            "gradescope_results", "validate_exports", "write_exports", "write_file"]
 
 Exporter = Callable[[ExportJob], Sequence[Notice]]
+
+
+def _deferred(module: str, name: str) -> Callable:
+    """``grader.outputs.<module>.<name>``, imported on its first call: the Gradescope path,
+    which writes one results.json, starts its sandbox without importing the other exporters
+    (a cold start's critical path)."""
+    def call(*args, **kwargs):
+        import importlib
+
+        return getattr(importlib.import_module(f"grader.outputs.{module}"), name)(*args, **kwargs)
+
+    call.__name__ = call.__qualname__ = f"{module}.{name}"
+    return call
+
+
+#: Names this package re-exports from its modules, imported when first asked for.
+_REEXPORTED = {"UngradableSubmission": "gradescope", "gradescope_results": "gradescope",
+               "canvas_student_of": "canvas"}
+
+
+def __getattr__(name: str):
+    if name in _REEXPORTED:
+        import importlib
+
+        return getattr(importlib.import_module(f"grader.outputs.{_REEXPORTED[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _summary(job: ExportJob) -> tuple[Notice, ...]:
@@ -48,14 +71,15 @@ def _summary(job: ExportJob) -> tuple[Notice, ...]:
 #: Exporters that run on every batch, by name, in this order (the summary last: it lists
 #: the notices of the others).
 EXPORTERS: dict[str, Exporter] = {
-    "gradescope": gradescope.export,
-    "canvas": canvas.export,
-    "moodle": moodle.export,
+    "gradescope": _deferred("gradescope", "export"),
+    "canvas": _deferred("canvas", "export"),
+    "moodle": _deferred("moodle", "export"),
     "summary": _summary,
 }
 
 #: Checks of an exporter's options that can run before grading starts.
-VALIDATORS: dict[str, Callable[[Mapping], None]] = {"canvas": canvas.validate, "moodle": moodle.validate}
+VALIDATORS: dict[str, Callable[[Mapping], None]] = {"canvas": _deferred("canvas", "validate"),
+                                                    "moodle": _deferred("moodle", "validate")}
 
 
 def validate_exports(options: Mapping) -> None:

@@ -60,6 +60,15 @@ ALL_LAYERS = (
 def _libc():
     if not sys.platform.startswith("linux"):
         return None
+    # The C library is loaded already (the interpreter links it): its symbols are found in the
+    # process's own namespace, without find_library, which runs ``ldconfig -p`` (35-55 ms in
+    # the grader and again in each zygote, on a cold start's critical path).
+    try:
+        own = ctypes.CDLL(None, use_errno=True)
+        if all(hasattr(own, name) for name in ("syscall", "prctl", "unshare", "mount", "umount", "capset")):
+            return own
+    except OSError:  # pragma: no cover - no dlopen(NULL): look for the library by name
+        pass
     try:
         return ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
     except OSError:  # pragma: no cover - a Linux without a loadable C library
