@@ -249,46 +249,55 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     isolation = Isolation((), ())
     children_before = _cpu_seconds(resource.RUSAGE_CHILDREN)
     trusted_children = 0.0
-    if todo and options.dask:
-        graded, isolation = _grade_on_cluster(todo, rubric, options, reports_dir, digest, on_report)
-        done += graded
-    elif todo:
-        sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
-        # the zygotes warm up while the judging machinery is imported and built
-        sandbox.launch({image_for(sub.source) for sub in todo})
-        try:
-            from grader.judging.items import Judging
+    painters: list = []  # the summary's chart painter, forked as the sandbox boots
+    try:
+        if todo and options.dask:
+            graded, isolation = _grade_on_cluster(todo, rubric, options, reports_dir, digest, on_report)
+            done += graded
+        elif todo:
+            sandbox = Sandbox(rubric.limits, namespaces=options.namespaces, hide=hide)
+            # the zygotes warm up while the judging machinery is imported and built
+            sandbox.launch({image_for(sub.source) for sub in todo})
+            try:
+                if options.class_exports:  # no thread runs yet: a fork is safe
+                    from grader.outputs.summary import start_painter
 
-            judging = Judging.create(rubric)
-            # while the zygote boots; before the trusted processes fork, which share it
-            warm_up(judging, templates=trusted_processes(options, len(todo)) > 1
-                    and len(todo) > TEMPLATE_WARM_UP_AFTER)
-            isolation = sandbox.wait_ready()
-            warn_isolation(isolation)
-            done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
-            # the trusted processes (reaped by now), not the zygote (still running)
-            trusted_children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
-        finally:
-            sandbox.close()
-    # Reports of this batch are in memory already; read only the others (--only, earlier runs),
-    # and export only those whose input is still in the batch and that are still its grade.
-    others, stale, outdated = current_others(load_reports(reports_dir, skip=(r.student for r in done)),
-                                             intake.submissions, digest)
-    report_skipped(intake.skipped, stale, stream, outdated, regrade_hint(options))
-    with _writing(out):
-        write_atomic(out / SKIPPED_FILE, skipped_text(intake.skipped, stale, outdated))
-        final = finish_reports(reports_dir, others + done, overrides)
-        notices = write_class_files(out, final, rubric, options, overrides)
-        write_manifest(out, final, digest, intake.skipped, stale, outdated)
-    if options.timings:
-        write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
-            "trusted_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF) + trusted_children, 3),
-            "grader_process_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF), 3),
-            "trusted_processes": trusted_processes(options, len(todo)) if todo else 0}) + "\n")
-    mine = {r.student for r in done}
-    return BatchResult(tuple(sorted((r for r in final if r.student in mine), key=lambda r: r.student)),
-                       len(done) - reused, reused, time.monotonic() - started, isolation, notices,
-                       intake.skipped, stale, outdated)
+                    painters += filter(None, [start_painter()])
+                from grader.judging.items import Judging
+
+                judging = Judging.create(rubric)
+                # while the zygote boots; before the trusted processes fork, which share it
+                warm_up(judging, templates=trusted_processes(options, len(todo)) > 1
+                        and len(todo) > TEMPLATE_WARM_UP_AFTER)
+                isolation = sandbox.wait_ready()
+                warn_isolation(isolation)
+                done += _grade_all(judging, sandbox, todo, options, reports_dir, digest, on_report)
+                # the trusted processes (reaped by now), not the zygote (still running)
+                trusted_children = _cpu_seconds(resource.RUSAGE_CHILDREN) - children_before
+            finally:
+                sandbox.close()
+        # Reports of this batch are in memory already; read only the others (--only, earlier runs),
+        # and export only those whose input is still in the batch and that are still its grade.
+        others, stale, outdated = current_others(load_reports(reports_dir, skip=(r.student for r in done)),
+                                                 intake.submissions, digest)
+        report_skipped(intake.skipped, stale, stream, outdated, regrade_hint(options))
+        with _writing(out):
+            write_atomic(out / SKIPPED_FILE, skipped_text(intake.skipped, stale, outdated))
+            final = finish_reports(reports_dir, others + done, overrides)
+            notices = write_class_files(out, final, rubric, options, overrides, painters[0] if painters else None)
+            write_manifest(out, final, digest, intake.skipped, stale, outdated)
+        if options.timings:
+            write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
+                "trusted_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF) + trusted_children, 3),
+                "grader_process_cpu_seconds": round(_cpu_seconds(resource.RUSAGE_SELF), 3),
+                "trusted_processes": trusted_processes(options, len(todo)) if todo else 0}) + "\n")
+        mine = {r.student for r in done}
+        return BatchResult(tuple(sorted((r for r in final if r.student in mine), key=lambda r: r.student)),
+                           len(done) - reused, reused, time.monotonic() - started, isolation, notices,
+                           intake.skipped, stale, outdated)
+    finally:
+        for painter in painters:  # one that was not used (an error on the way) leaves now
+            painter.close()
 
 
 def current_others(others: Sequence[Report], submissions: Sequence[Submission],
@@ -419,10 +428,8 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
     progress = []
 
     def start_threads() -> None:
-        """The progress bar (tqdm's monitor thread) and the chart prefetch: never before a fork."""
+        """The progress bar (tqdm's monitor thread): never before a fork."""
         progress.append(_progress(len(todo), options.progress))
-        if options.class_exports:
-            _prefetch_charts()
 
     def record(report: Report, seconds: float) -> None:
         times[report.student] = seconds
@@ -462,24 +469,6 @@ def _grade_all(judging, sandbox: Sandbox, todo: list[Submission], options: Batch
     with _writing(Path(options.timings or ".")):
         write_timings(options.timings, times)
     return results
-
-
-def _prefetch_charts() -> None:
-    """Import the summary's chart machinery (matplotlib: about half a second) in a thread while
-    the batch is graded, instead of after it (only once no process is forked any more: a fork
-    during an import would leave the child's import lock held)."""
-    import threading
-
-    def load() -> None:
-        try:
-            import grader.outputs.summary  # noqa: F401
-            import matplotlib.backends.backend_agg  # noqa: F401
-            import matplotlib.figure  # noqa: F401
-            import matplotlib.ticker  # noqa: F401
-        except Exception:  # noqa: BLE001 - only a head start: the summary imports them itself
-            pass
-
-    threading.Thread(target=load, name="prefetch-charts", daemon=True).start()
 
 
 def trusted_processes(options: BatchOptions, count: int) -> int:
@@ -724,9 +713,10 @@ def write_report(reports_dir: Path, report: Report) -> None:
 
 
 def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options: BatchOptions,
-                      overrides=()) -> tuple:
+                      overrides=(), painter=None) -> tuple:
     """grades.csv, the summary and the LMS exports, from every report of the batch; returns
-    the exporters' notices."""
+    the exporters' notices. ``painter`` (:func:`grader.outputs.summary.start_painter`) draws
+    the summary's charts when given."""
     from grader.outputs.canvas import student_names
 
     names = student_names(options.exports.get("canvas"), reports) if options.class_exports else {}
@@ -746,7 +736,10 @@ def write_class_files(out: Path, reports: list[Report], rubric: Rubric, options:
     if stale:
         notices.append(Notice("overrides", f"{len(stale)} instructor override(s) not applied: made for an "
                               "earlier submission", stale))
-    return write_exports(out, reports, rubric, options.exports, notices, names)
+    exports = options.exports
+    if painter is not None:
+        exports = {**exports, "summary": {**(exports.get("summary") or {}), "painter": painter}}
+    return write_exports(out, reports, rubric, exports, notices, names)
 
 
 def merge_outputs(shards: Sequence[Path], options: BatchOptions, stream=None) -> MergeResult:

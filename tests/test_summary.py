@@ -274,3 +274,67 @@ def test_charts_drawn_with_a_helper_process_are_the_same_bytes_and_survive_its_f
 
     monkeypatch.setitem(module._DRAWERS, "item_pass_rates", dies_in_the_helper)
     assert chart_pngs(summary) == serial
+
+
+def test_charts_drawn_by_the_painter_forked_before_grading_are_the_same_bytes(monkeypatch, reports):
+    """The batch forks a painter as its sandbox boots (matplotlib is imported there meanwhile,
+    off the grader's CPU); its charts are the bytes drawn in one process, a painter that dies
+    costs only time, and one never used leaves when closed, reaped."""
+    import os
+
+    from grader.outputs import summary as module
+
+    if not module._forkable():
+        pytest.skip("one CPU: no painter is forked")
+    summary = summarize(reports, RUBRIC)
+    serial = chart_pngs(summary, parallel=False)
+    painter = module.start_painter()
+    assert painter is not None
+    assert chart_pngs(summary, painter=painter) == serial
+    with pytest.raises(ChildProcessError):
+        os.waitpid(painter._pid, os.WNOHANG)  # reaped by paint()
+    assert painter.paint(summary) == {}  # one summary per painter
+
+    parent = os.getpid()
+    real = module._DRAWERS["part_scores"]
+
+    def dies_in_the_painter(data):
+        if os.getpid() != parent:
+            os._exit(3)
+        return real(data)
+
+    monkeypatch.setitem(module._DRAWERS, "part_scores", dies_in_the_painter)
+    painter = module.start_painter()
+    assert painter.paint(summary) == {}  # it died: nothing from it
+    assert chart_pngs(summary, painter=module.start_painter()) == serial  # drawn here instead
+
+    unused = module.start_painter()
+    unused.close()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(unused._pid, os.WNOHANG)
+
+
+def test_the_painter_keeps_no_copy_of_the_graders_other_descriptors(reports):
+    """A copy of the grader's end of a pipe in the painter would keep its peer from seeing the
+    grader leave (a zygote, a trusted process): the painter closes every descriptor but its own."""
+    import os
+
+    from grader.outputs import summary as module
+
+    if not module._forkable():
+        pytest.skip("one CPU: no painter is forked")
+    read_fd, write_fd = os.pipe()
+    try:
+        painter = module.start_painter()
+        os.close(write_fd)
+        write_fd = -1
+        # the painter's copy of write_fd is closed: the read end sees the end of the pipe
+        # while the painter still runs (it waits for a summary)
+        import select
+
+        assert select.select([read_fd], [], [], 30)[0] and os.read(read_fd, 1) == b""
+        painter.close()
+    finally:
+        os.close(read_fd)
+        if write_fd >= 0:
+            os.close(write_fd)

@@ -64,7 +64,7 @@ def __getattr__(name: str):
 def _summary(job: ExportJob) -> tuple[Notice, ...]:
     from grader.outputs.summary import write_summary  # numpy and sympy: only when a summary is written
 
-    write_summary(job.out, job.all_reports, job.rubric, job.notices, job.names)
+    write_summary(job.out, job.all_reports, job.rubric, job.notices, job.names, job.options.get("painter"))
     return ()
 
 

@@ -391,10 +391,18 @@ _IN_HELPER = ("item_pass_rates",)
 HELPER_SECONDS = 30.0
 
 
-def chart_pngs(summary: ClassSummary, *, parallel: bool = True) -> dict[str, bytes]:
+def chart_pngs(summary: ClassSummary, *, parallel: bool = True,
+               painter: "ChartPainter | None" = None) -> dict[str, bytes]:
     """The charts as PNG bytes, by name (see :data:`CHARTS`); with ``parallel``, on a machine
     of several CPUs, the costliest is drawn in a forked helper process meanwhile (the same
-    bytes: the helper is this process's copy; any failure of it and this process draws it)."""
+    bytes: the helper is this process's copy; any failure of it and this process draws it).
+
+    With a ``painter`` (:func:`start_painter`, forked earlier), it draws them all and this
+    process only draws what it failed to send."""
+    if painter is not None:
+        charts = painter.paint(summary)
+        if set(charts) == set(_DRAWERS):
+            return {name: charts[name] for name in _DRAWERS}
     parallel = parallel and _forkable()
     if parallel:
         # Every module the drawing needs, fully imported here first: a fork while another
@@ -422,15 +430,66 @@ def _forkable() -> bool:
     return cpus > 1
 
 
-def _draw_in_helper(summary: ClassSummary, names: Sequence[str]):
-    """Fork a process that draws ``names`` and sends their PNG bytes back on a pipe; returns
-    the function that collects them ({} when the helper failed in any way), or None when no
-    process could be forked."""
+def _send_charts(fd: int, charts: Mapping[str, bytes]) -> None:
+    """Write ``charts`` on ``fd``: per chart, its name and its bytes, each after its length."""
+    import os
+    import struct
+
+    for name, data in charts.items():
+        message = struct.pack(">I", len(name.encode())) + name.encode() + struct.pack(">Q", len(data)) + data
+        view = memoryview(message)
+        while view:
+            view = view[os.write(fd, view):]
+
+
+def _collect_charts(read_fd: int, pid: int, names: Sequence[str]) -> dict[str, bytes]:
+    """Read what :func:`_send_charts` wrote on ``read_fd`` (closed after) and reap ``pid``;
+    {} when the process failed, sent nothing usable or took more than :data:`HELPER_SECONDS`
+    (it is killed then: this process draws the charts instead)."""
     import os
     import select
     import signal
     import struct
     import time
+
+    received, deadline = bytearray(), time.monotonic() + HELPER_SECONDS
+    try:
+        while time.monotonic() < deadline:
+            if not select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+                break
+            chunk = os.read(read_fd, 1 << 20)
+            if not chunk:
+                break
+            received += chunk
+    finally:
+        os.close(read_fd)
+        try:
+            if time.monotonic() >= deadline:
+                os.kill(pid, signal.SIGKILL)
+            _, code = os.waitpid(pid, 0)
+        except OSError:
+            code = 1
+    if code != 0:
+        return {}
+    charts, at = {}, 0
+    try:
+        while at < len(received):
+            (size,) = struct.unpack_from(">I", received, at)
+            name = bytes(received[at + 4: at + 4 + size]).decode()
+            at += 4 + size
+            (length,) = struct.unpack_from(">Q", received, at)
+            charts[name] = bytes(received[at + 8: at + 8 + length])
+            at += 8 + length
+    except (struct.error, UnicodeDecodeError):
+        return {}
+    return {name: data for name, data in charts.items() if name in names and data.startswith(b"\x89PNG")}
+
+
+def _draw_in_helper(summary: ClassSummary, names: Sequence[str]):
+    """Fork a process that draws ``names`` and sends their PNG bytes back on a pipe; returns
+    the function that collects them ({} when the helper failed in any way), or None when no
+    process could be forked."""
+    import os
 
     try:
         read_fd, write_fd = os.pipe()
@@ -441,51 +500,105 @@ def _draw_in_helper(summary: ClassSummary, names: Sequence[str]):
         status = 1
         try:
             os.close(read_fd)
-            for name in names:
-                data = _DRAWERS[name](summary)
-                message = struct.pack(">I", len(name.encode())) + name.encode() + struct.pack(">Q", len(data)) + data
-                view = memoryview(message)
-                while view:
-                    view = view[os.write(write_fd, view):]
+            _send_charts(write_fd, {name: _DRAWERS[name](summary) for name in names})
             status = 0
         finally:
             os._exit(status)
     os.close(write_fd)
+    return lambda: _collect_charts(read_fd, pid, names)
 
-    def collect() -> dict[str, bytes]:
-        received, deadline = bytearray(), time.monotonic() + HELPER_SECONDS
+
+class ChartPainter:
+    """A forked copy of the grader that imports the chart machinery (matplotlib: half a
+    second) while the batch is graded, off the grader's own CPU and interpreter lock, then
+    draws the charts of the one summary it is sent (:meth:`paint`). The same code on the same
+    data: the same bytes as drawn here. Made by :func:`start_painter`."""
+
+    def __init__(self, pid: int, to_painter: int, from_painter: int):
+        self._pid, self._to, self._from = pid, to_painter, from_painter
+        self._used = False
+
+    def paint(self, summary: ClassSummary) -> dict[str, bytes]:
+        """The charts of ``summary`` by name; {} (or some missing) if the painter failed."""
+        import os
+        import pickle
+
+        if self._used:
+            return {}
+        self._used = True
         try:
-            while time.monotonic() < deadline:
-                if not select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
-                    break
-                chunk = os.read(read_fd, 1 << 20)
-                if not chunk:
-                    break
-                received += chunk
+            view = memoryview(pickle.dumps(summary))
+            while view:
+                view = view[os.write(self._to, view):]
+        except OSError:  # it is gone: the charts are drawn here
+            pass
         finally:
-            os.close(read_fd)
-            try:
-                if time.monotonic() >= deadline:  # too slow: this process draws them instead
-                    os.kill(pid, signal.SIGKILL)
-                _, code = os.waitpid(pid, 0)
-            except OSError:
-                code = 1
-        if code != 0:
-            return {}
-        charts, at = {}, 0
-        try:
-            while at < len(received):
-                (size,) = struct.unpack_from(">I", received, at)
-                name = bytes(received[at + 4: at + 4 + size]).decode()
-                at += 4 + size
-                (length,) = struct.unpack_from(">Q", received, at)
-                charts[name] = bytes(received[at + 8: at + 8 + length])
-                at += 8 + length
-        except (struct.error, UnicodeDecodeError):
-            return {}
-        return {name: data for name, data in charts.items() if name in names and data.startswith(b"\x89PNG")}
+            os.close(self._to)
+        return _collect_charts(self._from, self._pid, tuple(_DRAWERS))
 
-    return collect
+    def close(self) -> None:
+        """Let an unused painter go (it reads the end of its pipe and leaves), and reap it."""
+        import os
+
+        if self._used:
+            return
+        self._used = True
+        os.close(self._to)
+        os.close(self._from)
+        try:
+            os.waitpid(self._pid, 0)
+        except OSError:
+            pass
+
+
+def start_painter() -> ChartPainter | None:
+    """Fork a :class:`ChartPainter` now, where there is a second CPU; None otherwise. Call it
+    where a fork is safe: no other thread inside an import (the grader calls it before its
+    progress bar and grading threads start)."""
+    import os
+
+    if not _forkable():
+        return None
+    try:
+        to_read, to_write = os.pipe()
+        from_read, from_write = os.pipe()
+        pid = os.fork()
+    except OSError:
+        return None
+    if pid == 0:  # the painter: leave without running anything of the grader's
+        status = 1
+        try:
+            import pickle
+            import signal
+
+            signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the grader's to answer
+            # Only its two pipe ends stay open: a copy of the grader's end of a sandbox or
+            # trusted-process pipe would keep it from seeing its peer leave.
+            try:
+                inherited = [int(name) for name in os.listdir("/proc/self/fd")]
+            except OSError:
+                inherited = list(range(3, 1024))
+            for fd in inherited:
+                if fd > 2 and fd not in (to_read, from_write):
+                    try:
+                        os.close(fd)
+                    except OSError:
+                        pass
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import matplotlib.ticker  # noqa: F401
+
+            received = bytearray()
+            while chunk := os.read(to_read, 1 << 20):
+                received += chunk
+            if received:
+                _send_charts(from_write, chart_pngs(pickle.loads(bytes(received))))
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(to_read)
+    os.close(from_write)
+    return ChartPainter(pid, to_write, from_read)
 
 
 # ---------------------------------------------------------------------------
@@ -670,10 +783,10 @@ def blocks_html(blocks: Sequence[Block], images: Mapping[str, bytes]) -> str:
 
 
 def summary_files(reports: Iterable[Report], rubric: Rubric, notices: Sequence["Notice"] = (),
-                  names: Mapping[str, str] | None = None) -> dict[str, bytes]:
+                  names: Mapping[str, str] | None = None, painter: ChartPainter | None = None) -> dict[str, bytes]:
     """Every summary file, by path relative to the output folder."""
     summary = summarize(reports, rubric, names)
-    charts = chart_pngs(summary)
+    charts = chart_pngs(summary, painter=painter)
     blocks = summary_blocks(summary, notices)
     files = {f"{CHART_DIR}/{name}.png": data for name, data in charts.items()}
     files["summary.md"] = blocks_markdown(blocks).encode("utf-8")
@@ -682,9 +795,11 @@ def summary_files(reports: Iterable[Report], rubric: Rubric, notices: Sequence["
 
 
 def write_summary(out: Path, reports: Iterable[Report], rubric: Rubric,
-                  notices: Sequence["Notice"] = (), names: Mapping[str, str] | None = None) -> None:
-    """``summary.md``, ``summary.html`` and ``charts/*.png`` in ``out`` (atomic writes)."""
+                  notices: Sequence["Notice"] = (), names: Mapping[str, str] | None = None,
+                  painter: ChartPainter | None = None) -> None:
+    """``summary.md``, ``summary.html`` and ``charts/*.png`` in ``out`` (atomic writes); the
+    charts drawn by ``painter`` when there is one (:func:`start_painter`)."""
     from grader.outputs.base import write_file
 
-    for relative, data in summary_files(reports, rubric, notices, names).items():
+    for relative, data in summary_files(reports, rubric, notices, names, painter).items():
         write_file(Path(out), relative, data)
