@@ -338,3 +338,29 @@ def test_the_painter_keeps_no_copy_of_the_graders_other_descriptors(reports):
         os.close(read_fd)
         if write_fd >= 0:
             os.close(write_fd)
+
+
+def test_a_painter_that_stops_answering_costs_seconds_then_the_charts_are_drawn_here(monkeypatch, reports):
+    import os
+    import signal
+    import time
+
+    from grader.outputs import summary as module
+
+    if not module._forkable():
+        pytest.skip("one CPU: no painter is forked")
+    summary = summarize(reports, RUBRIC)
+    serial = chart_pngs(summary, parallel=False)
+    monkeypatch.setattr(module, "HELPER_SECONDS", 1.0)
+    painter = module.start_painter()
+    os.kill(painter._pid, signal.SIGSTOP)  # stuck: it reads nothing and draws nothing
+    started = time.monotonic()
+    assert chart_pngs(summary, painter=painter) == serial
+    assert time.monotonic() - started < 20  # its limit, then this process's own drawing
+    with pytest.raises(ChildProcessError):
+        os.waitpid(painter._pid, os.WNOHANG)  # killed and reaped
+    stuck = module.start_painter()
+    os.kill(stuck._pid, signal.SIGSTOP)
+    stuck.close()  # an unused one that is stuck does not hold the grader either
+    with pytest.raises(ChildProcessError):
+        os.waitpid(stuck._pid, os.WNOHANG)

@@ -442,6 +442,18 @@ def _send_charts(fd: int, charts: Mapping[str, bytes]) -> None:
             view = view[os.write(fd, view):]
 
 
+def _ready(fd: int, event: int, deadline: float) -> bool:
+    """Whether ``fd`` is ready for ``event`` (``select.POLLIN``, ``POLLOUT``) before the
+    monotonic ``deadline``; a closed peer counts as ready (the next read or write says so).
+    ``poll``, not ``select``: a batch's descriptors may number past 1023."""
+    import select
+    import time
+
+    poller = select.poll()
+    poller.register(fd, event)
+    return bool(poller.poll(max(0.0, deadline - time.monotonic()) * 1000))
+
+
 def _collect_charts(read_fd: int, pid: int, names: Sequence[str]) -> dict[str, bytes]:
     """Read what :func:`_send_charts` wrote on ``read_fd`` (closed after) and reap ``pid``;
     {} when the process failed, sent nothing usable or took more than :data:`HELPER_SECONDS`
@@ -455,7 +467,7 @@ def _collect_charts(read_fd: int, pid: int, names: Sequence[str]) -> dict[str, b
     received, deadline = bytearray(), time.monotonic() + HELPER_SECONDS
     try:
         while time.monotonic() < deadline:
-            if not select.select([read_fd], [], [], max(0.0, deadline - time.monotonic()))[0]:
+            if not _ready(read_fd, select.POLLIN, deadline):
                 break
             chunk = os.read(read_fd, 1 << 20)
             if not chunk:
@@ -523,26 +535,43 @@ class ChartPainter:
         import os
         import pickle
 
+        import select
+        import time
+
         if self._used:
             return {}
         self._used = True
-        try:
+        deadline = time.monotonic() + HELPER_SECONDS
+        try:  # never blocked for ever by a painter that does not read (stuck, or gone)
+            os.set_blocking(self._to, False)
             view = memoryview(pickle.dumps(summary))
             while view:
+                if not _ready(self._to, select.POLLOUT, deadline):
+                    raise TimeoutError
                 view = view[os.write(self._to, view):]
-        except OSError:  # it is gone: the charts are drawn here
-            pass
+        except (OSError, TimeoutError):  # it is gone or stuck: the charts are drawn here
+            self._kill()
         finally:
             os.close(self._to)
         return _collect_charts(self._from, self._pid, tuple(_DRAWERS))
 
+    def _kill(self) -> None:
+        import os
+        import signal
+
+        try:
+            os.kill(self._pid, signal.SIGKILL)
+        except OSError:
+            pass
+
     def close(self) -> None:
-        """Let an unused painter go (it reads the end of its pipe and leaves), and reap it."""
+        """Stop an unused painter (it writes nothing anywhere) and reap it, without waiting."""
         import os
 
         if self._used:
             return
         self._used = True
+        self._kill()
         os.close(self._to)
         os.close(self._from)
         try:
