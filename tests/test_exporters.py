@@ -582,3 +582,29 @@ def test_a_hand_made_moodle_roster_giving_one_identifier_to_two_students_is_refu
     # one student listed twice with the same identifier is one mapping, as before
     roster.write_text("student_id,email\nada,ada@uni.edu\nAda,ada@uni.edu\nalan,alan@uni.edu\n", encoding="utf-8")
     assert read_roster(roster, "email") == {"ada": "ada@uni.edu", "alan": "alan@uni.edu"}
+
+
+def test_a_moodle_download_is_matched_on_the_full_name_its_folders_carry(tmp_path):
+    """Moodle's "Download all submissions" names each folder "Full Name_<participant>_assignsubmission_file_",
+    and no participants download holds that participant number: the full name is matched
+    instead (a name two participants share matches nobody, and is listed)."""
+    from grader.intake.names import moodle_download_name, student_id
+
+    assert moodle_download_name(student_id("Ada Lovelace_123_assignsubmission_file_")) == "Ada_Lovelace"
+    assert moodle_download_name("ada") is None and moodle_download_name("x_12_file") is None
+    participants = tmp_path / "participants.csv"
+    participants.write_text("First name,Last name,ID number,Email address\n"
+                            "Ada,Lovelace,20190001,ada@uni.edu\nAlan,Turing,20190002,alan@uni.edu\n"
+                            "John,Smith,20190003,john1@uni.edu\nJohn,Smith,20190004,john2@uni.edu\n",
+                            encoding="utf-8")
+    out = tmp_path / "out"
+    students = [student_id(f"{name}_{n}_assignsubmission_file_")
+                for n, name in ((11, "Ada Lovelace"), (12, "Alan Turing"), (13, "John Smith"))]
+    notices = write_exports(out, [make_report(s) for s in students], RUBRIC,
+                            {"moodle": {"identifier": "email", "roster": participants}})
+    rows = _table((out / "moodle_import.csv").read_text(encoding="utf-8"))
+    assert [row[0] for row in rows[1:]] == ["ada@uni.edu", "alan@uni.edu"]
+    unmatched = (out / "moodle_unmatched.txt").read_text(encoding="utf-8")
+    assert "John_Smith_13_assignsubmission_file" in unmatched.split("not in the roster")[1].split("\n\n")[0]
+    status = next(n.status for n in notices if n.source == "moodle")
+    assert "2 row(s) matched in the roster, 1 submission(s) not in it" in status

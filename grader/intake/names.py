@@ -173,6 +173,20 @@ def canvas_file_name(filename: str) -> str | None:
     return found.file if found else None
 
 
+#: A Moodle "Download all submissions" folder or file prefix, as a student id (:func:`student_id`
+#: of ``Ada Lovelace_123_assignsubmission_file_``): the full name, the participant number
+#: (which no participants download holds) and the submission plugin.
+_MOODLE_DOWNLOAD = re.compile(r"(?P<name>.+?)_(?P<participant>\d+)_assignsubmission_[a-z]+", re.IGNORECASE)
+
+
+def moodle_download_name(student: str) -> str | None:
+    """The student id of the full name in a Moodle download's student id
+    (``Ada_Lovelace_123_assignsubmission_file`` gives ``Ada_Lovelace``), or None: what a
+    participants download can be matched on (:func:`grader.outputs.moodle.load_roster`)."""
+    match = _MOODLE_DOWNLOAD.fullmatch(student)
+    return match["name"] if match else None
+
+
 def file_student_id(name: str) -> str:
     """The id of a file given to the grader: the id its name gives when it follows Canvas's
     download convention (:func:`canvas_download_student`, so the Canvas export matches it),

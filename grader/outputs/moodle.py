@@ -129,9 +129,12 @@ def load_roster(path: Path, identifier: str) -> Roster:
         value = row[col].strip() if col < len(row) else ""
         if not value:
             continue
-        label = " ".join(row[n].strip() for n in names if n < len(row) and row[n].strip()) or value
+        full_name = " ".join(row[n].strip() for n in names if n < len(row) and row[n].strip())
+        label = full_name or value
         people.append((f"{label} ({value})", value))
-        forms = {value}
+        # the full name too: a Moodle download names each student's folder after it
+        # (moodle_download_name); a name two participants share matches nobody, as any key
+        forms = {value} | ({full_name} if full_name else set())
         for n in extra:
             cell = row[n].strip() if n < len(row) else ""
             if cell:
@@ -140,6 +143,19 @@ def load_roster(path: Path, identifier: str) -> Roster:
             found.setdefault(form.casefold(), set()).add(value)
     keys = {key: next(iter(values)) for key, values in found.items() if len(values) == 1}
     return Roster(keys, tuple(people))
+
+
+def roster_identifier(roster: Mapping[str, str], student: str) -> str | None:
+    """The Moodle identifier ``roster`` gives the grader's ``student`` id: by the id itself, or,
+    for a Moodle download's id (``Ada_Lovelace_123_assignsubmission_file``), by the full name
+    in it (:func:`grader.intake.names.moodle_download_name`)."""
+    from grader.intake.names import moodle_download_name
+
+    found = roster.get(student.casefold())
+    if found is None:
+        name = moodle_download_name(student)
+        found = roster.get(name.casefold()) if name else None
+    return found
 
 
 def read_roster(path: Path, identifier: str) -> dict[str, str]:
@@ -220,7 +236,7 @@ def moodle_import(reports: Sequence[Report], *, identifier: str | None, title: s
     keyed: list[tuple[Report, str]] = []
     claims: dict[str, list[str]] = {}  # case-folded identifier -> the student ids mapped to it
     for report in sorted(reports, key=lambda r: r.student):
-        key = report.student if roster is None else roster.get(report.student.casefold())
+        key = report.student if roster is None else roster_identifier(roster, report.student)
         if not key:
             missing.append(report.student)
             continue
@@ -293,7 +309,7 @@ def export(job: ExportJob) -> tuple[Notice, ...]:
                  "whichever row comes last; keep one submission, or fix the roster)", result.ambiguous)]
     without = ()
     if loaded is not None:
-        used = {roster.get(s.casefold()) for s in [*(r.student for r in job.reports), *result.ungradable]}
+        used = {roster_identifier(roster, s) for s in [*(r.student for r in job.reports), *result.ungradable]}
         without = tuple(label for label, value in loaded.people if value not in used)
         sections.insert(0, ("Submissions not in the roster (left out: an unknown user aborts Moodle's import)",
                             result.not_in_roster))
