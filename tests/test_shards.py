@@ -85,16 +85,22 @@ def csv_students(path: Path, column: str = "student") -> list[str]:
     return [row[column] for row in csv.DictReader(io.StringIO(path.read_text(encoding="utf-8-sig")))]
 
 
-@pytest.fixture(scope="module")
-def regraded_shards(tmp_path_factory):
-    """alice, bob and carol graded in two shards; alice's file is deleted and both shards are
-    graded again (their runs leave alice's old report out of every export)."""
-    root = tmp_path_factory.mktemp("shards")
+def _three_students(root: Path) -> Path:
+    """``root/subs`` with alice (correct), bob (the stubs) and carol (correct, another file)."""
     subs = root / "subs"
     subs.mkdir()
     (subs / "alice.py").write_text(REFERENCE)
     (subs / "bob.py").write_text(STUBS)
     (subs / "carol.py").write_text(REFERENCE + "\n# carol\n")
+    return subs
+
+
+@pytest.fixture(scope="module")
+def regraded_shards(tmp_path_factory):
+    """alice, bob and carol graded in two shards; alice's file is deleted and both shards are
+    graded again (their runs leave alice's old report out of every export)."""
+    root = tmp_path_factory.mktemp("shards")
+    subs = _three_students(root)
     for n in (1, 2):
         run_shard(subs, root / f"s{n}", (n, 2))
     assert (root / "s1" / "reports" / "alice.json").is_file()
@@ -191,11 +197,7 @@ def overridden_shards(tmp_path_factory):
     """alice, bob and carol graded as one run (``whole``) and as two shards; alice's 1a is
     overridden to 0 in ``whole`` and in the shard that holds her (``s1``), then applied."""
     root = tmp_path_factory.mktemp("overridden")
-    subs = root / "subs"
-    subs.mkdir()
-    (subs / "alice.py").write_text(REFERENCE)
-    (subs / "bob.py").write_text(STUBS)
-    (subs / "carol.py").write_text(REFERENCE + "\n# carol\n")
+    subs = _three_students(root)
     for out, shard in (("whole", None), ("s1", (1, 2)), ("s2", (2, 2))):
         run_shard(subs, root / out, shard)
     assert (root / "s1" / "reports" / "alice.json").is_file()

@@ -264,16 +264,22 @@ def test_charts_drawn_with_a_helper_process_are_the_same_bytes_and_survive_its_f
     if not module._forkable():
         pytest.skip("one CPU: the charts are drawn in one process")
     assert chart_pngs(summary) == serial
-    parent = os.getpid()
-    real = module._DRAWERS["item_pass_rates"]
+    _dies_when_forked(monkeypatch, module, "item_pass_rates")
+    assert chart_pngs(summary) == serial
 
-    def dies_in_the_helper(data):
+
+def _dies_when_forked(monkeypatch, module, chart: str) -> None:
+    """Make drawing ``chart`` end any process but this one (a helper, a painter) at once."""
+    import os
+
+    parent, real = os.getpid(), module._DRAWERS[chart]
+
+    def dies_outside_this_process(data):
         if os.getpid() != parent:
             os._exit(3)
         return real(data)
 
-    monkeypatch.setitem(module._DRAWERS, "item_pass_rates", dies_in_the_helper)
-    assert chart_pngs(summary) == serial
+    monkeypatch.setitem(module._DRAWERS, chart, dies_outside_this_process)
 
 
 def test_charts_drawn_by_the_painter_forked_before_grading_are_the_same_bytes(monkeypatch, reports):
@@ -295,15 +301,7 @@ def test_charts_drawn_by_the_painter_forked_before_grading_are_the_same_bytes(mo
         os.waitpid(painter._pid, os.WNOHANG)  # reaped by paint()
     assert painter.paint(summary) == {}  # one summary per painter
 
-    parent = os.getpid()
-    real = module._DRAWERS["part_scores"]
-
-    def dies_in_the_painter(data):
-        if os.getpid() != parent:
-            os._exit(3)
-        return real(data)
-
-    monkeypatch.setitem(module._DRAWERS, "part_scores", dies_in_the_painter)
+    _dies_when_forked(monkeypatch, module, "part_scores")
     painter = module.start_painter()
     assert painter.paint(summary) == {}  # it died: nothing from it
     assert chart_pngs(summary, painter=module.start_painter()) == serial  # drawn here instead
