@@ -85,7 +85,7 @@ SHARES_THE_PROCESS_LIMIT = ("a26_fork_bomb", "a63_spinning_sessions")
 def fast_rubric(folder: Path) -> Path:
     """The default rubric with shorter limits, so hanging attacks cost seconds, not minutes."""
     text = (ROOT / "grader" / "rubric.toml").read_text(encoding="utf-8")
-    for key, value in (("import_seconds", "3"), ("call_seconds", "3"), ("submission_seconds", "30"),
+    for key, value in (("import_seconds", "3"), ("call_seconds", "3"), ("submission_seconds", "15"),
                        ("worker_memory_mib", "512")):
         text, count = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.M)
         assert count == 1, key

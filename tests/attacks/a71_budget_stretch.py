@@ -1,8 +1,8 @@
 """Adam vs. SGD with momentum: a submission with a correct answer for every function.
 
 Attack: every function sleeps 2.2 s before it answers, under the red-team rubric's 3 s per
-call: each call keeps to its own limit, and together they ask for about a minute, twice the
-submission's 30 s. Calls answered within the budget keep their credit; from the call that
+call: each call keeps to its own limit, and together they ask for about a minute, four times
+the submission's 15 s. Calls answered within the budget keep their credit; from the call that
 finds too little of it left, every call times out with the budget named. (The grader once
 charged the budget only for calls that timed out, so this file earned 15 / 15 in about a
 minute and its worker lane was held four times as long as the budget allows.)
