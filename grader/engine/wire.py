@@ -103,10 +103,8 @@ def _encode(value, depth: int) -> dict:
         return {"t": "int", "v": value}
     if type(value) is float or isinstance(value, (np.floating, np.integer)):
         return _encode_array(np.asarray(value, dtype=np.float64), scalar=True)
-    if type(value) is str or isinstance(value, np.str_):
-        # a NumPy string (np.random.choice of options, an element of an array of them) is
-        # the text it holds: judged as that str, under the same limit
-        text = str.__str__(value)
+    text = _text(value)
+    if text is not None:
         return {"t": "str", "v": text} if len(text) <= MAX_STRING else _other(value, "string too long")
     if isinstance(value, dict):
         if depth > 0:
@@ -115,7 +113,7 @@ def _encode(value, depth: int) -> dict:
             return _other(value, f"more than {MAX_DICT_KEYS} keys")
         out = {}
         for key in list(value.keys()):
-            text = str.__str__(key) if type(key) is str or isinstance(key, np.str_) else None
+            text = _text(key)
             if text is None or len(text) > 100:
                 return _other(value, "dict keys must be short strings")
             out[text] = encode_value(value[key], depth=depth + 1)
@@ -165,6 +163,14 @@ def uncalled_function(value) -> str | None:
     if isinstance(value, OtherValue):
         match = _UNCALLED_NAME.fullmatch(value.why)
         return match.group(1) if match else None
+    return None
+
+
+def _text(value) -> str | None:
+    """The text of a str, or of a NumPy string (``np.random.choice`` of options, an element of
+    an array of them), which is judged as the str it holds; None for anything else."""
+    if type(value) is str or isinstance(value, np.str_):
+        return str.__str__(value)
     return None
 
 

@@ -35,14 +35,19 @@ __all__ = ["EXPORTERS", "ExportJob", "Exporter", "Notice", "UngradableSubmission
 Exporter = Callable[[ExportJob], Sequence[Notice]]
 
 
+def _attribute(module: str, name: str):
+    """``grader.outputs.<module>.<name>``, importing the module now."""
+    import importlib
+
+    return getattr(importlib.import_module(f"grader.outputs.{module}"), name)
+
+
 def _deferred(module: str, name: str) -> Callable:
     """``grader.outputs.<module>.<name>``, imported on its first call: the Gradescope path,
     which writes one results.json, starts its sandbox without importing the other exporters
     (a cold start's critical path)."""
     def call(*args, **kwargs):
-        import importlib
-
-        return getattr(importlib.import_module(f"grader.outputs.{module}"), name)(*args, **kwargs)
+        return _attribute(module, name)(*args, **kwargs)
 
     call.__name__ = call.__qualname__ = f"{module}.{name}"
     return call
@@ -55,9 +60,7 @@ _REEXPORTED = {"UngradableSubmission": "gradescope", "gradescope_results": "grad
 
 def __getattr__(name: str):
     if name in _REEXPORTED:
-        import importlib
-
-        return getattr(importlib.import_module(f"grader.outputs.{_REEXPORTED[name]}"), name)
+        return _attribute(_REEXPORTED[name], name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

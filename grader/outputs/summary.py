@@ -397,8 +397,8 @@ def chart_pngs(summary: ClassSummary, *, parallel: bool = True,
     of several CPUs, the costliest is drawn in a forked helper process meanwhile (the same
     bytes: the helper is this process's copy; any failure of it and this process draws it).
 
-    With a ``painter`` (:func:`start_painter`, forked earlier), it draws them all and this
-    process only draws what it failed to send."""
+    With a ``painter`` (:func:`start_painter`, forked earlier), the painter draws them all;
+    when it fails to send every one of them, they are all drawn as without it."""
     if painter is not None:
         charts = painter.paint(summary)
         if set(charts) == set(_DRAWERS):
