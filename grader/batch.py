@@ -761,16 +761,27 @@ def merge_outputs(shards: Sequence[Path], options: BatchOptions, stream=None) ->
     overridden differently in two of these files is an :class:`OverrideError`, raised before
     anything is written; ``--overrides FILE`` is applied, not copied.
     """
-    from grader.overrides import overrides_text, read_overrides
+    from grader.overrides import Override, merge_overrides, overrides_text, read_overrides
 
     stream = stream or sys.stderr
     rubric = load_rubric(options.rubric_path)
     digest = rubric_digest(options.rubric_path)
     out = Path(options.out)
+    own_file = out / OVERRIDES_FILE
     shard_overrides = [Path(s) / OVERRIDES_FILE for s in shards]
-    overrides = load_overrides(override_files(out, options, shard_overrides), rubric)
-    own = read_overrides(out / OVERRIDES_FILE, rubric)
-    carried = load_overrides([out / OVERRIDES_FILE, *shard_overrides], rubric)
+    # each overrides file is read once, when the merge first reaches it (so a conflict between
+    # earlier files is reported before a later file that cannot be read)
+    read: dict[Path, tuple[Override, ...]] = {}
+
+    def reading(paths):
+        for path in paths:
+            if path not in read:
+                read[path] = read_overrides(path, rubric)
+            yield path, read[path]
+
+    overrides = merge_overrides(reading(override_files(out, options, shard_overrides)), rubric)
+    own = read[own_file]
+    carried = merge_overrides([(path, read[path]) for path in (own_file, *shard_overrides)], rubric)
     warnings: list[str] = []
     stale: dict[str, str] = {}
     outdated: dict[str, str] = {}

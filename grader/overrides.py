@@ -46,8 +46,8 @@ from typing import Iterable, Sequence
 from grader.errors import OverrideError
 
 __all__ = ["FILE_NAME", "Override", "OverrideError", "apply_overrides", "automatic_item", "changed_since",
-           "check", "load_overrides", "made_for", "overrides_path", "overrides_text", "parse_overrides", "parse_points",
-           "read_overrides", "unused", "with_override", "without_override"]
+           "check", "load_overrides", "made_for", "merge_overrides", "overrides_path", "overrides_text",
+           "parse_overrides", "parse_points", "read_overrides", "unused", "with_override", "without_override"]
 from grader.results import Adjustment, ItemResult, Report, item_status
 from grader.rubric import Rubric
 
@@ -171,11 +171,19 @@ def read_overrides(path: Path, rubric: Rubric) -> tuple[Override, ...]:
 
 
 def load_overrides(paths: Iterable[Path], rubric: Rubric) -> tuple[Override, ...]:
-    """The overrides of several files together; the same item of a student in two files with
-    different points or reasons is an error (one decision, one home)."""
+    """The overrides of several files together (each read in turn), as :func:`merge_overrides`
+    combines them."""
+    return merge_overrides(((path, read_overrides(path, rubric)) for path in paths), rubric)
+
+
+def merge_overrides(files: Iterable[tuple[Path, Sequence[Override]]], rubric: Rubric) -> tuple[Override, ...]:
+    """The overrides of several files together, from ``(path, its overrides)`` pairs in order;
+    the same item of a student in two files with different points or reasons is an error
+    (one decision, one home). Pure; ``files`` is taken one pair at a time, so a conflict is
+    raised before the pairs after it are produced."""
     merged: dict[tuple[str, str], tuple[Override, Path]] = {}
-    for path in paths:
-        for override in read_overrides(path, rubric):
+    for path, overrides in files:
+        for override in overrides:
             key = (override.student, override.item)
             if key in merged and merged[key][0] != override:
                 raise OverrideError(f"{override.student}'s item {override.item} is overridden differently "

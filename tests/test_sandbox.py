@@ -696,27 +696,38 @@ def test_a_limit_counts_own_time_and_stops_at_the_wall_clock_backstop():
     from grader.sandbox import client
 
     started = time.monotonic()
-    answer, own, contended = client._await_answer(_FakeWorker(0.0), 0.3)  # sleeps or loops itself
-    assert answer is None and not contended and own >= 0.3
+    with pytest.raises(client._OutOfTime) as out:  # sleeps or loops itself
+        client._await_answer(_FakeWorker(0.0), 0.3)
+    assert not out.value.contended
     assert time.monotonic() - started < 0.3 * client.WALL_FACTOR, "an unstarved worker gets no extension"
     started = time.monotonic()
-    answer, own, contended = client._await_answer(_FakeWorker(0.9), 0.3)  # starved 90 % of the time
+    with pytest.raises(client._OutOfTime) as out:  # starved 90 % of the time
+        client._await_answer(_FakeWorker(0.9), 0.3)
     waited = time.monotonic() - started
-    assert answer is None and contended and own < 0.3
+    assert out.value.contended
     assert 0.3 * client.WALL_FACTOR <= waited < 0.3 * client.WALL_FACTOR + 1.0
     # Its threads waited 90 % of the time, all of it for each other: it kept its one CPU busy
     # the whole time, so the wait is its own and the limit comes at 0.3 s, unextended.
     started = time.monotonic()
-    answer, own, contended = client._await_answer(_FakeWorker(11.0, cpu=1.0), 0.3)
-    assert answer is None and not contended and own >= 0.3
+    with pytest.raises(client._OutOfTime) as out:
+        client._await_answer(_FakeWorker(11.0, cpu=1.0), 0.3)
+    assert not out.value.contended
     assert time.monotonic() - started < 0.3 * client.WALL_FACTOR, "a self-starved worker gets no extension"
 
 
 def test_a_timeout_at_the_backstop_is_retried_once_in_a_fresh_worker(monkeypatch):
     from grader.sandbox import client
 
-    results = iter([(None, 0.1, True), (None, 0.1, True), ({"op": "loaded", "ok": True, "functions": []}, 0.1, False)])
-    monkeypatch.setattr(client, "_await_answer", lambda worker, seconds: next(results))
+    results = iter([client._OutOfTime(contended=True), client._OutOfTime(contended=True),
+                    ({"op": "loaded", "ok": True, "functions": []}, 0.1)])
+
+    def await_answer(worker, seconds):
+        result = next(results)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(client, "_await_answer", await_answer)
 
     class Box:
         isolation = iso and type("I", (), {"layers": ()})()
@@ -857,7 +868,7 @@ def test_a_worker_that_fails_to_build_its_sandbox_once_is_replaced_not_the_stude
     from grader.sandbox import client
     from grader.errors import SandboxError
 
-    monkey_results = iter([({"op": "loaded", "ok": True, "functions": []}, 0.1, False)] * 2)
+    monkey_results = iter([({"op": "loaded", "ok": True, "functions": []}, 0.1)] * 2)
 
     class Box:
         isolation = type("I", (), {"layers": ()})()
@@ -1087,10 +1098,11 @@ def test_a_timed_out_request_costs_its_limit_and_a_starved_one_only_its_retry(st
     request that only reached the backstop because the machine starved it is tried again at
     no cost: a batch graded beside a busy neighbour keeps the quiet run's grades."""
     from grader.sandbox.client import WorkerSession
-    from grader.sandbox.client import _await_answer
+    from grader.sandbox.client import _OutOfTime, _await_answer
 
-    answer, used, contended = _await_answer(_SilentWorker(starved=False), 0.15)
-    assert (answer, used, contended) == (None, 0.15, False)  # exactly the limit, not 0.15 and a poll
+    with pytest.raises(_OutOfTime) as out:
+        _await_answer(_SilentWorker(starved=False), 0.15)
+    assert not out.value.contended
 
     sandbox = _SilentSandbox(starved_first)
     session = WorkerSession(sandbox, 0, read_submission("loops", "loops.py", b"x = 1\n", notebook=False))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from grader.outputs.reports import write_atomic
 from grader.results import Report
@@ -102,3 +102,12 @@ def points_text(value: float) -> str:
     """Points as people write them: ``15``, ``12.5``, ``0.25``."""
     value = round(float(value), 4)
     return str(int(value)) if value.is_integer() else f"{value:g}"
+
+
+def same_student(student: str, others: Sequence[str], identifier: str | None = None) -> str:
+    """How an export lists a submission left out because other submissions map to the same
+    LMS user: ``"<student> (same student as <others>)"``, or with the LMS ``identifier`` they
+    share, ``"<student> (same student as <others>; <identifier>)"``. ``others`` are the other
+    submissions' student ids, in the order given."""
+    shared = ", ".join(others) + (f"; {identifier}" if identifier is not None else "")
+    return f"{student} (same student as {shared})"

@@ -50,7 +50,7 @@ from typing import Sequence
 from grader.errors import CanvasError
 from grader.results import Report
 from grader.intake.names import canvas_student_of
-from grader.outputs.base import ExportJob, Notice, write_file
+from grader.outputs.base import ExportJob, Notice, same_student, write_file
 from grader.outputs.escaping import csv_cell
 
 IMPORT_FILE = "canvas_import.csv"
@@ -354,7 +354,7 @@ def canvas_import(gradebook: Gradebook, reports: Sequence[Report], column: str,
     for n in students:
         claimants = claims.get(n, [])
         if len(claimants) > 1:
-            ambiguous.extend(f"{r.student} (same student as {', '.join(o.student for o in claimants if o is not r)})"
+            ambiguous.extend(same_student(r.student, [o.student for o in claimants if o is not r])
                              for r in claimants)
         elif claimants:
             value = f"{claimants[0].total:.2f}"  # as Canvas exports numbers

@@ -41,7 +41,7 @@ from typing import Mapping, Sequence
 
 from grader.errors import MoodleError
 from grader.results import Report
-from grader.outputs.base import ExportJob, Notice, points_text, write_file
+from grader.outputs.base import ExportJob, Notice, points_text, same_student, write_file
 from grader.outputs.escaping import csv_cell, csv_row, html_text, one_line
 
 IMPORT_FILE = "moodle_import.csv"
@@ -215,7 +215,7 @@ class MoodleImport:
     @property
     def ambiguous(self) -> tuple[str, ...]:
         """"<student id> (same student as <others>; <identifier>)" per submission of :attr:`shared`."""
-        return tuple(sorted(f"{student} (same student as {', '.join(s for s in students if s != student)}; {key})"
+        return tuple(sorted(same_student(student, [s for s in students if s != student], key)
                             for key, students in self.shared for student in students))
 
 

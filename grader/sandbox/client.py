@@ -88,7 +88,16 @@ def _failure(phase: str, failure: str, **details) -> CallOutcome:
     return CallOutcome(kind, detail=words({"seconds": 0, "function": "", "status": "", "problem": "", **details}))
 
 
-def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, bool]:
+class _OutOfTime(Exception):
+    """No answer came within the limit; ``contended`` when the wall-clock backstop was reached
+    first, not the worker's own time."""
+
+    def __init__(self, contended: bool):
+        super().__init__("no answer within the limit")
+        self.contended = contended
+
+
+def _await_answer(worker: Worker, seconds: float) -> tuple[dict, float]:
     """Wait for the worker's next answer for ``seconds`` of its own time.
 
     Its own time is the wall time less what the machine kept it waiting for a CPU, and never
@@ -96,9 +105,8 @@ def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, b
     compete with each other (or with its own child processes) for its one CPU wait too, and
     that wait is the submission's own.
 
-    Returns ``(answer, own seconds used, contended)``; the answer is None when the limit
-    was reached (``contended`` when at the wall-clock backstop, not by the worker's own time).
-    Raises Closed or ProtocolError as :meth:`Worker.receive` does.
+    Returns ``(answer, own seconds used)``. Raises :class:`_OutOfTime` when the limit was
+    reached first, and Closed or ProtocolError as :meth:`Worker.receive` does.
     """
     started = time.monotonic()
     # The reading that ended the worker's last request still holds: the worker has waited
@@ -113,14 +121,14 @@ def _await_answer(worker: Worker, seconds: float) -> tuple[dict | None, float, b
         return max(0.0, wall - (starved - starved_before), min(wall, cpu - cpu_before))
 
     while True:
-        if own >= seconds:  # a request cut at its limit costs exactly the limit, as in the local run
-            return None, seconds, False
+        if own >= seconds:
+            raise _OutOfTime(contended=False)
         if now >= backstop:
-            return None, own, True
+            raise _OutOfTime(contended=True)
         if worker.wait_readable(min(seconds - own, backstop - now) + 0.001):
             used = min(own_time(), seconds)  # what this request costs the submission's budget
             answer = worker.receive(max(READ_SECONDS, backstop - time.monotonic()))
-            return answer, used, False
+            return answer, used
         now, own = time.monotonic(), own_time()
 
 
@@ -150,20 +158,20 @@ class WorkerSession:
         worker = self.worker
         try:
             worker.send(message)
-            answer, own, contended = _await_answer(worker, seconds)
+            answer, own = _await_answer(worker, seconds)
         except Closed:
             raise _Failed(_failure(phase, "closed", function=function, status=worker.exit_status())) from None
         except Timeout:  # it does not take the request, or drips its answer
             raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds)) from None
         except ProtocolError as exc:
             raise _Failed(_failure(phase, "invalid", function=function, problem=str(exc))) from None
-        if answer is None:  # out of step: no goodbye, no waiting for an answer that may never come
+        except _OutOfTime as out:  # out of step: no goodbye, no waiting for an answer that may never come
             worker.kill()
             # It costs exactly its limit, as in the local run, charged by the caller unless
             # retried: a request the machine starved is tried again and costs only its retry,
             # so the machine's load moves no budget.
-            raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), contended,
-                          charge=seconds)
+            raise _Failed(_failure(phase, "timeout", function=function, seconds=seconds), out.contended,
+                          charge=seconds) from None
         self.used += own
         return answer
 
