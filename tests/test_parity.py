@@ -271,6 +271,43 @@ def test_the_memory_limit_of_one_process_applies_on_both_sides():
     assert (local.kind, local.detail) == (graded.kind, graded.detail)
 
 
+@pytest.mark.parametrize("plotting", [False, True], ids=["plain", "plotting"])
+def test_a_submission_starts_with_the_same_address_space_on_both_sides(plotting):
+    """The per-process memory limit caps the whole address space, so what a process holds
+    before the submission's import is memory the submission cannot have: the student's
+    child imports what the grader's zygote has imported (``provided.warm_up``), and the
+    two start within 4 MiB of each other (a worker once started 12 to 16 MiB larger, so a
+    file near the limit could pass at home and fail in the grader)."""
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    if not sys.platform.startswith("linux"):
+        pytest.skip("reads /proc/self/status")
+    source = (("import matplotlib\n" if plotting else "")
+              + "def _size():\n    for line in open('/proc/self/status'):\n        if line.startswith('VmSize:'):\n"
+                "            return int(line.split()[1])\n\n\nAT_IMPORT = _size()\n\n\n"
+                "def concept_answers():\n    return {'kib': AT_IMPORT}\n")
+    limits = load_rubric().limits
+    call = Call("concept_answers", ())
+    with Sandbox(limits) as sandbox:
+        graded = run_calls(sandbox, 0, read_submission("size", "size.py", source.encode(), notebook=False),
+                           [call], limits).outcomes[call.key]
+    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
+                                                         limits.submission_seconds,
+                                                         memory_mib=float(limits.worker_memory_mib)),
+                   bundle=ASSIGNMENT)
+    try:
+        local = run.call("concept_answers", [])
+    finally:
+        run.close()
+    assert graded.kind == local.kind == "value", (graded, local)
+    apart = abs(graded.value["kib"] - local.value["kib"]) / 1024
+    assert apart < 4, f"the worker starts at {graded.value['kib']} KiB, the student's child at {local.value['kib']} KiB"
+
+
 def test_the_file_size_and_open_file_limits_apply_on_both_sides():
     """Writing a file past the worker's 16 MiB, and holding more files open than its 64, fail
     the same way in the grader and in the student's run (which once had neither limit); only

@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 
 from . import calls
 from .calls import Outcome
-from .provided import FILE_BYTES, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES, names_plotting
+from .provided import FILE_BYTES, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES, names_plotting, warm_up
 
 #: The name the submission is imported under (as in the grader's worker).
 MODULE_NAME = "adam_vs_momentum"
@@ -411,9 +411,10 @@ def _apply_limits(cpu_seconds: float | None, memory_mib: float | None) -> None:
 def child_main(*, plotting: bool = False) -> None:  # pragma: no cover - runs in the child process
     """Serve the parent: ``load`` once, then ``call`` requests, one JSON line each way.
 
-    ``plotting``: the submission names the plotting library (:func:`provided.names_plotting`),
-    so matplotlib is imported before the child says it is ready, as the grader's plotting
-    image has it imported before the import is timed."""
+    Before it says it is ready, the child imports what the grader's zygote has imported before
+    a worker's import is timed (:func:`provided.warm_up`), and matplotlib too when ``plotting``
+    (the submission names the plotting library, :func:`provided.names_plotting`), as the
+    grader's plotting image has it."""
     requests = os.fdopen(os.dup(0), "rb")
     answers = os.fdopen(os.dup(1), "wb")
     nothing = os.open(os.devnull, os.O_RDWR)
@@ -450,6 +451,10 @@ def child_main(*, plotting: bool = False) -> None:  # pragma: no cover - runs in
             import matplotlib.pyplot  # noqa: F401
         except Exception:  # noqa: BLE001 - not installed here: the submission's import says so
             pass
+    try:
+        warm_up()  # what the grader's zygote has imported before a worker's import is timed
+    except Exception:  # noqa: BLE001 - numpy or sympy missing here: the submission's import says so
+        pass
     answer({"op": "ready"})
     module = None
     filename = ""

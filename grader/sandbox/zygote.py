@@ -51,6 +51,7 @@ from grader.errors import UnreachableInstall
 from grader.sandbox import isolation as iso
 from grader.sandbox.config import PLOTTING, SandboxConfig
 from grader.engine.calls import ended_status
+from grader.engine import provided
 from grader.engine.provided import MATPLOTLIB_BACKEND, ONE_THREAD
 from grader.sandbox.protocol import read_message, write_message
 
@@ -61,21 +62,6 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom")
 #: Exit codes of a worker whose sandbox could not be completed (never student code's doing:
 #: student code runs only after the worker's ``hello``).
 SETUP_FAILED = 75
-#: Standard-library modules imported before forking: faster workers, and modules a worker can
-#: use even where it may not read the standard library (no private root, Python under /root).
-WARM_MODULES = (
-    "abc", "argparse", "array", "ast", "base64", "bisect", "calendar", "cmath", "collections",
-    "collections.abc", "contextlib", "copy", "csv", "ctypes", "dataclasses", "datetime", "decimal",
-    "difflib", "encodings.idna", "enum", "errno", "fnmatch", "fractions", "functools", "gc", "glob",
-    "hashlib", "heapq", "importlib", "importlib.metadata", "importlib.util", "inspect", "io",
-    "itertools", "json", "locale", "logging", "math", "numbers", "operator", "os", "pathlib",
-    "pickle", "platform", "pprint", "random", "re", "resource", "shutil", "signal", "socket",
-    "statistics", "string", "struct", "subprocess", "tempfile", "textwrap", "threading", "time",
-    "timeit", "traceback", "types", "typing", "unicodedata", "uuid", "warnings", "weakref", "zlib",
-    "numpy.fft", "numpy.linalg", "numpy.polynomial", "numpy.random", "numpy.testing",
-)
-
-
 @dataclass(frozen=True)
 class Plan:
     """What the zygote obtained, and so what each supervisor and worker sets up."""
@@ -92,32 +78,16 @@ class Plan:
 
 
 def _warm_up(keep_fonts_in: str | None = None, *, plotting: bool = True) -> None:
-    """Import and exercise what student code commonly uses, before forking; matplotlib too
-    when ``plotting`` (its font list kept in ``keep_fonts_in``: :func:`_warm_matplotlib`)."""
-    import numpy as np
-    import sympy as sp
-
+    """Import and exercise what student code commonly uses before forking
+    (:func:`grader.engine.provided.warm_up`, as the student's run does), the worker, and
+    matplotlib too when ``plotting`` (its font list kept in ``keep_fonts_in``:
+    :func:`_warm_matplotlib`)."""
     if plotting:
         _warm_matplotlib(keep_fonts_in)
 
     from grader.sandbox import worker  # noqa: F401 - the worker and the engine it imports
-    from grader.engine import expressions, wire  # noqa: F401
 
-    g, t, c = sp.Symbol("g", real=True), sp.Symbol("t", integer=True, positive=True), sp.Symbol("c", real=True)
-    k = sp.Symbol("k", integer=True)
-    expr = sp.simplify(sp.sqrt(g**2) / (1 - sp.Rational(1, 2) ** t) + sp.Piecewise((1, c > 0), (-1, True)))
-    sp.Sum(sp.Rational(1, 2) ** k, (k, 0, t - 1)).doit()
-    sp.factor(sp.expand((g + c) ** 3))
-    sp.nsimplify(0.5)
-    str(expr)
-    sp.sign(c).rewrite(sp.Abs)
-    wire.encode_value({"a": expr, "b": np.zeros((2, 2))})
-    np.linalg.norm(np.ones(3))
-    for name in WARM_MODULES:  # importable even where workers cannot read the standard library
-        try:
-            __import__(name)
-        except Exception:  # noqa: BLE001 - a missing optional module is fine
-            pass
+    provided.warm_up()
 
 
 def font_cache_folder() -> str:
