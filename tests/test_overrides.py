@@ -254,14 +254,24 @@ def test_the_sha256_column_is_optional_and_round_trips():
         (Override("alice", "1f", 1, "a, b"),)
 
 
-@pytest.fixture
-def resubmitting(tmp_path):
-    subs = tmp_path / "subs"
+@pytest.fixture(scope="module")
+def graded_for_resubmission(tmp_path_factory):
+    """alice and bob graded once for the module (the tests below work on copies)."""
+    root = tmp_path_factory.mktemp("resubmitting")
+    subs = root / "subs"
     subs.mkdir()
     for name in ("alice_correct.py", "bob_partly_wrong.py"):
         shutil.copy(EXAMPLES / name, subs / name)
-    out = tmp_path / "out"
+    out = root / "out"
     assert main(["grade", str(subs), "--out", str(out), "--quiet", "--workers", "1"]) == 0
+    return subs, out
+
+
+@pytest.fixture
+def resubmitting(graded_for_resubmission, tmp_path):
+    """A fresh copy of that batch and its output folder, as if just graded: a grade into it
+    reuses every report (they are reused by the submission's sha256, not by path)."""
+    subs, out = (shutil.copytree(folder, tmp_path / folder.name) for folder in graded_for_resubmission)
     return subs, out
 
 
