@@ -237,8 +237,9 @@ def test_ctrl_c_in_a_terminal_prints_one_line_and_no_traceback(tmp_path):
 
     subs = tmp_path / "subs"
     subs.mkdir()
-    for n in range(40):
-        shutil.copy(EXAMPLES / ("alice_correct.py" if n % 2 else "bob_partly_wrong.py"), subs / f"s{n:02d}.py")
+    for n in range(40):  # each import sleeps 0.3 s: the batch is still grading when the signal comes
+        text = (EXAMPLES / ("alice_correct.py" if n % 2 else "bob_partly_wrong.py")).read_text(encoding="utf-8")
+        (subs / f"s{n:02d}.py").write_text(text + "\n\nimport time\n\ntime.sleep(0.3)\n", encoding="utf-8")
     out = tmp_path / "out"
     proc = subprocess.Popen([sys.executable, "-m", "grader", "grade", str(subs), "--out", str(out),
                              "--workers", "2", "--processes", "2"], cwd=ROOT, stdout=subprocess.PIPE,
