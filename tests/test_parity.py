@@ -308,6 +308,39 @@ def test_a_submission_starts_with_the_same_address_space_on_both_sides(plotting)
     assert apart < 4, f"the worker starts at {graded.value['kib']} KiB, the student's child at {local.value['kib']} KiB"
 
 
+def test_a_set_of_strings_iterates_in_one_order_at_every_regrade_and_at_home():
+    """A file whose answer depends on the order a set of strings iterates in (a tuple built
+    from a set of names) earns the same points at every regrade and at home: student code runs
+    with one string-hash seed (``provided.HASH_SEED``) in every zygote and in the student's
+    child. With Python's random seed, two zygote starts gave two orders of these eight names."""
+    from grader.intake.submissions import read_submission
+    from grader.judging.items import Call
+    from grader.rubric import load_rubric
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    source = ("def concept_answers():\n"
+              "    return {'order': ','.join({'alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta', 'eta', 'theta'})}\n")
+    limits = load_rubric().limits
+    call = Call("concept_answers", ())
+    orders = []
+    for _ in range(2):  # two batches: two zygote starts
+        with Sandbox(limits) as sandbox:
+            graded = run_calls(sandbox, 0, read_submission("order", "order.py", source.encode(), notebook=False),
+                               [call], limits).outcomes[call.key]
+        assert graded.kind == "value", graded
+        orders.append(graded.value["order"])
+    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
+                                                         limits.submission_seconds), bundle=ASSIGNMENT)
+    try:
+        local = run.call("concept_answers", [])
+    finally:
+        run.close()
+    assert local.kind == "value", local
+    orders.append(local.value["order"])
+    assert len(set(orders)) == 1, orders
+
+
 def test_the_file_size_and_open_file_limits_apply_on_both_sides():
     """Writing a file past the worker's 16 MiB, and holding more files open than its 64, fail
     the same way in the grader and in the student's run (which once had neither limit); only

@@ -36,7 +36,7 @@ from typing import Iterable, Sequence
 
 from . import calls
 from .calls import Outcome
-from .provided import FILE_BYTES, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES, names_plotting, warm_up
+from .provided import FILE_BYTES, HASH_SEED, MATPLOTLIB_BACKEND, ONE_THREAD, OPEN_FILES, names_plotting, warm_up
 
 #: The name the submission is imported under (as in the grader's worker).
 MODULE_NAME = "adam_vs_momentum"
@@ -104,7 +104,8 @@ class _Child:
             "creationflags": getattr(subprocess, "CREATE_NEW_PROCESS_GROUP", 0)}
         # the grader's workers run as a user without an account or a name in their environment
         env = {**{key: value for key, value in os.environ.items() if key not in ACCOUNT_VARIABLES},
-               "PYTHONDONTWRITEBYTECODE": "1", "MPLBACKEND": MATPLOTLIB_BACKEND, **ONE_THREAD}
+               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": HASH_SEED, "MPLBACKEND": MATPLOTLIB_BACKEND,
+               **ONE_THREAD}
         self.process = subprocess.Popen(
             [python, "-c", boot, str(root), "plotting" if plotting else "plain"], cwd=workdir, stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env, **options)

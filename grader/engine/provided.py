@@ -51,6 +51,14 @@ MATPLOTLIB_BACKEND = "Agg"
 #: The numerical libraries' thread pools are one thread in a worker (one CPU, and one process's
 #: address space, for each submission), in the grader and in the student's run alike.
 ONE_THREAD = MappingProxyType({"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
+#: The string-hash seed of every process that runs student code, in the grader (its zygotes,
+#: so every worker they fork) and in the student's run alike (``PYTHONHASHSEED``). With
+#: Python's default random seed a set of strings iterates in another order in each process
+#: start, so a file whose answer depends on that order (a tuple built from a set of names)
+#: could earn other points at each regrade and at home (on the same Python version: 3.11 hashes
+#: strings with another function than 3.9 and 3.10). The grader's own process keeps a random
+#: seed: it is the one that reads what student code sends.
+HASH_SEED = "0"
 #: Import names of the plotting library (matplotlib's top-level modules): a submission whose
 #: source text holds any of them (:func:`names_plotting`) runs with matplotlib imported before
 #: its own import is timed, in the grader (a warm image) and in the student's run alike.

@@ -31,7 +31,7 @@ from typing import Iterable
 from grader.sandbox import isolation as iso
 from grader.errors import ProtocolError, SandboxError, UnreachableInstall
 from grader.engine.calls import memory_limit_status
-from grader.engine.provided import ONE_THREAD
+from grader.engine.provided import HASH_SEED, ONE_THREAD
 from grader.sandbox.isolation import ALL_LAYERS
 from grader.sandbox.protocol import MAX_WORKER_MESSAGE, Closed, Timeout, read_message, write_message
 from grader.sandbox import cgroups
@@ -691,7 +691,7 @@ class Sandbox:
         """A zygote process, started, not yet configured."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         env = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8", "PYTHONDONTWRITEBYTECODE": "1", **ONE_THREAD,
-               "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
+               "PYTHONHASHSEED": HASH_SEED, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)}
         if sys.pycache_prefix:  # where this grader keeps its bytecode: the zygote reads it too
             env["PYTHONPYCACHEPREFIX"] = sys.pycache_prefix
         log = tempfile.TemporaryFile()
