@@ -243,30 +243,40 @@ def test_the_cpu_limit_of_one_process_stops_the_same_call_on_both_sides():
     assert local_side == grader_side
 
 
+def _graded(source: str, call, limits):
+    """The outcome of ``call`` on ``source``, graded in a fresh sandbox under ``limits``."""
+    from grader.intake.submissions import read_submission
+    from grader.sandbox.client import run_calls
+    from grader.sandbox.manager import Sandbox
+
+    with Sandbox(limits) as sandbox:
+        return run_calls(sandbox, 0, read_submission("probe", "probe.py", source.encode(), notebook=False),
+                         [call], limits).outcomes[call.key]
+
+
+def _run_locally(source: str, function: str, args: list, limits: Limits):
+    """The outcome of one call of ``function`` on ``source`` in the student's run."""
+    run = LocalRun(source, "adam_vs_momentum.py", limits, bundle=ASSIGNMENT)
+    try:
+        return run.call(function, args)
+    finally:
+        run.close()
+
+
 def test_the_memory_limit_of_one_process_applies_on_both_sides():
     """An answer that needs 1.5 GiB at once under the rubric's 1024 MiB per process raises
     MemoryError in the grader and in the student's run alike (which once had no limit)."""
     from grader.engine.arguments import encode_argument
-    from grader.intake.submissions import read_submission
     from grader.judging.items import Call
     from grader.rubric import load_rubric
-    from grader.sandbox.client import run_calls
-    from grader.sandbox.manager import Sandbox
 
     limits = load_rubric().limits
     source = "def momentum_updates(*args):\n    block = bytearray(1536 * 1024 * 1024)\n    return float(len(block))\n"
-    call = Call("momentum_updates", (encode_argument(1.0),))
-    with Sandbox(limits) as sandbox:
-        graded = run_calls(sandbox, 0, read_submission("hog", "hog.py", source.encode(), notebook=False),
-                           [call], limits).outcomes[call.key]
-    run = LocalRun(source, "adam_vs_momentum.py", Limits.from_data({"limits": {
+    graded = _graded(source, Call("momentum_updates", (encode_argument(1.0),)), limits)
+    local = _run_locally(source, "momentum_updates", [encode_argument(1.0)], Limits.from_data({"limits": {
         "import_seconds": limits.import_seconds, "call_seconds": limits.call_seconds,
         "submission_seconds": limits.submission_seconds, "worker_cpu_seconds": limits.worker_cpu_seconds,
-        "worker_memory_mib": limits.worker_memory_mib}}), bundle=ASSIGNMENT)
-    try:
-        local = run.call("momentum_updates", [encode_argument(1.0)])
-    finally:
-        run.close()
+        "worker_memory_mib": limits.worker_memory_mib}}))
     assert graded.kind == "raised" and graded.detail.startswith("momentum_updates raised MemoryError"), graded
     assert (local.kind, local.detail) == (graded.kind, graded.detail)
 
@@ -278,11 +288,8 @@ def test_a_submission_starts_with_the_same_address_space_on_both_sides(plotting)
     child imports what the grader's zygote has imported (``provided.warm_up``), and the
     two start within 4 MiB of each other (a worker once started 12 to 16 MiB larger, so a
     file near the limit could pass at home and fail in the grader)."""
-    from grader.intake.submissions import read_submission
     from grader.judging.items import Call
     from grader.rubric import load_rubric
-    from grader.sandbox.client import run_calls
-    from grader.sandbox.manager import Sandbox
 
     if not sys.platform.startswith("linux"):
         pytest.skip("reads /proc/self/status")
@@ -291,18 +298,9 @@ def test_a_submission_starts_with_the_same_address_space_on_both_sides(plotting)
                 "            return int(line.split()[1])\n\n\nAT_IMPORT = _size()\n\n\n"
                 "def concept_answers():\n    return {'kib': AT_IMPORT}\n")
     limits = load_rubric().limits
-    call = Call("concept_answers", ())
-    with Sandbox(limits) as sandbox:
-        graded = run_calls(sandbox, 0, read_submission("size", "size.py", source.encode(), notebook=False),
-                           [call], limits).outcomes[call.key]
-    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
-                                                         limits.submission_seconds,
-                                                         memory_mib=float(limits.worker_memory_mib)),
-                   bundle=ASSIGNMENT)
-    try:
-        local = run.call("concept_answers", [])
-    finally:
-        run.close()
+    graded = _graded(source, Call("concept_answers", ()), limits)
+    local = _run_locally(source, "concept_answers", [], Limits(
+        limits.import_seconds, limits.call_seconds, limits.submission_seconds, memory_mib=float(limits.worker_memory_mib)))
     assert graded.kind == local.kind == "value", (graded, local)
     apart = abs(graded.value["kib"] - local.value["kib"]) / 1024
     assert apart < 4, f"the worker starts at {graded.value['kib']} KiB, the student's child at {local.value['kib']} KiB"
@@ -313,31 +311,17 @@ def test_a_set_of_strings_iterates_in_one_order_at_every_regrade_and_at_home():
     from a set of names) earns the same points at every regrade and at home: student code runs
     with one string-hash seed (``provided.HASH_SEED``) in every zygote and in the student's
     child. With Python's random seed, two zygote starts gave two orders of these eight names."""
-    from grader.intake.submissions import read_submission
     from grader.judging.items import Call
     from grader.rubric import load_rubric
-    from grader.sandbox.client import run_calls
-    from grader.sandbox.manager import Sandbox
 
     source = ("def concept_answers():\n"
               "    return {'order': ','.join({'alpha', 'beta', 'gamma', 'delta', 'eps', 'zeta', 'eta', 'theta'})}\n")
     limits = load_rubric().limits
-    call = Call("concept_answers", ())
-    orders = []
-    for _ in range(2):  # two batches: two zygote starts
-        with Sandbox(limits) as sandbox:
-            graded = run_calls(sandbox, 0, read_submission("order", "order.py", source.encode(), notebook=False),
-                               [call], limits).outcomes[call.key]
-        assert graded.kind == "value", graded
-        orders.append(graded.value["order"])
-    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
-                                                         limits.submission_seconds), bundle=ASSIGNMENT)
-    try:
-        local = run.call("concept_answers", [])
-    finally:
-        run.close()
-    assert local.kind == "value", local
-    orders.append(local.value["order"])
+    outcomes = [_graded(source, Call("concept_answers", ()), limits) for _ in range(2)]  # two zygote starts
+    outcomes.append(_run_locally(source, "concept_answers", [], Limits(limits.import_seconds, limits.call_seconds,
+                                                                      limits.submission_seconds)))
+    assert [o.kind for o in outcomes] == ["value"] * 3, outcomes
+    orders = [o.value["order"] for o in outcomes]
     assert len(set(orders)) == 1, orders
 
 
@@ -410,25 +394,15 @@ def test_importing_matplotlib_costs_the_import_limit_nothing_on_both_sides():
     gives the file a user name in its environment."""
     import dataclasses
 
-    from grader.intake.submissions import read_submission
     from grader.judging.items import Call
     from grader.rubric import load_rubric
-    from grader.sandbox.client import run_calls
-    from grader.sandbox.manager import Sandbox
 
     limits = dataclasses.replace(load_rubric().limits, import_seconds=2.5)
     source = ("import os, time\nimport matplotlib.pyplot as plt\ntime.sleep(2.0)\n\n\n"
               "def concept_answers():\n    return {'user': 'USER' in os.environ or 'LOGNAME' in os.environ}\n")
-    call = Call("concept_answers", ())
-    with Sandbox(limits) as sandbox:
-        graded = run_calls(sandbox, 0, read_submission("plots", "plots.py", source.encode(), notebook=False),
-                           [call], limits).outcomes[call.key]
-    run = LocalRun(source, "adam_vs_momentum.py", Limits(limits.import_seconds, limits.call_seconds,
-                                                         limits.submission_seconds), bundle=ASSIGNMENT)
-    try:
-        local = run.call("concept_answers", [])
-    finally:
-        run.close()
+    graded = _graded(source, Call("concept_answers", ()), limits)
+    local = _run_locally(source, "concept_answers", [], Limits(limits.import_seconds, limits.call_seconds,
+                                                              limits.submission_seconds))
     assert (graded.kind, graded.value) == ("value", {"user": False}), graded
     assert (local.kind, local.value) == (graded.kind, graded.value), local
 
