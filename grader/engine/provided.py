@@ -94,7 +94,7 @@ def warm_up() -> None:
     does it before forking workers, the student's run in its child before the import is timed.
     So a submission starts from the same imports on both sides: its import costs the same
     time, and it has the same address space left under the per-process memory limit (a worker
-    once started 12 to 16 MB larger than the student's child)."""
+    once started 12 to 16 MiB larger than the student's child)."""
     import numpy as np
     import sympy as sp
 
