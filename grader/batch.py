@@ -249,7 +249,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
     isolation = Isolation((), ())
     children_before = _cpu_seconds(resource.RUSAGE_CHILDREN)
     trusted_children = 0.0
-    painters: list = []  # the summary's chart painter, forked as the sandbox boots
+    painter = None  # the summary's chart painter, forked as the sandbox boots
     try:
         if todo and options.dask:
             graded, isolation = _grade_on_cluster(todo, rubric, options, reports_dir, digest, on_report)
@@ -262,7 +262,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
                 if options.class_exports:  # no thread runs yet: a fork is safe
                     from grader.outputs.summary import start_painter
 
-                    painters += filter(None, [start_painter()])
+                    painter = start_painter()
                 from grader.judging.items import Judging
 
                 judging = Judging.create(rubric)
@@ -284,7 +284,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
         with _writing(out):
             write_atomic(out / SKIPPED_FILE, skipped_text(intake.skipped, stale, outdated))
             final = finish_reports(reports_dir, others + done, overrides)
-            notices = write_class_files(out, final, rubric, options, overrides, painters[0] if painters else None)
+            notices = write_class_files(out, final, rubric, options, overrides, painter)
             write_manifest(out, final, digest, intake.skipped, stale, outdated)
         if options.timings:
             write_atomic(Path(options.timings).with_suffix(".cpu.json"), json.dumps({
@@ -296,7 +296,7 @@ def grade_batch(paths: Sequence[Path], options: BatchOptions,
                            len(done) - reused, reused, time.monotonic() - started, isolation, notices,
                            intake.skipped, stale, outdated)
     finally:
-        for painter in painters:  # one that was not used (an error on the way) leaves now
+        if painter is not None:  # one that was not used (an error on the way) leaves now
             painter.close()
 
 

@@ -51,8 +51,7 @@ from grader.errors import UnreachableInstall
 from grader.sandbox import isolation as iso
 from grader.sandbox.config import PLOTTING, SandboxConfig
 from grader.engine.calls import ended_status
-from grader.engine import provided
-from grader.engine.provided import MATPLOTLIB_BACKEND, ONE_THREAD
+from grader.engine.provided import MATPLOTLIB_BACKEND, ONE_THREAD, warm_up
 from grader.sandbox.protocol import read_message, write_message
 
 WORKDIR = "/tmp/work"
@@ -87,7 +86,7 @@ def _warm_up(keep_fonts_in: str | None = None, *, plotting: bool = True) -> None
 
     from grader.sandbox import worker  # noqa: F401 - the worker and the engine it imports
 
-    provided.warm_up()
+    warm_up()
 
 
 def font_cache_folder() -> str:
