@@ -677,8 +677,6 @@ class _FakeWorker:
     """A worker that never answers, whose threads have waited for a CPU ``share`` of the wall
     time in all, and that used ``cpu`` of it on a CPU (by default the rest)."""
 
-    usage_last = None
-
     def __init__(self, share: float, cpu: float | None = None):
         self.share, self.cpu = share, 1.0 - share if cpu is None else cpu
         self.started = time.monotonic()
@@ -690,6 +688,47 @@ class _FakeWorker:
     def usage(self) -> tuple[float, float]:
         wall = time.monotonic() - self.started
         return wall * self.share, wall * self.cpu
+
+
+class _StarvedAfterAnswering:
+    """A worker that sleeps ``answer_after`` s (no CPU, never waiting for one) and answers,
+    then is kept waiting for a CPU ``tail`` s by a busy machine before it blocks on the next
+    request: time between two requests, which neither of them costs."""
+
+    def __init__(self, answer_after: float, tail: float):
+        self.answer_after, self.tail = answer_after, tail
+        self.starved, self.sent = 0.0, time.monotonic()
+
+    def request(self) -> None:
+        self.sent = time.monotonic()
+
+    def wait_readable(self, seconds: float) -> bool:
+        left = self.sent + self.answer_after - time.monotonic()
+        time.sleep(max(0.0, min(left, seconds)))
+        return left <= seconds
+
+    def receive(self, seconds: float) -> dict:
+        self.starved += self.tail  # after its answer, before the next request reaches it
+        return {"op": "result"}
+
+    def usage(self) -> tuple[float, float]:
+        return self.starved, 0.0
+
+
+def test_a_call_costs_its_own_time_whatever_the_worker_waited_between_calls():
+    """Each of three sleeping calls costs its 0.2 s, also when the machine kept the worker
+    waiting for a CPU between two calls (0.15 s after each answer). That wait was once counted
+    against the next call, which then cost 0.05 s: on a busy machine a71_budget_stretch fitted
+    one call more into its budget than on a quiet one."""
+    from grader.sandbox import client
+
+    worker = _StarvedAfterAnswering(answer_after=0.2, tail=0.15)
+    costs = []
+    for _ in range(3):
+        worker.request()
+        _, used = client._await_answer(worker, 1.0)
+        costs.append(used)
+    assert all(0.19 <= cost <= 0.35 for cost in costs), costs
 
 
 def test_a_limit_counts_own_time_and_stops_at_the_wall_clock_backstop():
@@ -1060,7 +1099,6 @@ class _SilentWorker:
 
     def __init__(self, starved: bool):
         self.starved, self.born = starved, time.monotonic()
-        self.usage_last = None
         self.killed = False
 
     def usage(self):

@@ -109,9 +109,11 @@ def _await_answer(worker: Worker, seconds: float) -> tuple[dict, float]:
     reached first, and Closed or ProtocolError as :meth:`Worker.receive` does.
     """
     started = time.monotonic()
-    # The reading that ended the worker's last request still holds: the worker has waited
-    # for this one since, blocked, and a blocked thread gathers neither kind of time.
-    starved_before, cpu_before = worker.usage_last if worker.usage_last is not None else worker.usage()
+    # A fresh reading, not the one taken when the last answer arrived: after answering, the
+    # worker still runs until it blocks on this request, and on a busy machine it waits for a
+    # CPU meanwhile; that wait would be subtracted from this request's time, so each call of
+    # a submission would cost less than it took, by an amount the machine's load sets.
+    starved_before, cpu_before = worker.usage()
     backstop = started + seconds * WALL_FACTOR
     now, own = started, 0.0
 

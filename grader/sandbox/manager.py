@@ -400,8 +400,6 @@ class Worker:
         self._broken = False
         #: ``/proc/PID/task`` of the worker, opened on the first reading of its run-queue time.
         self._tasks: int | None = None
-        #: The last reading of :meth:`usage` (None before the first).
-        self.usage_last: tuple[float, float] | None = None
         os.set_blocking(request_fd, False)  # a worker that stops reading cannot block the grader
 
     def send(self, message: dict, seconds: float = SEND_SECONDS) -> None:
@@ -462,7 +460,7 @@ class Worker:
         (runnable, but the machine ran something else), and seconds of CPU it has used: its
         slot cgroup's count (every process of the worker) where the host keeps one, else the
         worker process's own (its threads, and the children it has waited for). 0 where
-        unknown. Kept in :attr:`usage_last`."""
+        unknown."""
         if self.pid is None:
             return 0.0, 0.0
         if self._tasks is None:
@@ -470,8 +468,7 @@ class Worker:
             if self._tasks is None:
                 return 0.0, 0.0
         starved = iso.run_queue_seconds(self.pid, tasks=self._tasks) or 0.0
-        self.usage_last = starved, self._cpu_seconds()
-        return self.usage_last
+        return starved, self._cpu_seconds()
 
     def _cpu_seconds(self) -> float:
         try:
